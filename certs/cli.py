@@ -1,0 +1,121 @@
+"""`vsi-certs`: make the webhook's serving certificates, and (``bootstrap``) install them in a cluster.
+
+Errors are mapped to exit codes here and only here: 2 for bad input, 1 for other failures, each as
+one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from certs.errors import CertsError
+from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, generate
+
+PROG = "vsi-certs"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Make the CA and serving certificate of the vault-storage-injector admission webhook "
+            "(ECDSA P-256; files ca.crt, ca.key, tls.crt, tls.key), or install them in a cluster."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    gen = sub.add_parser(
+        "generate",
+        help="write a CA and a serving certificate for <service>.<namespace>.svc to a directory",
+        description=(
+            "Write ca.crt, ca.key, tls.crt and tls.key for the webhook Service. A still-valid CA "
+            "in DIR is reused (the caBundle stays the same); the leaf is reused unless --rotate."
+        ),
+    )
+    gen.add_argument("--service", required=True, help="the webhook Service name")
+    gen.add_argument("--namespace", required=True, help="the webhook's namespace")
+    gen.add_argument("--out", required=True, metavar="DIR", help="directory for the PEM files")
+    gen.add_argument(
+        "--days",
+        type=_positive_int,
+        default=DEFAULT_LEAF_DAYS,
+        help=f"validity of the serving certificate in days (default {DEFAULT_LEAF_DAYS})",
+    )
+    gen.add_argument(
+        "--ca-days",
+        type=_positive_int,
+        default=DEFAULT_CA_DAYS,
+        help=f"validity of a new CA in days (default {DEFAULT_CA_DAYS})",
+    )
+    gen.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an extra DNS name or IP address for the serving certificate (repeatable)",
+    )
+    gen.add_argument("--rotate", action="store_true", help="make a new serving certificate")
+    gen.set_defaults(func=_cmd_generate)
+    _add_bootstrap(sub)
+    return parser
+
+
+def _add_bootstrap(sub: argparse._SubParsersAction[_Parser]) -> None:
+    try:
+        from certs import bootstrap_cli
+    except ImportError:  # bootstrap lands with the install issue
+        return
+    bootstrap_cli.add_parser(sub)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    result = generate(
+        args.out,
+        args.service,
+        args.namespace,
+        days=args.days,
+        ca_days=args.ca_days,
+        extra_sans=args.san,
+        rotate=args.rotate,
+    )
+    ca = "reused" if result.ca_reused else "created"
+    leaf = "reused" if result.leaf_reused else "created"
+    print(
+        f"CA {ca} (expires {result.ca_not_after:%Y-%m-%d}), serving certificate {leaf} "
+        f"(expires {result.leaf_not_after:%Y-%m-%d}) in {result.files.directory} "
+        f"for {', '.join(result.names)}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CertsError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
