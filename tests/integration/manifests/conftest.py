@@ -1,0 +1,114 @@
+"""Builds every kustomization under manifests/ with the real `kubectl kustomize`, once."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+MANIFESTS = REPO / "manifests"
+WEBHOOK_NAMESPACE = "vault-storage-injector"
+OPT_IN_LABEL = "vault-storage-injector.io/enabled"
+
+Obj = dict[str, Any]
+
+
+def kustomization_dirs() -> list[Path]:
+    """Every directory under manifests/ that holds a kustomization (Kustomization or Component)."""
+    return sorted(p.parent for p in MANIFESTS.rglob("kustomization.yaml"))
+
+
+def kubectl() -> str:
+    """The kubectl binary; a missing one fails the test with what to do, it never skips it."""
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail(
+            "kubectl is not on PATH: `make test` installs Debian's kubernetes-client when it is "
+            "missing (or install kubectl >= 1.27 yourself)",
+            pytrace=False,
+        )
+    return found
+
+
+def kustomize(directory: Path) -> list[Obj]:
+    """`kubectl kustomize DIR`, parsed; a failed build fails the test with kubectl's message."""
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize {directory} failed: {result.stderr.strip()}", pytrace=False)
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def rel(directory: Path) -> str:
+    return str(directory.relative_to(REPO))
+
+
+@pytest.fixture(scope="session")
+def builds() -> dict[str, list[Obj]]:
+    """The objects of every kustomization, keyed by its directory relative to the repository."""
+    return {rel(d): kustomize(d) for d in kustomization_dirs()}
+
+
+@pytest.fixture(scope="session")
+def base(builds: dict[str, list[Obj]]) -> list[Obj]:
+    return builds["manifests/base"]
+
+
+@pytest.fixture(scope="session")
+def all_objects(builds: dict[str, list[Obj]]) -> list[Obj]:
+    """Every object of every build (the base appears once per overlay that includes it)."""
+    return [obj for objs in builds.values() for obj in objs]
+
+
+def find(objects: list[Obj], kind: str, name: str, namespace: str | None = None) -> Obj:
+    """The one object of that kind and name (and namespace, when given)."""
+    hits = [
+        o
+        for o in objects
+        if o["kind"] == kind
+        and o["metadata"]["name"] == name
+        and (namespace is None or o["metadata"].get("namespace") == namespace)
+    ]
+    assert len(hits) == 1, f"expected one {kind} {namespace or ''}/{name}, found {len(hits)}"
+    return hits[0]
+
+
+def pod_templates(objects: list[Obj]) -> Iterator[tuple[str, Obj]]:
+    """(where, pod spec) for every workload that runs containers."""
+    for obj in objects:
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        spec = obj.get("spec", {})
+        if kind == "Pod":
+            yield f"Pod/{name}", spec
+        elif kind in {"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"}:
+            yield f"{kind}/{name}", spec["template"]["spec"]
+        elif kind == "CronJob":
+            yield f"CronJob/{name}", spec["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics (matchLabels and the four operators)."""
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
