@@ -1,4 +1,4 @@
-"""`vsi-certs`: make the webhook's serving certificates, and (``bootstrap``) install them in a cluster.
+"""`vsi-certs`: make the webhook's serving certificates, and (``bootstrap``) install them.
 
 Errors are mapped to exit codes here and only here: 2 for bad input, 1 for other failures, each as
 one line on stderr.

@@ -1,13 +1,15 @@
 """Make or reuse the webhook's CA and serving certificate on disk.
 
-The kube-apiserver verifies the webhook against the ``caBundle`` of the MutatingWebhookConfiguration,
-so a re-run must keep a still-valid CA (the bundle does not change) and only make a new leaf when asked
-(``rotate``) or when the existing one no longer fits. Keys are ECDSA P-256, written atomically with mode
-0600; file names are those of a ``kubernetes.io/tls`` Secret plus ``ca.crt`` and ``ca.key``.
+The kube-apiserver verifies the webhook against the ``caBundle`` of the webhook configuration, so
+a re-run must keep a still-valid CA (the bundle does not change) and only make a new leaf when
+asked (``rotate``) or when the existing one no longer fits. Keys are ECDSA P-256, written
+atomically with mode 0600; file names are those of a ``kubernetes.io/tls`` Secret plus ``ca.crt``
+and ``ca.key``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -40,7 +42,7 @@ DEFAULT_LEAF_DAYS = 365
 DEFAULT_CA_DAYS = 3650
 """Validity of a new CA when ``--ca-days`` is not given."""
 BACKDATE = dt.timedelta(minutes=5)
-"""NotBefore is set this far in the past so that nodes with a slightly slow clock accept the cert."""
+"""NotBefore lies this far in the past so that a node with a slightly slow clock accepts it."""
 MIN_REMAINING = dt.timedelta(days=1)
 """A CA or leaf with less validity left than this is replaced rather than reused."""
 CA_COMMON_NAME_PREFIX = "vault-storage-injector CA"
@@ -352,10 +354,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -383,8 +383,8 @@ def generate(
 ) -> GenerateResult:
     """Make or reuse the CA and serving certificate for ``service`` in ``namespace`` under ``out``.
 
-    A still-valid CA with its key is reused so the caBundle stays the same. The leaf is reused when it
-    is valid, signed by that CA and covers every name, unless ``rotate`` asks for a new one.
+    A still-valid CA with its key is reused so the caBundle stays the same. The leaf is reused when
+    it is valid, signed by that CA and covers every name, unless ``rotate`` asks for a new one.
     Raises `InvalidInput` for bad names, days or directories and `CertsError` for other failures.
     """
     if days <= 0:
@@ -404,7 +404,9 @@ def generate(
     else:
         ca_key, ca_cert = existing_ca
 
-    leaf = None if rotate or existing_ca is None else _existing_leaf_fits(files, ca_cert, names, now)
+    leaf = (
+        None if rotate or existing_ca is None else _existing_leaf_fits(files, ca_cert, names, now)
+    )
     leaf_reused = leaf is not None
     if leaf is None:
         leaf_key, leaf = make_leaf(ca_key, ca_cert, names, days=days, now=now)

@@ -26,7 +26,7 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
 
 @pytest.fixture(scope="session")
 def openbao_tls(openbao: OpenBao) -> OpenBao:
-    """The session server, for tests that talk HTTPS (``https_addr``, ``ca_cert``, ``mtls_addr``)."""
+    """The session server, for HTTPS tests (``https_addr``, ``ca_cert``, ``mtls_addr``)."""
     return openbao
 
 

@@ -90,7 +90,9 @@ class OpenBao:
     def client_key(self) -> Path:
         return self.workdir / "client" / "tls.key"
 
-    def client(self, addr: str | None = None, token: str | None = None, **kwargs: object) -> hvac.Client:
+    def client(
+        self, addr: str | None = None, token: str | None = None, **kwargs: object
+    ) -> hvac.Client:
         """An hvac client for the root token over plain HTTP unless told otherwise."""
         return hvac.Client(url=addr or self.addr, token=token or self.root_token, **kwargs)  # type: ignore[arg-type]
 
@@ -106,15 +108,15 @@ class OpenBao:
         config = f"""
 listener "tcp" {{
   address = "127.0.0.1:{self.https_port}"
-  tls_cert_file = "{certs / 'tls.crt'}"
-  tls_key_file = "{certs / 'tls.key'}"
+  tls_cert_file = "{certs / "tls.crt"}"
+  tls_key_file = "{certs / "tls.key"}"
 }}
 listener "tcp" {{
   address = "127.0.0.1:{self.mtls_port}"
-  tls_cert_file = "{certs / 'tls.crt'}"
-  tls_key_file = "{certs / 'tls.key'}"
+  tls_cert_file = "{certs / "tls.crt"}"
+  tls_key_file = "{certs / "tls.key"}"
   tls_require_and_verify_client_cert = true
-  tls_client_ca_file = "{certs / 'ca.crt'}"
+  tls_client_ca_file = "{certs / "ca.crt"}"
 }}
 """
         path = self.workdir / "listeners.hcl"
@@ -130,7 +132,8 @@ listener "tcp" {{
         )
         ca_key = load_ec_key((self.certs_dir / "ca.key").read_bytes())
         ca_cert = load_cert(self.ca_cert.read_bytes())
-        assert ca_key is not None and ca_cert is not None
+        assert ca_key is not None
+        assert ca_cert is not None
         key, cert = make_leaf(ca_key, ca_cert, ["vsi-injector-client"], days=2, client_auth=True)
         self.client_cert.parent.mkdir(parents=True, exist_ok=True)
         self.client_cert.write_bytes(cert_pem(cert))
@@ -169,7 +172,9 @@ listener "tcp" {{
                 raise RuntimeError(f"bao exited with {self.process.returncode}: {self.log_tail()}")
             try:
                 if all(
-                    requests.get(f"{u}/v1/sys/health", timeout=1, verify=str(self.ca_cert)).status_code
+                    requests.get(
+                        f"{u}/v1/sys/health", timeout=1, verify=str(self.ca_cert)
+                    ).status_code
                     == 200
                     for u in urls
                 ):

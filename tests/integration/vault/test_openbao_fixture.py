@@ -12,7 +12,9 @@ from tests.openbao import TLS_SERVER_NAME, OpenBao
 def test_kv_v2_round_trip_over_http(openbao: OpenBao) -> None:
     client = openbao.client()
     client.secrets.kv.v2.create_or_update_secret(path="fixture/http", secret={"k": "v1"})
-    read = client.secrets.kv.v2.read_secret_version(path="fixture/http", raise_on_deleted_version=True)
+    read = client.secrets.kv.v2.read_secret_version(
+        path="fixture/http", raise_on_deleted_version=True
+    )
     assert read["data"]["data"] == {"k": "v1"}
     assert read["data"]["metadata"]["version"] == 1
 
@@ -20,7 +22,9 @@ def test_kv_v2_round_trip_over_http(openbao: OpenBao) -> None:
 def test_kv_v2_round_trip_over_https_with_the_generated_ca(openbao_tls: OpenBao) -> None:
     client = openbao_tls.client(openbao_tls.https_addr, verify=str(openbao_tls.ca_cert))
     client.secrets.kv.v2.create_or_update_secret(path="fixture/https", secret={"k": "v2"})
-    read = client.secrets.kv.v2.read_secret_version(path="fixture/https", raise_on_deleted_version=True)
+    read = client.secrets.kv.v2.read_secret_version(
+        path="fixture/https", raise_on_deleted_version=True
+    )
     assert read["data"]["data"] == {"k": "v2"}
 
 
@@ -46,7 +50,8 @@ def test_server_certificate_carries_an_extra_name_for_tls_server_name(openbao_tl
     from certs.generate import load_cert, san_names
 
     cert = load_cert((openbao_tls.certs_dir / "tls.crt").read_bytes())
-    assert cert is not None and TLS_SERVER_NAME in san_names(cert)
+    assert cert is not None
+    assert TLS_SERVER_NAME in san_names(cert)
 
 
 def test_root_token_is_the_known_one(openbao: OpenBao) -> None:

@@ -1,4 +1,4 @@
-"""The certs package: what a kube-apiserver and Python's ssl module accept, and what re-runs keep."""
+"""The certs package: what a kube-apiserver and Python's ssl accept, and what re-runs keep."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def test_generate_writes_ca_and_leaf_for_every_service_name(tmp_path: Path) -> N
     assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
     assert leaf.public_key().curve.name == "secp256r1"  # type: ignore[union-attr]
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
-    assert not result.ca_reused and not result.leaf_reused
+    assert not result.ca_reused
+    assert not result.leaf_reused
 
 
 def test_key_files_are_private_and_not_before_is_backdated(tmp_path: Path) -> None:
@@ -58,20 +59,26 @@ def test_key_files_are_private_and_not_before_is_backdated(tmp_path: Path) -> No
 def test_validity_follows_days_and_ca_days(tmp_path: Path) -> None:
     generate(tmp_path, SERVICE, NAMESPACE, days=7, ca_days=30)
     leaf, ca = _cert(tmp_path / "tls.crt"), _cert(tmp_path / "ca.crt")
-    assert round((leaf.not_valid_after_utc - leaf.not_valid_before_utc).total_seconds() / 86400) == 7
+    assert (
+        round((leaf.not_valid_after_utc - leaf.not_valid_before_utc).total_seconds() / 86400) == 7
+    )
     assert round((ca.not_valid_after_utc - ca.not_valid_before_utc).total_seconds() / 86400) == 30
 
 
 def test_leaf_never_outlives_its_ca(tmp_path: Path) -> None:
     generate(tmp_path, SERVICE, NAMESPACE, days=400, ca_days=10)
-    assert _cert(tmp_path / "tls.crt").not_valid_after_utc <= _cert(tmp_path / "ca.crt").not_valid_after_utc
+    assert (
+        _cert(tmp_path / "tls.crt").not_valid_after_utc
+        <= _cert(tmp_path / "ca.crt").not_valid_after_utc
+    )
 
 
 def test_second_run_keeps_ca_and_leaf(tmp_path: Path) -> None:
     generate(tmp_path, SERVICE, NAMESPACE)
     ca_before, leaf_before = (tmp_path / "ca.crt").read_bytes(), (tmp_path / "tls.crt").read_bytes()
     result = generate(tmp_path, SERVICE, NAMESPACE)
-    assert result.ca_reused and result.leaf_reused
+    assert result.ca_reused
+    assert result.leaf_reused
     assert (tmp_path / "ca.crt").read_bytes() == ca_before
     assert (tmp_path / "tls.crt").read_bytes() == leaf_before
 
@@ -81,7 +88,8 @@ def test_rotate_makes_a_new_leaf_under_the_same_ca(tmp_path: Path) -> None:
     ca_before = (tmp_path / "ca.crt").read_bytes()
     serial_before = _cert(tmp_path / "tls.crt").serial_number
     result = generate(tmp_path, SERVICE, NAMESPACE, rotate=True)
-    assert result.ca_reused and not result.leaf_reused
+    assert result.ca_reused
+    assert not result.leaf_reused
     assert (tmp_path / "ca.crt").read_bytes() == ca_before
     assert _cert(tmp_path / "tls.crt").serial_number != serial_before
     assert signed_by(_cert(tmp_path / "tls.crt"), _cert(tmp_path / "ca.crt"))
@@ -91,7 +99,8 @@ def test_new_san_makes_a_new_leaf_but_keeps_the_ca(tmp_path: Path) -> None:
     generate(tmp_path, SERVICE, NAMESPACE)
     ca_before = (tmp_path / "ca.crt").read_bytes()
     result = generate(tmp_path, SERVICE, NAMESPACE, extra_sans=["extra.example.com"])
-    assert result.ca_reused and not result.leaf_reused
+    assert result.ca_reused
+    assert not result.leaf_reused
     assert "extra.example.com" in san_names(_cert(tmp_path / "tls.crt"))
     assert (tmp_path / "ca.crt").read_bytes() == ca_before
 
@@ -136,27 +145,35 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_NAMES))
-def test_python_ssl_verifies_every_san_against_the_ca(tls_server: tuple[int, Path], name: str) -> None:
+def test_python_ssl_verifies_every_san_against_the_ca(
+    tls_server: tuple[int, Path], name: str
+) -> None:
     port, ca = tls_server
     ctx = ssl.create_default_context(cafile=str(ca))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(
-        raw, server_hostname=name
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=name) as tls,
+    ):
         assert tls.recv(2) == b"ok"
 
 
 def test_python_ssl_rejects_a_name_not_in_the_certificate(tls_server: tuple[int, Path]) -> None:
     port, ca = tls_server
     ctx = ssl.create_default_context(cafile=str(ca))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, pytest.raises(
-        ssl.SSLCertVerificationError
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
     ):
         ctx.wrap_socket(raw, server_hostname="other.vsi-system.svc")
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "certs", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "certs", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -187,16 +204,21 @@ def test_bad_input_exits_2_with_one_line_naming_the_problem(
 def test_unwritable_directory_exits_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = _run_cli("generate", "--service", "svc", "--namespace", "ns", "--out", str(blocker / "x"))
+    result = _run_cli(
+        "generate", "--service", "svc", "--namespace", "ns", "--out", str(blocker / "x")
+    )
     assert result.returncode == 2
-    assert "--out" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "--out" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_cli_generate_then_reuse_reports_what_it_did(tmp_path: Path) -> None:
     first = _run_cli("generate", "--service", "svc", "--namespace", "ns", "--out", str(tmp_path))
     second = _run_cli("generate", "--service", "svc", "--namespace", "ns", "--out", str(tmp_path))
-    assert first.returncode == 0 and second.returncode == 0
-    assert "CA created" in first.stdout and "CA reused" in second.stdout
+    assert first.returncode == 0
+    assert second.returncode == 0
+    assert "CA created" in first.stdout
+    assert "CA reused" in second.stdout
     assert "serving certificate reused" in second.stdout
 
 
