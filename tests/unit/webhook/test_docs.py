@@ -1,0 +1,87 @@
+"""docs/profiles.md must describe every name, default and field the code uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webhook import constants as c
+from webhook import profiles
+
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
+
+NAMES = [
+    c.LABEL_ENABLED,
+    c.ANNOTATION_INJECT,
+    c.ANNOTATION_PROFILE,
+    c.ANNOTATION_STATUS,
+    c.STATUS_INJECTED,
+    c.ANNOTATION_MIRROR_POD,
+    c.IMAGE_REPOSITORY,
+    c.DEFAULT_IMAGE_PULL_POLICY,
+    c.INJECTOR_CONTAINER_NAME,
+    str(c.DEFAULT_RUN_AS_USER),
+    c.KEY_VOLUME_NAME,
+    c.DEFAULT_KEY_MOUNT_PATH,
+    c.DEFAULT_KEY_SIZE_LIMIT,
+    c.TLS_MOUNT_PATH,
+    c.TLS_CA_FILE,
+    c.TLS_CERT_FILE,
+    c.TLS_KEY_FILE,
+    c.SEED_VOLUME_NAME,
+    c.SEED_MOUNT_PATH,
+    c.PORTWORX_CONTAINER,
+    f"{c.SECRET_TYPE_FLAG} {c.SECRET_TYPE_VAULT}",
+    c.STORAGE_CLUSTER_GROUP,
+    c.DEFAULT_PX_SECRET,
+    c.DEFAULT_ROOK_SECRET,
+    c.DEFAULT_VOLUME_KEYS_SECRET,
+    f"{c.ROOK_APP_LABEL}: {c.ROOK_OSD_APP}",
+    c.ROOK_PVC_LABEL,
+    c.ROOK_KEY_VOLUME,
+    c.ROOK_KEY_FILE,
+    c.ROOK_SECRET_KEY,
+    c.ROOK_KMS_INIT_CONTAINER,
+    c.TOKEN_SECRET_KEY,
+    *c.DEFAULT_REQUESTS.values(),
+    *c.DEFAULT_LIMITS.values(),
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_doc_mentions_every_name_and_default(name: str) -> None:
+    assert name in DOC
+
+
+@pytest.mark.parametrize("profile_type", c.PROFILE_TYPES)
+def test_doc_has_a_builtin_row_for_every_profile_type(profile_type: str) -> None:
+    assert f"| `{profile_type}` |" in DOC
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [getattr(c, n) for n in dir(c) if n.startswith("SKIP_")],
+)
+def test_doc_lists_every_skip_reason(reason: str) -> None:
+    assert f"| `{reason}` |" in DOC
+
+
+FIELDS = (
+    [f"`injector.{f}`" for f in profiles.INJECTOR_FIELDS]
+    + [f"`keyVolume.{f}`" for f in profiles.KEY_VOLUME_FIELDS]
+    + [f"`profiles[].{f}`" for f in profiles.PROFILE_FIELDS if f != "connection"]
+    + [f"`profiles[].connection.{f}`" for f in profiles.CONNECTION_FIELDS]
+    + ["`builtinProfiles`"]
+)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_doc_reference_table_has_every_config_field(field: str) -> None:
+    assert f"| {field} |" in DOC
+
+
+def test_builtin_profile_secrets_in_doc_match_the_code() -> None:
+    for profile in profiles.BUILTIN_PROFILES:
+        row = next(line for line in DOC.splitlines() if line.startswith(f"| `{profile.name}` |"))
+        assert f"Secret `{profile.connection.secret}`" in row

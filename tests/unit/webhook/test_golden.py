@@ -1,0 +1,94 @@
+"""Golden admission cases: a real AdmissionReview in, the full mutated object (values included) out.
+
+Each folder under tests/golden holds ``request.json`` (as the kube-apiserver sends it),
+``expected.json`` (the whole object after the patch), ``outcome.json`` and, when the webhook
+warns, ``warnings.json``; optional ``cluster.json`` (cache contents) and ``config.yaml``.
+Set VSI_REGEN_GOLDEN=1 to rewrite the expected files after a deliberate change, then review them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from tests.unit.webhook.support import GOLDEN, context_from_review, load_cluster, validate
+from webhook import constants as c
+from webhook.mutation import build_mutator
+from webhook.profiles import load_config
+
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "request.json").exists())
+REGEN = os.environ.get("VSI_REGEN_GOLDEN") == "1"
+SCHEMA_CASES = [
+    name
+    for name in CASES
+    if json.loads((GOLDEN / name / "request.json").read_text())["request"]["kind"]["kind"]
+    != c.STORAGE_CLUSTER_KIND
+]
+"""Cases whose kind has an OpenAPI schema (StorageCluster is a CRD: checked field by field)."""
+
+
+def _run(case: Path) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    review = json.loads((case / "request.json").read_text())
+    config_path = case / "config.yaml"
+    mutator = build_mutator(load_config(config_path if config_path.exists() else None))
+    obj = review["request"]["object"]
+    result = mutator(obj, context_from_review(review, load_cluster(case)))
+    mutated = jsonpatch.apply_patch(obj, list(result.ops))
+    return review, result, mutated
+
+
+def _expect(case: Path, name: str, actual: Any) -> Any:
+    path = case / name
+    if REGEN:
+        path.write_text(json.dumps(actual, indent=2) + "\n")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_case_produces_the_expected_object_outcome_and_warnings(name: str) -> None:
+    case = GOLDEN / name
+    _, result, mutated = _run(case)
+    assert mutated == _expect(case, "expected.json", mutated)
+    outcome = {"outcome": result.outcome, "reason": result.reason, "profile": result.profile}
+    assert outcome == _expect(case, "outcome.json", outcome)
+    warnings = list(result.warnings)
+    if warnings or (case / "warnings.json").exists():
+        assert warnings == _expect(case, "warnings.json", warnings)
+
+
+@pytest.mark.parametrize("name", SCHEMA_CASES)
+def test_golden_mutated_object_passes_strict_schema_validation(name: str) -> None:
+    _, _, mutated = _run(GOLDEN / name)
+    validate(mutated)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_second_pass_over_the_output_is_an_empty_patch(name: str) -> None:
+    case = GOLDEN / name
+    review, _, mutated = _run(case)
+    config_path = case / "config.yaml"
+    mutator = build_mutator(load_config(config_path if config_path.exists() else None))
+    again = mutator(mutated, context_from_review(review, load_cluster(case)))
+    assert list(again.ops) == []
+
+
+def test_storagecluster_changes_only_env_secrets_provider_and_annotations() -> None:
+    review, result, mutated = _run(GOLDEN / "storagecluster")
+    original = review["request"]["object"]
+    assert result.outcome == "mutated"
+    for key in ("spec", "metadata"):
+        before, after = dict(original[key]), dict(mutated[key])
+        for changed in ("env", "secretsProvider", "annotations"):
+            before.pop(changed, None)
+            after.pop(changed, None)
+        assert before == after
+    assert mutated["spec"]["secretsProvider"] == "vault"
+    assert original["spec"]["env"] == mutated["spec"]["env"][: len(original["spec"]["env"])]
+    assert {
+        k: v for k, v in mutated["metadata"]["annotations"].items() if k != c.ANNOTATION_STATUS
+    } == (original["metadata"]["annotations"])

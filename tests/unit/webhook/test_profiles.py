@@ -1,0 +1,198 @@
+"""The profiles file: defaults, built-ins, and one-line errors that name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from injector import names
+from webhook import constants as c
+from webhook.errors import ConfigError
+from webhook.profiles import Connection, load_config, parse_config
+
+
+def test_no_config_gives_the_four_builtin_profiles_and_the_package_image() -> None:
+    config = load_config(None)
+    assert [p.name for p in config.profiles] == list(c.PROFILE_TYPES)
+    assert config.injector.image == c.default_image()
+    assert config.injector.image.endswith(":0.1.0")
+    assert config.secret_names == {"px-vault", "rook-vault", "vsi-vault"}
+
+
+def test_empty_file_means_defaults() -> None:
+    assert parse_config("", source="p.yaml").profiles == load_config(None).profiles
+
+
+def test_a_configured_profile_overrides_the_builtin_of_the_same_name_and_comes_first() -> None:
+    config = parse_config(
+        """
+profiles:
+  - name: rook-osd
+    type: rook-osd
+    connection:
+      values: {VAULT_ADDR: "https://vault:8200", VAULT_BACKEND_PATH: rook}
+      tokenSecret: rook-vault-token
+      tlsSecret: vault-tls
+""",
+        source="p.yaml",
+    )
+    assert [p.name for p in config.profiles] == [
+        "rook-osd",
+        "portworx",
+        "portworx-operator",
+        "volume-keys",
+    ]
+    rook = config.profile("rook-osd")
+    assert rook is not None
+    assert rook.connection == Connection(
+        values=((names.VAULT_ADDR, "https://vault:8200"), (names.VAULT_BACKEND_PATH, "rook")),
+        token_secret="rook-vault-token",
+        tls_secret="vault-tls",
+    )
+    assert config.secret_names == {"px-vault", "vsi-vault", "rook-vault-token", "vault-tls"}
+
+
+def test_builtin_profiles_false_keeps_only_the_configured_ones() -> None:
+    config = parse_config(
+        "builtinProfiles: false\n"
+        "profiles: [{name: px, type: portworx, connection: {secret: px-east}}]\n",
+        source="p.yaml",
+    )
+    assert [p.name for p in config.profiles] == ["px"]
+
+
+def test_injector_and_key_volume_settings_are_read() -> None:
+    config = parse_config(
+        """
+injector:
+  image: registry.local/vsi:1.2.3
+  imagePullPolicy: Always
+  runAsUser: 1001
+  resources: {requests: {cpu: 5m}, limits: {memory: 64Mi}}
+keyVolume: {sizeLimit: 2Mi, mountPath: /run/keys/}
+""",
+        source="p.yaml",
+    )
+    assert config.injector.image == "registry.local/vsi:1.2.3"
+    assert config.injector.image_pull_policy == "Always"
+    assert config.injector.run_as_user == 1001
+    assert config.injector.resources.requests == (("cpu", "5m"),)
+    assert config.injector.resources.limits == (("memory", "64Mi"),)
+    assert (config.key_volume.size_limit, config.key_volume.mount_path) == ("2Mi", "/run/keys")
+
+
+def _conn(connection: str) -> str:
+    """A one-profile file whose connection is ``connection`` (flow YAML)."""
+    return f"profiles: [{{name: a, type: rook-osd, connection: {connection}}}]"
+
+
+BAD = [
+    ("bogus: 1", "p.yaml: bogus: unknown field"),
+    ("injector: {imge: x}", "p.yaml: injector.imge: unknown field"),
+    ("injector: {runAsUser: 0}", "p.yaml: injector.runAsUser: expected a non-zero uid"),
+    ("injector: {runAsUser: true}", "p.yaml: injector.runAsUser: expected a non-zero uid"),
+    ("injector: {imagePullPolicy: Sometimes}", "p.yaml: injector.imagePullPolicy: expected one of"),
+    ("injector: {resources: {limits: {gpu: 1}}}", "p.yaml: injector.resources.limits.gpu: unknown"),
+    (
+        "injector: {resources: {limits: {cpu: lots}}}",
+        "p.yaml: injector.resources.limits.cpu: expected a quantity",
+    ),
+    ("keyVolume: {mountPath: relative}", "p.yaml: keyVolume.mountPath: expected an absolute path"),
+    ("keyVolume: {sizeLimit: [1]}", "p.yaml: keyVolume.sizeLimit: expected a quantity"),
+    ("builtinProfiles: yes-please", "p.yaml: builtinProfiles: expected true or false"),
+    ("profiles: {}", "p.yaml: profiles: expected a list"),
+    (
+        "profiles: [{name: a, type: rook-osd}]",
+        "p.yaml: profiles[0].connection: required field is missing",
+    ),
+    (
+        "profiles: [{name: A_b, type: rook-osd, connection: {secret: s}}]",
+        "p.yaml: profiles[0].name: expected a lowercase DNS label",
+    ),
+    (
+        "profiles: [{name: a, type: ceph, connection: {secret: s}}]",
+        "p.yaml: profiles[0].type: expected one of portworx",
+    ),
+    (
+        "profiles: [{name: a, type: rook-osd, connection: {secret: s}},"
+        " {name: a, type: portworx, connection: {secret: s}}]",
+        "p.yaml: profiles[1].name: duplicate profile 'a'",
+    ),
+    (
+        _conn("{}"),
+        "p.yaml: profiles[0].connection: expected exactly one of",
+    ),
+    (
+        _conn("{secret: Bad_Name}"),
+        "p.yaml: profiles[0].connection.secret: expected a Secret name",
+    ),
+    (
+        _conn("{secret: s, tokenSecret: t}"),
+        "p.yaml: profiles[0].connection.tokenSecret: only allowed with 'values'",
+    ),
+    (
+        _conn("{values: {VAULT_TOKEN: s.abc, VAULT_ADDR: 'http://v'}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_TOKEN: credentials may only come from",
+    ),
+    (
+        _conn("{values: {VAULT_APPROLE_SECRET_ID: x, VAULT_ADDR: 'http://v'}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_APPROLE_SECRET_ID: credentials",
+    ),
+    (
+        _conn("{values: {VAULT_ADRR: 'http://v'}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_ADRR: unknown field",
+    ),
+    (
+        _conn("{values: {VAULT_BACKEND_PATH: x}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_ADDR: required field is missing",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: vault:8200}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_ADDR: expected an http:// or https:// URL",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_SKIP_VERIFY: true}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_SKIP_VERIFY: expected a string",
+    ),
+    (
+        _conn("{tlsSecret: t, values: {VAULT_ADDR: 'http://v', VAULT_CACERT: /x}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_CACERT: set by tlsSecret",
+    ),
+    ("profiles: [a: [", "p.yaml: invalid YAML at line 1"),
+    ("- just\n- a list", "p.yaml: (top level): expected a mapping, got a list"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_invalid_config_is_one_line_naming_file_field_and_expectation(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="p.yaml")
+    text_out = str(info.value)
+    assert text_out.startswith(message)
+    assert "\n" not in text_out
+    assert info.value.exit_code == 2
+
+
+def test_config_errors_never_echo_a_credential_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            _conn("{values: {VAULT_ADDR: 'http://v', VAULT_TOKEN: hvs.SECRET123}}"),
+            source="p.yaml",
+        )
+    assert "hvs.SECRET123" not in str(info.value)
+
+
+def test_load_config_reports_an_unreadable_file_as_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=r"nope.yaml: cannot read the profiles file"):
+        load_config(missing)
+
+
+def test_load_config_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text("injector: {runAsUser: 4242}\n")
+    assert load_config(path).injector.run_as_user == 4242
+    assert load_config(str(path)).source == str(path)

@@ -1,0 +1,168 @@
+"""Every label, annotation, name and default the mutation uses, in one place.
+
+The names here are part of the product's interface (cluster admins type them into manifests, other
+tools grep for them), so each is a named constant with a one-line doc of its format, meaning and
+default; ``docs/profiles.md`` is tested against this module. Pure: standard library only.
+"""
+
+# ruff: noqa: S105 (Secret *names* and keys, no secret values)
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+from types import MappingProxyType
+from typing import Final
+
+# --- labels and annotations of this project -------------------------------------------------------
+
+PREFIX: Final = "vault-storage-injector.io/"
+"""Prefix of every label and annotation this project reads or writes."""
+LABEL_ENABLED: Final = PREFIX + "enabled"
+"""Namespace label; ``"true"`` opts the namespace in (the webhook's namespaceSelector uses it)."""
+ENABLED_VALUE: Final = "true"
+"""The value of `LABEL_ENABLED` that opts a namespace in; any other value is off."""
+ANNOTATION_INJECT: Final = PREFIX + "inject"
+"""Object annotation: ``"false"`` opts out; ``"true"`` opts a Pod in to the volume-keys profile."""
+INJECT_TRUE: Final = "true"
+"""Value of `ANNOTATION_INJECT` that opts a Pod in (volume-keys)."""
+INJECT_FALSE: Final = "false"
+"""Value of `ANNOTATION_INJECT` that opts an object out of every profile."""
+ANNOTATION_PROFILE: Final = PREFIX + "profile"
+"""Object annotation: the name of a configured profile to use; default the first that matches."""
+ANNOTATION_STATUS: Final = PREFIX + "status"
+"""Annotation the webhook leaves on every object it mutated; value `STATUS_INJECTED`."""
+STATUS_INJECTED: Final = "injected"
+"""Value of `ANNOTATION_STATUS` on a mutated object."""
+
+# --- Kubernetes names we read ---------------------------------------------------------------------
+
+ANNOTATION_MIRROR_POD: Final = "kubernetes.io/config.mirror"
+"""Annotation the kubelet puts on mirror pods of static pods; those are never mutated."""
+
+# --- the injected init container and its volumes --------------------------------------------------
+
+IMAGE_REPOSITORY: Final = "ghcr.io/vault-storage-injector/vault-storage-injector"
+"""Repository of this project's image; the default tag is the installed package version."""
+DISTRIBUTION: Final = "vault-storage-injector"
+"""Python distribution whose version tags the default image."""
+DEFAULT_IMAGE_PULL_POLICY: Final = "IfNotPresent"
+"""Default ``injector.imagePullPolicy``."""
+INJECTOR_CONTAINER_NAME: Final = "vsi-injector"
+"""Name of the injected init container; its presence means the pod was already handled."""
+INJECTOR_COMMAND: Final = ("vsi-injector",)
+"""Command of the injected init container; settings go in ``VSI_*`` env, never in arguments."""
+DEFAULT_RUN_AS_USER: Final = 65532
+"""Default ``injector.runAsUser``: uid of the injector when the pod names no non-root user."""
+DEFAULT_REQUESTS: Final = MappingProxyType({"cpu": "10m", "memory": "32Mi"})
+"""Default ``injector.resources.requests`` of the injected init container."""
+DEFAULT_LIMITS: Final = MappingProxyType({"cpu": "200m", "memory": "128Mi"})
+"""Default ``injector.resources.limits`` of the injected init container."""
+KEY_VOLUME_NAME: Final = "vsi-keys"
+"""volume-keys profile: the in-memory volume that receives one key file per PVC."""
+DEFAULT_KEY_MOUNT_PATH: Final = "/var/run/vault-storage-injector/keys"
+"""Default ``keyVolume.mountPath``: where key files appear (injector and consuming containers)."""
+DEFAULT_KEY_SIZE_LIMIT: Final = "1Mi"
+"""Default ``keyVolume.sizeLimit`` of the in-memory key volume."""
+TLS_VOLUME_NAME: Final = "vsi-vault-tls"
+"""Volume that mounts a profile's ``connection.tlsSecret`` read-only."""
+TLS_MOUNT_PATH: Final = "/var/run/vault-storage-injector/vault-tls"
+"""Where the TLS Secret is mounted; VAULT_CACERT, VAULT_CLIENT_CERT and _KEY point here."""
+TLS_CA_FILE: Final = "ca.crt"
+"""Key of the TLS Secret holding the CA bundle (VAULT_CACERT)."""
+TLS_CERT_FILE: Final = "tls.crt"
+"""Key of the TLS Secret holding the client certificate (VAULT_CLIENT_CERT)."""
+TLS_KEY_FILE: Final = "tls.key"
+"""Key of the TLS Secret holding the client key (VAULT_CLIENT_KEY)."""
+SEED_VOLUME_NAME: Final = "vsi-rook-seed"
+"""rook-osd: the former Rook key Secret volume, kept read-only for the injector as a seed."""
+SEED_MOUNT_PATH: Final = "/var/run/vault-storage-injector/seed"
+"""Where the seed Secret is mounted, in the injector only."""
+TOKEN_SECRET_KEY: Final = "token"
+"""Key of ``connection.tokenSecret`` that holds VAULT_TOKEN (as Rook's ``tokenSecretName``)."""
+
+# --- Portworx -------------------------------------------------------------------------------------
+
+PORTWORX_CONTAINER: Final = "portworx"
+"""Name of the Portworx container in the DaemonSet and its pods."""
+SECRET_TYPE_FLAG: Final = "-secret_type"
+"""Portworx argument that selects the secrets provider."""
+SECRET_TYPE_VAULT: Final = "vault"
+"""Value of `SECRET_TYPE_FLAG` (and StorageCluster ``spec.secretsProvider``) for Vault."""
+STORAGE_CLUSTER_GROUP: Final = "core.libopenstorage.org"
+"""API group of the Portworx Operator's StorageCluster."""
+STORAGE_CLUSTER_KIND: Final = "StorageCluster"
+"""Kind of the Portworx Operator's cluster object."""
+DEFAULT_PX_SECRET: Final = "px-vault"
+"""Connection Secret of the built-in portworx profiles (the Portworx manual's name)."""
+
+# --- Rook-Ceph ------------------------------------------------------------------------------------
+
+ROOK_APP_LABEL: Final = "app"
+"""Label that names a Rook daemon; OSD pods have value `ROOK_OSD_APP`."""
+ROOK_OSD_APP: Final = "rook-ceph-osd"
+"""Value of `ROOK_APP_LABEL` on OSD pods."""
+ROOK_PVC_LABEL: Final = "ceph.rook.io/pvc"
+"""Label on OSD-on-PVC pods; value the OSD's data PVC (and the key's name in Vault)."""
+ROOK_KEY_VOLUME: Final = "osd-encryption-key"
+"""Volume of an encrypted OSD pod that Rook's encryption-open init containers read the key from."""
+ROOK_KEY_FILE: Final = "luks_key"
+"""File name of the key inside `ROOK_KEY_VOLUME` (read as ``/etc/ceph/luks_key``)."""
+ROOK_SECRET_KEY: Final = "dmcrypt-key"
+"""Key of Rook's per-OSD Secret ``rook-ceph-osd-encryption-key-<pvc>`` that holds the key."""
+ROOK_KMS_INIT_CONTAINER: Final = "encryption-kms-get-kek"
+"""Rook's own init container that fetches the key from a KMS; its presence means hands off."""
+DEFAULT_ROOK_SECRET: Final = "rook-vault"
+"""Connection Secret (px-vault style) of the built-in rook-osd profile, in the OSD namespace."""
+DEFAULT_VOLUME_KEYS_SECRET: Final = "vsi-vault"
+"""Connection Secret (px-vault style) of the built-in volume-keys profile, in the pod namespace."""
+
+# --- profile types and skip reasons ---------------------------------------------------------------
+
+TYPE_PORTWORX: Final = "portworx"
+"""Profile type: DaemonSet (CREATE, UPDATE) or Pod (CREATE) with a ``portworx`` container."""
+TYPE_PORTWORX_OPERATOR: Final = "portworx-operator"
+"""Profile type: a StorageCluster (``core.libopenstorage.org/v1``)."""
+TYPE_ROOK_OSD: Final = "rook-osd"
+"""Profile type: an encrypted Rook OSD-on-PVC Pod (CREATE)."""
+TYPE_VOLUME_KEYS: Final = "volume-keys"
+"""Profile type: a Pod annotated ``inject: "true"`` with PVC volumes (CREATE)."""
+PROFILE_TYPES: Final = (TYPE_PORTWORX, TYPE_PORTWORX_OPERATOR, TYPE_ROOK_OSD, TYPE_VOLUME_KEYS)
+"""Every profile type, in documentation order."""
+
+REASON_INJECTED: Final = "injected"
+"""Outcome reason of a mutation that changed the object."""
+SKIP_OPERATION: Final = "operation"
+"""Skipped: the operation is not one the profile handles (DELETE, CONNECT, Pod UPDATE...)."""
+SKIP_NO_OBJECT: Final = "no-object"
+"""Skipped: the request carries no object."""
+SKIP_WEBHOOK_NAMESPACE: Final = "webhook-namespace"
+"""Skipped: the object lives in the webhook's own namespace."""
+SKIP_NAMESPACE_NOT_ENABLED: Final = "namespace-not-enabled"
+"""Skipped: the namespace cache says the namespace is not labelled `LABEL_ENABLED`."""
+SKIP_MIRROR_POD: Final = "mirror-pod"
+"""Skipped: a kubelet mirror pod."""
+SKIP_OPTED_OUT: Final = "opted-out"
+"""Skipped: annotated ``inject: "false"``."""
+SKIP_NO_PROFILE: Final = "no-profile"
+"""Skipped: no configured profile matches the object."""
+SKIP_UNKNOWN_PROFILE: Final = "unknown-profile"
+"""Skipped (with a warning): the profile annotation names no configured profile."""
+SKIP_ALREADY_INJECTED: Final = "already-injected"
+"""Skipped: everything is in place already (the patch would be empty)."""
+SKIP_KMS_MANAGED: Final = "kms-managed"
+"""Skipped (with a warning): Rook already fetches the OSD key from its own KMS."""
+SKIP_CONFLICT: Final = "conflict"
+"""Skipped (with a warning): the object selects another secrets provider."""
+
+MAX_WARNING_LENGTH: Final = 120
+"""Admission warnings longer than this are shortened (the apiserver truncates them anyway)."""
+
+
+@functools.cache
+def default_image() -> str:
+    """This project's image at the installed package version (``injector.image`` default)."""
+    try:
+        version = metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a bare source tree
+        version = "latest"
+    return f"{IMAGE_REPOSITORY}:{version}"

@@ -1,0 +1,204 @@
+"""`vsi-webhook mutate`: the server's mutation, offline, so an admin sees every change beforehand.
+
+Reads one or more objects (multi-document YAML or JSON, ``-`` for stdin), runs the very mutator the
+HTTPS server runs (operation CREATE, namespace treated as opted in, no cluster caches) and prints
+the mutated objects, the JSON Patch or a unified diff. Skips and warnings go to stderr. Bad input
+is a one-line `UsageError` naming the document (exit code 2, mapped by `webhook.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import jsonpatch
+import yaml
+
+from webhook.errors import UsageError
+from webhook.model import AdmissionContext, MutationResult
+from webhook.mutation import build_mutator
+from webhook.profiles import load_config
+
+OUTPUTS = ("yaml", "json", "patch", "diff")
+"""Values of ``-o``."""
+DEFAULT_NAMESPACE = "default"
+"""Namespace of an object that names none when ``-n`` is not given (as kubectl)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input object and where it came from (for messages)."""
+
+    label: str
+    obj: dict[str, Any]
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``mutate`` on the ``vsi-webhook`` subcommands."""
+    parser = sub.add_parser(
+        "mutate",
+        help="preview the mutation of objects offline",
+        description=(
+            "Apply the webhook's mutation to the objects in FILE (operation CREATE, namespace "
+            "treated as opted in) and print the result."
+        ),
+    )
+    parser.add_argument(
+        "-f", "--filename", required=True, metavar="FILE", help="YAML or JSON; - reads stdin"
+    )
+    parser.add_argument("-n", "--namespace", help="request namespace (default: the object's)")
+    parser.add_argument("--config", metavar="F", help="profiles file (default: built-in profiles)")
+    parser.add_argument("-o", "--output", choices=OUTPUTS, default="yaml", help="what to print")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``vsi-webhook mutate`` (argparse namespace in, exit code out)."""
+    return mutate(
+        filename=args.filename,
+        namespace=args.namespace,
+        config_path=args.config,
+        output=args.output,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+    )
+
+
+def mutate(
+    *,
+    filename: str,
+    namespace: str | None,
+    config_path: str | None,
+    output: str,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: TextIO | None = None,
+) -> int:
+    """Read, mutate and print; raises `UsageError` for bad input or config."""
+    if output not in OUTPUTS:
+        raise UsageError(f"-o: expected one of {', '.join(OUTPUTS)}")
+    config = load_config(config_path)
+    text, source = _read(filename, stdin or sys.stdin)
+    documents = parse_documents(text, source)
+    mutator = build_mutator(config)
+    results: list[tuple[Document, MutationResult, dict[str, Any]]] = []
+    for doc in documents:
+        ctx = _context(doc, namespace)
+        result = mutator(doc.obj, ctx)
+        for warning in result.warnings:
+            print(f"vsi-webhook: warning: {doc.label}: {warning}", file=stderr)
+        if result.outcome == "skipped":
+            print(f"vsi-webhook: {doc.label}: unchanged ({result.reason})", file=stderr)
+        mutated = jsonpatch.apply_patch(doc.obj, list(result.ops)) if result.ops else doc.obj
+        results.append((doc, result, mutated))
+    stdout.write(_render(results, output))
+    return 0
+
+
+def _read(filename: str, stdin: TextIO) -> tuple[str, str]:
+    if filename == "-":
+        return stdin.read(), "<stdin>"
+    try:
+        return Path(filename).read_text(encoding="utf-8"), filename
+    except OSError as exc:
+        raise UsageError(f"{filename}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{filename}: not UTF-8 text") from None
+
+
+def parse_documents(text: str, source: str) -> list[Document]:
+    """Objects from multi-document YAML or JSON (a ``List`` or a JSON array is expanded)."""
+    out: list[Document] = []
+    index = 0
+    try:
+        for index, raw in enumerate(yaml.safe_load_all(text), start=1):
+            if raw is None:
+                continue
+            items: list[Any] = raw if isinstance(raw, list) else [raw]
+            if isinstance(raw, Mapping) and raw.get("kind") in ("List", "AdmissionReview"):
+                items = _unwrap(raw)
+            for item in items:
+                out.append(_document(item, f"{source}: document {index}"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        raise UsageError(
+            f"{source}: document {index + 1}: invalid YAML{where}: {problem}"
+        ) from None
+    if not out:
+        raise UsageError(f"{source}: no objects found")
+    return out
+
+
+def _unwrap(raw: Mapping[str, Any]) -> list[Any]:
+    """The objects of a ``List``, or the ``request.object`` of an AdmissionReview."""
+    if raw.get("kind") == "List":
+        items = raw.get("items")
+        return items if isinstance(items, list) else []
+    request = raw.get("request")
+    obj = request.get("object") if isinstance(request, Mapping) else None
+    return [obj] if obj is not None else []
+
+
+def _document(item: Any, where: str) -> Document:
+    if not isinstance(item, Mapping):
+        raise UsageError(f"{where}: expected a Kubernetes object (a mapping)")
+    kind = item.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise UsageError(f"{where}: object has no kind")
+    api_version = item.get("apiVersion")
+    if not isinstance(api_version, str) or not api_version:
+        raise UsageError(f"{where}: object has no apiVersion")
+    meta = item.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    label = f"{kind}/{name}" if isinstance(name, str) and name else where
+    return Document(label, json.loads(json.dumps(item, default=str)))
+
+
+def _context(doc: Document, namespace: str | None) -> AdmissionContext:
+    group, _, version = doc.obj["apiVersion"].rpartition("/")
+    meta = doc.obj.get("metadata")
+    own = meta.get("namespace") if isinstance(meta, Mapping) else None
+    if namespace and isinstance(own, str) and own and own != namespace:
+        raise UsageError(f"{doc.label}: namespace {own!r} does not match -n {namespace!r}")
+    ns = namespace or (own if isinstance(own, str) and own else DEFAULT_NAMESPACE)
+    return AdmissionContext(
+        operation="CREATE",
+        namespace=ns,
+        group=group,
+        version=version,
+        kind=doc.obj["kind"],
+        dry_run=True,
+        assume_namespace_enabled=True,
+    )
+
+
+def _render(results: Sequence[tuple[Document, MutationResult, dict[str, Any]]], output: str) -> str:
+    several = len(results) > 1
+    if output == "json":
+        objs = [mutated for _, _, mutated in results]
+        return json.dumps(objs if several else objs[0], indent=2) + "\n"
+    if output == "patch":
+        patches = [list(result.ops) for _, result, _ in results]
+        return json.dumps(patches if several else patches[0], indent=2) + "\n"
+    if output == "yaml":
+        return yaml.safe_dump_all(
+            [mutated for _, _, mutated in results], sort_keys=False, default_flow_style=False
+        )
+    chunks: list[str] = []
+    for doc, _, mutated in results:
+        before = _yaml(doc.obj).splitlines(keepends=True)
+        after = _yaml(mutated).splitlines(keepends=True)
+        chunks.extend(difflib.unified_diff(before, after, f"a/{doc.label}", f"b/{doc.label}"))
+    return "".join(chunks)
+
+
+def _yaml(obj: Any) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,380 @@
+"""The profiles file: parse, validate and build the frozen `Config` the mutation runs on.
+
+Profiles are data a cluster admin controls (a YAML file mounted from a ConfigMap). They say which
+objects get which Vault connection; per-object annotations may only pick one of them by name, so
+addresses and credentials never come from a tenant. Credentials never come from the file either:
+``connection.values`` holds settings, tokens and secret ids come from Secrets. Every error is one
+line naming the file, the field and what was expected. Pure: no I/O beyond reading the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from injector import names
+from webhook import constants as c
+from webhook.errors import ConfigError
+
+PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
+"""Accepted ``injector.imagePullPolicy`` values."""
+CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
+"""VAULT_* names that are credentials: never allowed in ``connection.values``."""
+TLS_SETTINGS: Final = frozenset(
+    {names.VAULT_CACERT, names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY}
+)
+"""VAULT_* names a ``connection.tlsSecret`` sets to mounted paths."""
+RESOURCE_NAMES: Final = ("cpu", "memory", "ephemeral-storage")
+"""Resource names accepted in ``injector.resources``."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_IMAGE = re.compile(r"^[^\s]+$")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits of the injected init container, as Kubernetes quantity strings."""
+
+    requests: tuple[tuple[str, str], ...] = tuple(c.DEFAULT_REQUESTS.items())
+    limits: tuple[tuple[str, str], ...] = tuple(c.DEFAULT_LIMITS.items())
+
+
+@dataclass(frozen=True)
+class InjectorSettings:
+    """``injector:``: how the key-injector init container is run."""
+
+    image: str = field(default_factory=c.default_image)
+    """Image of the init container; default this project's image at the package version."""
+    image_pull_policy: str = c.DEFAULT_IMAGE_PULL_POLICY
+    """``Always``, ``IfNotPresent`` or ``Never``."""
+    run_as_user: int = c.DEFAULT_RUN_AS_USER
+    """Non-zero uid used when the consuming pod names no non-root user."""
+    resources: Resources = Resources()
+    """Small requests and limits."""
+
+
+@dataclass(frozen=True)
+class KeyVolume:
+    """``keyVolume:``: the in-memory volume the injector writes keys to."""
+
+    size_limit: str = c.DEFAULT_KEY_SIZE_LIMIT
+    """``emptyDir.sizeLimit`` (a Kubernetes quantity)."""
+    mount_path: str = c.DEFAULT_KEY_MOUNT_PATH
+    """Absolute path where the key files appear."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How the target reaches Vault: a px-vault style Secret, or plain values + a token Secret."""
+
+    secret: str | None = None
+    """px-vault style Secret: every VAULT_* key becomes an env entry (optional but VAULT_ADDR)."""
+    values: tuple[tuple[str, str], ...] = ()
+    """Plain VAULT_* settings (never credentials), in `injector.names.VAULT_SETTINGS` order."""
+    token_secret: str | None = None
+    """Secret whose key ``token`` becomes VAULT_TOKEN (with ``values``)."""
+    tls_secret: str | None = None
+    """Secret with ``ca.crt`` / ``tls.crt`` / ``tls.key``, mounted read-only."""
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Every Secret this connection references."""
+        return frozenset(s for s in (self.secret, self.token_secret, self.tls_secret) if s)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named rule: a profile type (what to match and inject) and its Vault connection."""
+
+    name: str
+    type: str
+    connection: Connection
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated profiles file (or the built-in defaults)."""
+
+    injector: InjectorSettings = InjectorSettings()
+    key_volume: KeyVolume = KeyVolume()
+    profiles: tuple[Profile, ...] = ()
+    """Configured profiles first (file order), then the built-ins they do not override."""
+    source: str = "<built-in>"
+    """Where the config came from, for logs."""
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Names of every Secret the profiles reference (the server's Secret cache watches them)."""
+        out: set[str] = set()
+        for profile in self.profiles:
+            out |= profile.connection.secret_names
+        return frozenset(out)
+
+    def profile(self, name: str) -> Profile | None:
+        """The profile called ``name``, or None."""
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        return None
+
+
+BUILTIN_PROFILES: Final = (
+    Profile(c.TYPE_PORTWORX, c.TYPE_PORTWORX, Connection(secret=c.DEFAULT_PX_SECRET)),
+    Profile(
+        c.TYPE_PORTWORX_OPERATOR, c.TYPE_PORTWORX_OPERATOR, Connection(secret=c.DEFAULT_PX_SECRET)
+    ),
+    Profile(c.TYPE_ROOK_OSD, c.TYPE_ROOK_OSD, Connection(secret=c.DEFAULT_ROOK_SECRET)),
+    Profile(
+        c.TYPE_VOLUME_KEYS, c.TYPE_VOLUME_KEYS, Connection(secret=c.DEFAULT_VOLUME_KEYS_SECRET)
+    ),
+)
+"""The profiles a webhook with no config file uses; a configured profile of the same name wins."""
+
+TOP_FIELDS: Final = ("injector", "keyVolume", "builtinProfiles", "profiles")
+"""Top-level keys of the profiles file."""
+INJECTOR_FIELDS: Final = ("image", "imagePullPolicy", "runAsUser", "resources")
+"""Keys of ``injector:``."""
+KEY_VOLUME_FIELDS: Final = ("sizeLimit", "mountPath")
+"""Keys of ``keyVolume:``."""
+PROFILE_FIELDS: Final = ("name", "type", "connection")
+"""Keys of one ``profiles[]`` entry."""
+CONNECTION_FIELDS: Final = ("secret", "values", "tokenSecret", "tlsSecret")
+"""Keys of ``profiles[].connection``."""
+
+
+def default_config() -> Config:
+    """The built-in configuration: default injector settings and the built-in profiles."""
+    return Config(profiles=BUILTIN_PROFILES)
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Read and validate the profiles file at ``path``; None means the built-in defaults only."""
+    if path is None:
+        return default_config()
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the profiles file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: the profiles file is not UTF-8 text") from None
+    return parse_config(text, source=source)
+
+
+def parse_config(text: str, *, source: str) -> Config:
+    """Parse and validate profiles YAML; ``source`` names the file in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    return _Parser(source).config(data)
+
+
+class _Parser:
+    """Walks the parsed YAML; every error names ``source`` and the dotted field path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}: {problem}")
+
+    def mapping(self, value: Any, where: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(where, f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    f"{where}.{key}" if where != "(top level)" else str(key),
+                    f"unknown field (expected one of: {', '.join(allowed)})",
+                )
+        return value
+
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"expected a non-empty string, got {_kind(value)}")
+        return value.strip()
+
+    def secret_name(self, value: Any, where: str) -> str:
+        name = self.string(value, where)
+        if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+            raise self.fail(where, "expected a Secret name (lowercase DNS subdomain)")
+        return name
+
+    def quantity(self, value: Any, where: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.fail(where, f"expected a quantity such as 64Mi, got {_kind(value)}")
+        text = str(value)
+        if not _QUANTITY.match(text):
+            raise self.fail(where, f"expected a quantity such as 64Mi, got {text!r}")
+        return text
+
+    def config(self, data: Any) -> Config:
+        if data is None:
+            data = {}
+        top = self.mapping(data, "(top level)", TOP_FIELDS)
+        injector = self.injector(top.get("injector"))
+        key_volume = self.key_volume(top.get("keyVolume"))
+        builtin = top.get("builtinProfiles", True)
+        if not isinstance(builtin, bool):
+            raise self.fail("builtinProfiles", f"expected true or false, got {_kind(builtin)}")
+        raw_profiles = top.get("profiles")
+        if raw_profiles is None:
+            raw_profiles = []
+        if not isinstance(raw_profiles, list):
+            raise self.fail("profiles", f"expected a list, got {_kind(raw_profiles)}")
+        profiles: list[Profile] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(raw_profiles):
+            profile = self.profile(raw, f"profiles[{index}]")
+            if profile.name in seen:
+                raise self.fail(f"profiles[{index}].name", f"duplicate profile {profile.name!r}")
+            seen.add(profile.name)
+            profiles.append(profile)
+        if builtin:
+            profiles.extend(p for p in BUILTIN_PROFILES if p.name not in seen)
+        return Config(injector, key_volume, tuple(profiles), self.source)
+
+    def injector(self, raw: Any) -> InjectorSettings:
+        if raw is None:
+            return InjectorSettings()
+        data = self.mapping(raw, "injector", INJECTOR_FIELDS)
+        settings = InjectorSettings()
+        image = settings.image
+        if "image" in data:
+            image = self.string(data["image"], "injector.image")
+            if not _IMAGE.match(image):
+                raise self.fail("injector.image", "expected an image reference without spaces")
+        policy = data.get("imagePullPolicy", settings.image_pull_policy)
+        if policy not in PULL_POLICIES:
+            raise self.fail(
+                "injector.imagePullPolicy", f"expected one of {', '.join(PULL_POLICIES)}"
+            )
+        uid = data.get("runAsUser", settings.run_as_user)
+        if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0 or uid > 2**31 - 1:
+            raise self.fail("injector.runAsUser", "expected a non-zero uid (1..2147483647)")
+        resources = self.resources(data.get("resources"))
+        return InjectorSettings(image, str(policy), uid, resources)
+
+    def resources(self, raw: Any) -> Resources:
+        if raw is None:
+            return Resources()
+        data = self.mapping(raw, "injector.resources", ("requests", "limits"))
+        parts: dict[str, tuple[tuple[str, str], ...]] = {}
+        for part in ("requests", "limits"):
+            where = f"injector.resources.{part}"
+            if part not in data:
+                parts[part] = tuple(getattr(Resources(), part))
+                continue
+            values = self.mapping(data[part] or {}, where, RESOURCE_NAMES)
+            parts[part] = tuple(
+                (str(k), self.quantity(v, f"{where}.{k}")) for k, v in values.items()
+            )
+        return Resources(parts["requests"], parts["limits"])
+
+    def key_volume(self, raw: Any) -> KeyVolume:
+        if raw is None:
+            return KeyVolume()
+        data = self.mapping(raw, "keyVolume", KEY_VOLUME_FIELDS)
+        size = self.quantity(data.get("sizeLimit", c.DEFAULT_KEY_SIZE_LIMIT), "keyVolume.sizeLimit")
+        mount = self.string(data.get("mountPath", c.DEFAULT_KEY_MOUNT_PATH), "keyVolume.mountPath")
+        if not mount.startswith("/") or ":" in mount or len(mount) < 2:
+            raise self.fail("keyVolume.mountPath", "expected an absolute path other than /")
+        return KeyVolume(size, mount.rstrip("/"))
+
+    def profile(self, raw: Any, where: str) -> Profile:
+        data = self.mapping(raw, where, PROFILE_FIELDS)
+        for required in PROFILE_FIELDS:
+            if required not in data:
+                raise self.fail(f"{where}.{required}", "required field is missing")
+        name = self.string(data["name"], f"{where}.name")
+        if not _DNS_LABEL.match(name):
+            raise self.fail(f"{where}.name", "expected a lowercase DNS label (a-z, 0-9, -)")
+        kind = data["type"]
+        if kind not in c.PROFILE_TYPES:
+            raise self.fail(f"{where}.type", f"expected one of {', '.join(c.PROFILE_TYPES)}")
+        connection = self.connection(data["connection"], f"{where}.connection")
+        return Profile(name, str(kind), connection)
+
+    def connection(self, raw: Any, where: str) -> Connection:
+        data = self.mapping(raw, where, CONNECTION_FIELDS)
+        has_secret, has_values = "secret" in data, "values" in data
+        if has_secret == has_values:
+            raise self.fail(where, "expected exactly one of 'secret' or 'values'")
+        tls = (
+            self.secret_name(data["tlsSecret"], f"{where}.tlsSecret")
+            if "tlsSecret" in data
+            else None
+        )
+        if has_secret:
+            if "tokenSecret" in data:
+                raise self.fail(
+                    f"{where}.tokenSecret",
+                    "only allowed with 'values' (the secret holds the token)",
+                )
+            return Connection(
+                secret=self.secret_name(data["secret"], f"{where}.secret"), tls_secret=tls
+            )
+        token = (
+            self.secret_name(data["tokenSecret"], f"{where}.tokenSecret")
+            if "tokenSecret" in data
+            else None
+        )
+        values = self.values(data["values"], f"{where}.values", tls is not None)
+        return Connection(values=values, token_secret=token, tls_secret=tls)
+
+    def values(self, raw: Any, where: str, with_tls: bool) -> tuple[tuple[str, str], ...]:
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, f"expected a mapping of VAULT_* settings, got {_kind(raw)}")
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            field_where = f"{where}.{key}"
+            if key in CREDENTIAL_SETTINGS:
+                raise self.fail(
+                    field_where,
+                    "credentials may only come from a Secret (use tokenSecret or secret)",
+                )
+            if key not in names.VAULT_SETTINGS:
+                raise self.fail(field_where, "unknown field (expected a VAULT_* setting name)")
+            if with_tls and key in TLS_SETTINGS:
+                raise self.fail(field_where, "set by tlsSecret; remove it or the tlsSecret")
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise self.fail(field_where, f"expected a string, got {_kind(value)}")
+            text = str(value).strip()
+            if not text:
+                raise self.fail(field_where, "expected a non-empty string")
+            out[str(key)] = text
+        addr = out.get(names.VAULT_ADDR)
+        if addr is None:
+            raise self.fail(f"{where}.{names.VAULT_ADDR}", "required field is missing")
+        if not re.match(r"^https?://[^\s/]+", addr):
+            raise self.fail(f"{where}.{names.VAULT_ADDR}", "expected an http:// or https:// URL")
+        return tuple((name, out[name]) for name in names.VAULT_SETTINGS if name in out)
+
+
+def _kind(value: Any) -> str:
+    """A short type name for error messages (never the value: it might be a secret)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
