@@ -1,0 +1,221 @@
+"""`vsi-webhook serve`: run the admission webhook over HTTPS until SIGTERM.
+
+The I/O shell around `webhook.app.create_app`: flags become `ServeSettings`, logging is configured
+once, ``--dev`` makes throw-away certificates, the listeners start (HTTPS, and plain-HTTP metrics),
+and SIGTERM or SIGINT stop accepting connections, let in-flight reviews finish within the shutdown
+timeout, then exit 0. `start` is shared with the tests so they run exactly this listener set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from webhook import settings as settings_module
+from webhook.app import STATE, WebhookState, create_app, create_metrics_app
+from webhook.errors import UsageError, WebhookError
+from webhook.logs import configure, fields
+from webhook.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, LOG_FORMATS, ServeSettings
+
+log = logging.getLogger(__name__)
+
+LINGER_SECONDS = 2.0
+"""How long unread request bytes are drained after an early answer (413, 408) before closing."""
+FINAL_SHUTDOWN_SECONDS = 1.0
+"""After the drain, how long aiohttp waits for a request that raced the listener close."""
+DEV_SANS = ("localhost", "127.0.0.1")
+"""Extra names in the ``--dev`` certificate so curl on this machine can verify it."""
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``serve`` on the ``vsi-webhook`` subcommands."""
+    env = settings_module.env_name
+    parser = sub.add_parser(
+        "serve",
+        help="serve the admission webhook over HTTPS",
+        description=(
+            "Serve POST /mutate (AdmissionReview admission.k8s.io/v1), /healthz, /readyz and "
+            f"/metrics. Every flag can also be set with its variable, e.g. {env('--port')}."
+        ),
+    )
+    parser.add_argument(
+        "--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --dev)"
+    )
+    parser.add_argument("--port", help=f"HTTPS port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain (tls.crt)")
+    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key (tls.key)")
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="make throw-away certificates and listen on 127.0.0.1 (try it locally)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        help=f"plain-HTTP /metrics port (default {DEFAULT_METRICS_PORT}; 0: HTTPS port only)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="profiles file, reloaded on change")
+    parser.add_argument(
+        "--no-kubernetes",
+        action="store_true",
+        help="no API caches: trust the namespaceSelector, no Secret warnings",
+    )
+    parser.add_argument("--log-format", choices=LOG_FORMATS, help="log lines (default json)")
+    parser.add_argument("--idle-timeout", metavar="SECONDS", help="idle and header timeout")
+    parser.add_argument("--read-timeout", metavar="SECONDS", help="request body timeout")
+    parser.add_argument("--shutdown-timeout", metavar="SECONDS", help="grace period on SIGTERM")
+    parser.add_argument("--reload-interval", metavar="SECONDS", help="certificate/profile checks")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``serve``: the exit code; `WebhookError` goes to `webhook.cli.main`."""
+    settings = settings_module.from_sources(args, os.environ)
+    configure(settings.log_format)
+    asyncio.run(serve(settings))
+    return 0
+
+
+@dataclass
+class Running:
+    """Listeners started by `start`; `stop` closes them gracefully."""
+
+    runner: web.AppRunner
+    metrics_runner: web.AppRunner | None
+    port: int
+    metrics_port: int | None
+
+    state: WebhookState
+    grace: float
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight reviews finish (up to ``grace`` s), then release all.
+
+        aiohttp's own shutdown stops reading from every connection at once, which would strand a
+        review whose body is still arriving; so the listeners close first and the reviews drain
+        while their connections stay readable.
+        """
+        self.state.begin_shutdown()
+        for site in list(self.runner.sites):
+            await site.stop()
+        left = await self.state.drain(self.grace)
+        if left:
+            log.warning("shutdown grace period over", extra=fields(unanswered=left))
+        if self.metrics_runner is not None:
+            await self.metrics_runner.cleanup()
+        await self.runner.cleanup()
+
+
+async def start(app: web.Application, settings: ServeSettings) -> Running:
+    """Start ``app`` (its resources, then the HTTPS listener) and the metrics listener if enabled.
+
+    Raises `WebhookError` with one line when a port cannot be bound or a resource cannot load.
+    """
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=settings.idle_timeout,
+        lingering_time=LINGER_SECONDS,
+        shutdown_timeout=FINAL_SHUTDOWN_SECONDS,
+    )
+    metrics_runner: web.AppRunner | None = None
+    try:
+        await runner.setup()
+        state = app[STATE]
+        site = web.TCPSite(
+            runner, settings.host, settings.port, ssl_context=state.tls.server_context
+        )
+        await _bind(site, settings.host, settings.port)
+        metrics_port: int | None = None
+        if settings.metrics_port:
+            metrics_runner = web.AppRunner(
+                create_metrics_app(state), access_log=None, keepalive_timeout=settings.idle_timeout
+            )
+            await metrics_runner.setup()
+            metrics_site = web.TCPSite(metrics_runner, settings.host, settings.metrics_port)
+            await _bind(metrics_site, settings.host, settings.metrics_port)
+            metrics_port = metrics_site.port
+    except BaseException:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
+        await runner.cleanup()
+        raise
+    return Running(
+        runner, metrics_runner, site.port, metrics_port, state, settings.shutdown_timeout
+    )
+
+
+async def _bind(site: web.TCPSite, host: str, port: int) -> None:
+    try:
+        await site.start()
+    except OSError as exc:
+        raise WebhookError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _dev_certificates(settings: ServeSettings) -> Iterator[ServeSettings]:
+    """With ``--dev``: certificates in a temporary directory (removed at exit); else as given."""
+    if not settings.dev:
+        yield settings
+        return
+    from certs.errors import CertsError
+    from certs.generate import generate
+
+    with tempfile.TemporaryDirectory(prefix="vsi-webhook-dev-") as directory:
+        try:
+            made = generate(
+                directory, settings.service, settings.dev_namespace, extra_sans=DEV_SANS
+            )
+        except CertsError as exc:
+            raise UsageError(f"--dev: {exc}") from None
+        yield replace(settings, tls_cert=made.files.tls_cert, tls_key=made.files.tls_key)
+
+
+async def serve(settings: ServeSettings) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    with _dev_certificates(settings) as effective:
+        app = create_app(effective)
+        running = await start(app, effective)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            _log_listening(effective, running)
+            await stop.wait()
+            log.info(
+                "shutting down: no new connections, finishing in-flight reviews",
+                extra=fields(grace_seconds=effective.shutdown_timeout),
+            )
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await running.stop()
+        log.info("stopped")
+
+
+def _log_listening(settings: ServeSettings, running: Running) -> None:
+    extra: dict[str, Any] = {
+        "host": settings.host,
+        "port": running.port,
+        "metrics_port": running.metrics_port,
+    }
+    if settings.dev and settings.tls_cert is not None:
+        ca = Path(settings.tls_cert).with_name("ca.crt")
+        name = f"{settings.service}.{settings.dev_namespace}.svc"
+        extra["ca"] = str(ca)
+        extra["try"] = (
+            f"curl --cacert {ca} --resolve {name}:{running.port}:127.0.0.1 "
+            f"https://{name}:{running.port}/readyz"
+        )
+    log.info("listening", extra=fields(**extra))
