@@ -1,0 +1,109 @@
+"""The ``vsi-certs bootstrap`` subcommand: flags in, one summary line out.
+
+Kept apart from `certs.cli` so that ``vsi-certs generate`` needs no Kubernetes client; `certs.cli`
+registers this parser when the module imports, and maps `CertsError` to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import TypeVar
+
+from certs.bootstrap import (
+    DEFAULT_CA_ROTATE_BEFORE_DAYS,
+    DEFAULT_ROTATE_BEFORE_DAYS,
+    NAMESPACE_ENV,
+    describe,
+    make_settings,
+    run,
+)
+from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
+
+_P = TypeVar("_P", bound=argparse.ArgumentParser)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
+    """Register ``bootstrap`` on the ``vsi-certs`` subcommands."""
+    boot = sub.add_parser(
+        "bootstrap",
+        help="make or reuse the certificates in a Secret and patch the webhook's caBundle",
+        description=(
+            "Make or reuse the webhook's CA and serving certificate, store them (with the CA key) "
+            "in a kubernetes.io/tls Secret and write the CA bundle into every entry of the "
+            "MutatingWebhookConfiguration. Idempotent: with valid certificates nothing is "
+            "written. Uses the pod's service account in a cluster, else the kubeconfig."
+        ),
+    )
+    boot.add_argument(
+        "--namespace",
+        default=os.environ.get(NAMESPACE_ENV),
+        help=f"the webhook's namespace (default: ${NAMESPACE_ENV})",
+    )
+    boot.add_argument("--service", required=True, help="the webhook Service name")
+    boot.add_argument("--secret", required=True, help="the kubernetes.io/tls Secret to keep")
+    boot.add_argument(
+        "--webhook-config",
+        required=True,
+        metavar="NAME",
+        help="the MutatingWebhookConfiguration whose caBundle to set",
+    )
+    boot.add_argument(
+        "--days",
+        type=_whole_number,
+        default=DEFAULT_LEAF_DAYS,
+        help=f"validity of a new serving certificate in days (default {DEFAULT_LEAF_DAYS})",
+    )
+    boot.add_argument(
+        "--ca-days",
+        type=_whole_number,
+        default=DEFAULT_CA_DAYS,
+        help=f"validity of a new CA in days (default {DEFAULT_CA_DAYS})",
+    )
+    boot.add_argument(
+        "--rotate-before",
+        type=_whole_number,
+        default=DEFAULT_ROTATE_BEFORE_DAYS,
+        metavar="DAYS",
+        help=(
+            "renew the serving certificate when it expires within DAYS "
+            f"(default {DEFAULT_ROTATE_BEFORE_DAYS})"
+        ),
+    )
+    boot.add_argument(
+        "--ca-rotate-before",
+        type=_whole_number,
+        default=DEFAULT_CA_ROTATE_BEFORE_DAYS,
+        metavar="DAYS",
+        help=(
+            "renew the CA when it expires within DAYS; the old CA stays in the bundle until it "
+            f"expires (default {DEFAULT_CA_ROTATE_BEFORE_DAYS})"
+        ),
+    )
+    boot.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: in-cluster)")
+    boot.add_argument("--context", help="kubeconfig context (default: its current context)")
+    boot.set_defaults(func=_cmd_bootstrap)
+
+
+def _cmd_bootstrap(args: argparse.Namespace) -> int:
+    settings = make_settings(
+        namespace=args.namespace,
+        service=args.service,
+        secret=args.secret,
+        webhook_config=args.webhook_config,
+        days=args.days,
+        ca_days=args.ca_days,
+        rotate_before_days=args.rotate_before,
+        ca_rotate_before_days=args.ca_rotate_before,
+    )
+    result = asyncio.run(run(settings, kubeconfig=args.kubeconfig, context=args.context))
+    print(describe(result, settings))
+    return 0

@@ -1,0 +1,445 @@
+"""Watch-fed caches of namespace labels and Secret key names, so admission never waits on the API.
+
+The mutation double-checks the namespace opt-in label and warns about a missing connection Secret,
+but an admission request must not block on the network. `KubeCaches` keeps both in memory with
+kubernetes-asyncio list+watch loops (re-list on 410 Gone, reconnect with capped backoff) and answers
+`webhook.model.ClusterView` from plain dicts. Least privilege: there is no cluster-wide Secret
+access; Secrets are watched per opted-in namespace, and a 403 there makes that namespace's Secrets
+"unknown" (no warnings) instead of an error. Of a Secret only its name and data key names are kept;
+values are dropped as soon as a list or event is parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api
+from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+
+from webhook.constants import ENABLED_VALUE, LABEL_ENABLED
+from webhook.errors import WebhookError
+from webhook.model import SecretInfo
+
+LOG = logging.getLogger(__name__)
+
+UNKNOWN: Final = "unknown"
+"""`KubeCaches.secret` for a Secret it does not watch (namespace not opted in, 403, not synced)."""
+IN_CLUSTER_HOST_ENV: Final = "KUBERNETES_SERVICE_HOST"
+"""Set by the kubelet in every pod; its presence means "use the pod's service account"."""
+WATCH_TIMEOUT_SECONDS: Final = 300
+"""Server-side ``timeoutSeconds`` of one watch; then re-opened from the last resourceVersion."""
+LIST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
+"""Limit of one list request."""
+
+
+class KubeUnavailable(WebhookError):
+    """No Kubernetes configuration: neither in-cluster nor a kubeconfig (or it does not load)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between reconnection attempts, in seconds."""
+
+    initial: float = 0.5
+    """First delay after an error."""
+    maximum: float = 30.0
+    """Cap of the doubling delay."""
+    forbidden: float = 300.0
+    """Delay before trying again a namespace whose Secrets were forbidden (RBAC may be granted)."""
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * 2, self.maximum)
+
+
+class _Gone(Exception):
+    """410: the resourceVersion is too old; list again."""
+
+
+class _Forbidden(Exception):
+    """403 from the API server."""
+
+
+class _ApiError(Exception):
+    """Any other failure status; the message is one line without object content."""
+
+
+def _default_kubeconfig() -> str | None:
+    env = os.environ.get("KUBECONFIG", "")
+    if any(Path(p).is_file() for p in env.split(os.pathsep) if p):
+        return env
+    home = Path.home() / ".kube" / "config"
+    return str(home) if home.is_file() else None
+
+
+def kubernetes_configured() -> bool:
+    """Whether `KubeCaches.connect` has a configuration to use (in a pod, or a kubeconfig)."""
+    return bool(os.environ.get(IN_CLUSTER_HOST_ENV)) or _default_kubeconfig() is not None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def _read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    # content.read(), not response.read(): the latter keeps the body (Secret values) around.
+    raw = await response.content.read()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _raise_for_status(status: int, body: Mapping[str, Any], what: str) -> None:
+    if status == 410:
+        raise _Gone(what)
+    if status == 403:
+        raise _Forbidden(what)
+    reason = body.get("reason") or "error"
+    raise _ApiError(f"{what}: HTTP {status} {reason}")
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Newline-separated watch events, of any length (a Secret may be up to 1 MiB)."""
+    buffer = b""
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if buffer.strip():
+        yield buffer
+
+
+def _secret_info(obj: Mapping[str, Any]) -> SecretInfo:
+    """Name and data key names of a Secret object; the values are not looked at."""
+    return SecretInfo(
+        name=str(obj.get("metadata", {}).get("name", "")),
+        keys=frozenset(obj.get("data") or {}),
+    )
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return MappingProxyType({str(k): str(v) for k, v in labels.items()})
+
+
+EventHandler = Callable[[str, Mapping[str, Any]], None]
+"""Called with the event type (ADDED, MODIFIED, DELETED) and the object."""
+
+
+class KubeCaches:
+    """Namespace labels and Secret key names, kept fresh by background list+watch tasks.
+
+    Construct with an `ApiClient` (tests point one at the API double) or with `connect`. The
+    `ClusterView` methods only read in-memory dicts: no await, no I/O.
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        webhook_namespace: str | None,
+        secret_names: frozenset[str],
+        backoff: Backoff | None = None,
+        watch_timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._core = CoreV1Api(client)
+        self._webhook_namespace = webhook_namespace
+        self._secret_names = frozenset(secret_names)
+        self._backoff = backoff or Backoff()
+        self._watch_timeout = watch_timeout_seconds
+        self._owns_client = owns_client
+        self._namespaces: dict[str, Mapping[str, str]] = {}
+        self._namespaces_synced = False
+        self._secrets: dict[str, dict[str, SecretInfo]] = {}
+        self._forbidden: set[str] = set()
+        self._secret_tasks: dict[str, asyncio.Task[None]] = {}
+        self._main_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        *,
+        webhook_namespace: str | None,
+        secret_names: frozenset[str],
+        kubeconfig: str | None = None,
+    ) -> KubeCaches:
+        """Caches with the pod's service account in a cluster, else ``kubeconfig`` / KUBECONFIG /
+        ``~/.kube/config``. Raises `KubeUnavailable` when there is none or it does not load."""
+        configuration = Configuration()
+        if kubeconfig is None and os.environ.get(IN_CLUSTER_HOST_ENV):
+            try:
+                load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except (ConfigException, OSError) as exc:
+                raise KubeUnavailable(f"in-cluster configuration: {_first_line(exc)}") from None
+        else:
+            path = kubeconfig or _default_kubeconfig()
+            if path is None:
+                raise KubeUnavailable(
+                    "no Kubernetes configuration: not running in a pod and no kubeconfig"
+                )
+            try:
+                await load_kube_config(
+                    config_file=path, client_configuration=configuration, persist_config=False
+                )
+            except Exception as exc:  # the loader raises many types for a bad file
+                raise KubeUnavailable(f"kubeconfig {path}: {_first_line(exc)}") from None
+        return cls(
+            ApiClient(configuration),
+            webhook_namespace=webhook_namespace,
+            secret_names=secret_names,
+            owns_client=True,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the background list+watch tasks (once)."""
+        if self._main_task is None:
+            self._main_task = asyncio.create_task(self._run_namespaces(), name="vsi-namespaces")
+
+    def is_synced(self) -> bool:
+        """Namespaces listed, and the Secrets of every opted-in namespace listed or forbidden."""
+        if not self._namespaces_synced:
+            return False
+        return all(ns in self._secrets or ns in self._forbidden for ns in self._secret_tasks)
+
+    async def close(self) -> None:
+        """Stop every task and, when `connect` made it, close the client."""
+        tasks = [t for t in (self._main_task, *self._secret_tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._secret_tasks.clear()
+        self._main_task = None
+        if self._owns_client:
+            await self._client.close()
+
+    # ------------------------------------------------------------------ ClusterView
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """The namespace's labels, or None when not (yet) known."""
+        return self._namespaces.get(namespace)
+
+    def secret(self, namespace: str, name: str) -> SecretInfo | Literal["unknown"] | None:
+        """Key names of a watched Secret; None when it does not exist; "unknown" if not watched."""
+        if name not in self._secret_names:
+            return UNKNOWN
+        secrets = self._secrets.get(namespace)
+        if secrets is None:
+            return UNKNOWN
+        return secrets.get(name)
+
+    # ------------------------------------------------------------------ list + watch
+
+    async def _list(self, request: Awaitable[Any], what: str) -> dict[str, Any]:
+        response = await request
+        try:
+            body = await _read_json(response)
+        finally:
+            response.release()
+        if response.status != 200:
+            _raise_for_status(response.status, body, what)
+        return body
+
+    async def _watch(
+        self,
+        open_watch: Callable[..., Awaitable[Any]],
+        resource_version: str,
+        handle: EventHandler,
+        what: str,
+    ) -> tuple[str, int]:
+        """Follow one watch from ``resource_version``; return the last resourceVersion seen and
+        how many events arrived, when the server ends the stream."""
+        response = await open_watch(
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=self._watch_timeout,
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=10, sock_read=self._watch_timeout + 30
+            ),
+        )
+        events = 0
+        try:
+            if response.status != 200:
+                _raise_for_status(response.status, await _read_json(response), what)
+            async for line in _lines(response):
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    _raise_for_status(int(obj.get("code") or 500), obj, what)
+                version = obj.get("metadata", {}).get("resourceVersion")
+                if version:
+                    resource_version = str(version)
+                if kind in {"ADDED", "MODIFIED", "DELETED"}:
+                    handle(kind, obj)
+                    events += 1
+        finally:
+            response.close()
+        return resource_version, events
+
+    async def _follow(
+        self,
+        list_once: Callable[[], Awaitable[str]],
+        open_watch: Callable[..., Awaitable[Any]],
+        handle: EventHandler,
+        what: str,
+    ) -> None:
+        """List, then watch from the list's resourceVersion for ever; list again after 410 Gone.
+
+        Errors other than 403 are logged once per failing streak and retried with backoff; 403
+        propagates to the caller."""
+        delays = self._backoff.delays()
+        failing = False
+        while True:
+            try:
+                version = await list_once()
+                if failing:
+                    LOG.info("%s: reconnected", what)
+                    failing = False
+                delays = self._backoff.delays()
+                while True:
+                    version, events = await self._watch(open_watch, version, handle, what)
+                    if not events:  # a server that ends watches at once must not make us spin
+                        await asyncio.sleep(self._backoff.initial)
+            except _Gone:
+                LOG.info("%s: resourceVersion expired (410 Gone); listing again", what)
+            except _Forbidden:
+                raise
+            except Exception as exc:  # anything else (network, bad JSON): a dead task would freeze
+                # the caches, so log once per failing streak and keep trying.
+                if not failing:
+                    LOG.warning("%s failed, retrying with backoff: %s", what, _first_line(exc))
+                    failing = True
+                await asyncio.sleep(next(delays))
+
+    # ------------------------------------------------------------------ namespaces
+
+    async def _run_namespaces(self) -> None:
+        while True:
+            try:
+                await self._follow(
+                    self._list_namespaces,
+                    self._core.list_namespace,
+                    self._on_namespace,
+                    "watch namespaces",
+                )
+            except _Forbidden:
+                LOG.warning(
+                    "cannot list namespaces (403): namespace labels unknown, "
+                    "the namespaceSelector is trusted"
+                )
+                await asyncio.sleep(self._backoff.forbidden)
+
+    async def _list_namespaces(self) -> str:
+        body = await self._list(
+            self._core.list_namespace(_preload_content=False, _request_timeout=LIST_TIMEOUT),
+            "list namespaces",
+        )
+        self._namespaces = {
+            str(item["metadata"]["name"]): _labels(item) for item in body.get("items") or []
+        }
+        self._namespaces_synced = True
+        self._reconcile_secret_watches()
+        return str(body.get("metadata", {}).get("resourceVersion", ""))
+
+    def _on_namespace(self, kind: str, obj: Mapping[str, Any]) -> None:
+        name = str(obj.get("metadata", {}).get("name", ""))
+        if kind == "DELETED":
+            self._namespaces.pop(name, None)
+        else:
+            self._namespaces[name] = _labels(obj)
+        self._reconcile_secret_watches()
+
+    def _enabled_namespaces(self) -> set[str]:
+        if not self._secret_names:
+            return set()
+        return {
+            ns
+            for ns, labels in self._namespaces.items()
+            if labels.get(LABEL_ENABLED) == ENABLED_VALUE and ns != self._webhook_namespace
+        }
+
+    def _reconcile_secret_watches(self) -> None:
+        enabled = self._enabled_namespaces()
+        for ns in enabled - self._secret_tasks.keys():
+            self._secret_tasks[ns] = asyncio.create_task(
+                self._run_secrets(ns), name=f"vsi-secrets-{ns}"
+            )
+        for ns in self._secret_tasks.keys() - enabled:
+            self._secret_tasks.pop(ns).cancel()
+            self._secrets.pop(ns, None)
+            self._forbidden.discard(ns)
+
+    # ------------------------------------------------------------------ secrets
+
+    async def _run_secrets(self, namespace: str) -> None:
+        what = f"watch secrets in namespace {namespace}"
+        logged_forbidden = False
+
+        async def list_once() -> str:
+            return await self._list_secrets(namespace)
+
+        def open_watch(**kwargs: Any) -> Awaitable[Any]:
+            return self._core.list_namespaced_secret(namespace, **kwargs)
+
+        def handle(kind: str, obj: Mapping[str, Any]) -> None:
+            self._on_secret(namespace, kind, obj)
+
+        while True:
+            try:
+                await self._follow(list_once, open_watch, handle, what)
+            except _Forbidden:
+                self._forbidden.add(namespace)
+                self._secrets.pop(namespace, None)
+                if not logged_forbidden:
+                    LOG.warning(
+                        "cannot list Secrets in namespace %s (403): its Secrets are unknown, "
+                        "no Secret warnings there",
+                        namespace,
+                    )
+                    logged_forbidden = True
+                await asyncio.sleep(self._backoff.forbidden)
+
+    async def _list_secrets(self, namespace: str) -> str:
+        body = await self._list(
+            self._core.list_namespaced_secret(
+                namespace, _preload_content=False, _request_timeout=LIST_TIMEOUT
+            ),
+            f"list secrets in namespace {namespace}",
+        )
+        infos = (_secret_info(item) for item in body.get("items") or [])
+        self._secrets[namespace] = {i.name: i for i in infos if i.name in self._secret_names}
+        if namespace in self._forbidden:
+            LOG.info("Secrets in namespace %s are readable again", namespace)
+            self._forbidden.discard(namespace)
+        return str(body.get("metadata", {}).get("resourceVersion", ""))
+
+    def _on_secret(self, namespace: str, kind: str, obj: Mapping[str, Any]) -> None:
+        info = _secret_info(obj)
+        secrets = self._secrets.get(namespace)
+        if secrets is None or info.name not in self._secret_names:
+            return
+        if kind == "DELETED":
+            secrets.pop(info.name, None)
+        else:
+            secrets[info.name] = info
