@@ -1,0 +1,32 @@
+"""The injector's error hierarchy; ``cli.main`` maps it to exit codes (2 settings, 1 the rest).
+
+Messages are one line for a user and never carry a secret (no token, key or seed content).
+"""
+
+
+class InjectorError(Exception):
+    """Any failure the injector reports as one line and exit code 1."""
+
+
+class SettingsError(InjectorError):
+    """A missing or invalid setting, found before any network call (exit code 2)."""
+
+
+class VaultError(InjectorError):
+    """Vault refused, failed or could not be reached within the deadline."""
+
+
+class KeyFailure(InjectorError):
+    """A key cannot be used safely: missing for the rook layout, deleted, malformed or changed."""
+
+
+class OutputError(InjectorError):
+    """A key file could not be written to the output directory."""
+
+
+class LuksError(InjectorError):
+    """The key does not unlock the LUKS volume, or the check could not run."""
+
+
+class KubernetesError(InjectorError):
+    """The PVC or its bound PV could not be read for a ``{pv}``/``{volume_handle}`` template."""

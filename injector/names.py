@@ -1,0 +1,91 @@
+"""Every environment name the injector reads, in one place: the reference for docs and the webhook.
+
+The ``VAULT_*`` names are those Portworx (libopenstorage/secrets) and Rook read, so one px-vault
+style Secret serves all three. The ``VSI_*`` names mirror the injector's flags so the webhook can
+pass either.
+This module is pure (no imports beyond the standard library) because the webhook imports it.
+"""
+
+from typing import Final
+
+VAULT_ADDR: Final = "VAULT_ADDR"
+"""Vault address, an http or https URL (required), e.g. ``https://vault.vault.svc:8200``."""
+VAULT_TOKEN: Final = "VAULT_TOKEN"  # noqa: S105  # a variable name, not a secret
+"""Token for ``VAULT_AUTH_METHOD=token`` (the default when set)."""
+VAULT_AUTH_METHOD: Final = "VAULT_AUTH_METHOD"
+"""``token``, ``kubernetes`` or ``approle``; default ``token`` when VAULT_TOKEN is set."""
+VAULT_AUTH_KUBERNETES_ROLE: Final = "VAULT_AUTH_KUBERNETES_ROLE"
+"""Vault role for kubernetes auth (required with ``VAULT_AUTH_METHOD=kubernetes``)."""
+VAULT_AUTH_KUBERNETES_TOKEN_PATH: Final = "VAULT_AUTH_KUBERNETES_TOKEN_PATH"  # noqa: S105  # a variable name, not a secret
+"""JWT file for kubernetes auth; default the pod's service-account token."""
+VAULT_AUTH_MOUNT_PATH: Final = "VAULT_AUTH_MOUNT_PATH"
+"""Mount path of the kubernetes (or approle) auth method; default ``kubernetes`` (``approle``)."""
+VAULT_APPROLE_ROLE_ID: Final = "VAULT_APPROLE_ROLE_ID"
+"""AppRole role_id (required with ``VAULT_AUTH_METHOD=approle``)."""
+VAULT_APPROLE_SECRET_ID: Final = "VAULT_APPROLE_SECRET_ID"  # noqa: S105  # a variable name, not a secret
+"""AppRole secret_id (required with ``VAULT_AUTH_METHOD=approle``)."""
+VAULT_BACKEND_PATH: Final = "VAULT_BACKEND_PATH"
+"""Mount path of the KV secrets engine; default ``secret``."""
+VAULT_BACKEND: Final = "VAULT_BACKEND"
+"""KV version: ``kv`` / ``v1`` or ``kv-v2`` / ``v2``; unset means detect it from the mount."""
+VAULT_SECRET_ENGINE: Final = "VAULT_SECRET_ENGINE"  # noqa: S105  # a variable name, not a secret
+"""Secrets engine: ``kv`` (default; ``transit`` is not supported yet)."""
+VAULT_NAMESPACE: Final = "VAULT_NAMESPACE"
+"""Vault/OpenBao namespace sent on every request; default none."""
+VAULT_CACERT: Final = "VAULT_CACERT"
+"""PEM file of CA certificates to verify the Vault server."""
+VAULT_CAPATH: Final = "VAULT_CAPATH"
+"""Directory of PEM CA certificates to verify the Vault server."""
+VAULT_CLIENT_CERT: Final = "VAULT_CLIENT_CERT"
+"""PEM client certificate for mutual TLS (with VAULT_CLIENT_KEY)."""
+VAULT_CLIENT_KEY: Final = "VAULT_CLIENT_KEY"
+"""PEM client key for mutual TLS (with VAULT_CLIENT_CERT)."""
+VAULT_TLS_SERVER_NAME: Final = "VAULT_TLS_SERVER_NAME"
+"""Name to verify and send as SNI when it differs from the host in VAULT_ADDR."""
+VAULT_SKIP_VERIFY: Final = "VAULT_SKIP_VERIFY"
+"""``true`` disables TLS verification (allowed, loudly logged); default false."""
+
+VAULT_SETTINGS: Final = (
+    VAULT_ADDR,
+    VAULT_TOKEN,
+    VAULT_BACKEND_PATH,
+    VAULT_BACKEND,
+    VAULT_SECRET_ENGINE,
+    VAULT_NAMESPACE,
+    VAULT_CACERT,
+    VAULT_CAPATH,
+    VAULT_CLIENT_CERT,
+    VAULT_CLIENT_KEY,
+    VAULT_TLS_SERVER_NAME,
+    VAULT_SKIP_VERIFY,
+    VAULT_AUTH_METHOD,
+    VAULT_AUTH_KUBERNETES_ROLE,
+    VAULT_AUTH_KUBERNETES_TOKEN_PATH,
+    VAULT_AUTH_MOUNT_PATH,
+    VAULT_APPROLE_ROLE_ID,
+    VAULT_APPROLE_SECRET_ID,
+)
+"""Every VAULT_* name, in the order the webhook injects them as px-vault ``secretKeyRef``s."""
+
+VSI_LAYOUT: Final = "VSI_LAYOUT"
+"""``--layout``: ``rook`` or ``volume-keys`` (required)."""
+VSI_VOLUMES: Final = "VSI_VOLUMES"
+"""``--volume``: PVC names, comma-separated (at least one)."""
+VSI_OUTPUT_DIR: Final = "VSI_OUTPUT_DIR"
+"""``--output-dir``: directory (an in-memory volume) that receives the key files (required)."""
+VSI_NAMESPACE: Final = "VSI_NAMESPACE"
+"""``--namespace``: namespace of the PVCs; default the pod's namespace (POD_NAMESPACE)."""
+VSI_SEED_FILE: Final = "VSI_SEED_FILE"
+"""``--seed-file``: rook layout only, a Rook-stored key to migrate into Vault once."""
+VSI_VERIFY_LUKS: Final = "VSI_VERIFY_LUKS"
+"""``--verify-luks``: a block device or file whose LUKS header the key must unlock."""
+VSI_DEADLINE: Final = "VSI_DEADLINE"
+"""``--deadline``: seconds for the whole run, retries included; default 60."""
+VSI_KEY_PATH_TEMPLATE: Final = "VSI_KEY_PATH_TEMPLATE"
+"""``--key-path-template``: volume-keys layout, with {namespace} {pvc} {pv} {volume_handle}."""
+VSI_FILE_OWNER: Final = "VSI_FILE_OWNER"
+"""``--file-owner``: ``UID[:GID]`` that owns the key files; default the injector's own user."""
+VSI_FILE_GROUP_READABLE: Final = "VSI_FILE_GROUP_READABLE"
+"""``--group-readable``: ``true`` makes key files 0440 (for an fsGroup reader); default 0400."""
+VSI_LOG_FORMAT: Final = "VSI_LOG_FORMAT"
+"""``--log-format``: ``json`` (default) or ``text``."""

@@ -1,0 +1,123 @@
+"""The LUKS guard with real cryptsetup: a later run's key must unlock what the first formatted."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import subprocess
+from pathlib import Path
+
+import hvac
+
+from injector.luks import cryptsetup_binary
+from tests.integration.injector.conftest import run_injector
+from tests.openbao import OpenBao
+
+VOLUME_BYTES = 20 * 1024 * 1024
+
+
+def _luks_format(device: Path, key_file: Path) -> None:
+    with device.open("wb") as f:
+        f.truncate(VOLUME_BYTES)
+    subprocess.run(
+        [
+            cryptsetup_binary(),
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            "luks2",
+            "--pbkdf",
+            "pbkdf2",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file",
+            str(key_file),
+            str(device),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_verify_luks_accepts_the_same_key_and_refuses_a_tampered_one(
+    openbao: OpenBao, root_client: hvac.Client, kv2: str, out_dir: Path, tmp_path: Path
+) -> None:
+    env = openbao.env(VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
+    args = ("--layout", "volume-keys", "--volume", "disk", "--output-dir", out_dir)
+    first = run_injector(env, *args)
+    assert first.code == 0, first.output
+    device = tmp_path / "disk.img"
+    _luks_format(device, out_dir / "disk")
+    original = (out_dir / "disk").read_bytes()
+    (out_dir / "disk").unlink()
+
+    second = run_injector(env, *args, "--verify-luks", device)
+
+    assert second.code == 0, second.output
+    assert '"luks":"unlocks"' in second.stderr
+    assert (out_dir / "disk").read_bytes() == original
+
+    tampered = base64.b64encode(secrets.token_bytes(32)).decode()
+    root_client.secrets.kv.v2.create_or_update_secret(
+        "vault-storage-injector/ns/disk", {"key": tampered}, mount_point=kv2
+    )
+
+    third = run_injector(env, *args, "--verify-luks", device)
+
+    assert third.code == 1
+    assert f"does not unlock the LUKS volume {device}" in third.stderr
+    assert list(out_dir.iterdir()) == []
+
+
+def test_verify_luks_passes_a_device_without_a_luks_header(
+    openbao: OpenBao, kv2: str, out_dir: Path, tmp_path: Path
+) -> None:
+    blank = tmp_path / "blank.img"
+    blank.write_bytes(b"\0" * 4096)
+
+    result = run_injector(
+        openbao.env(VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns"),
+        *(
+            "--layout",
+            "volume-keys",
+            "--volume",
+            "new",
+            "--output-dir",
+            out_dir,
+            "--verify-luks",
+            blank,
+        ),
+    )
+
+    assert result.code == 0, result.output
+    assert '"luks":"no-luks-header"' in result.stderr
+    assert (out_dir / "new").stat().st_size == 32
+
+
+def test_rook_luks_key_text_unlocks_a_volume_formatted_with_it(
+    openbao: OpenBao, root_client: hvac.Client, kv2: str, out_dir: Path, tmp_path: Path
+) -> None:
+    key_id = "rook-ceph-osd-encryption-key-osd-0"
+    rook_key = base64.b64encode(secrets.token_bytes(128))
+    root_client.write_data(f"{kv2}/data/{key_id}", data={"data": {key_id: rook_key.decode()}})
+    key_file = tmp_path / "rook-key"
+    key_file.write_bytes(rook_key)
+    device = tmp_path / "osd.img"
+    _luks_format(device, key_file)
+
+    result = run_injector(
+        openbao.env(VAULT_BACKEND_PATH=kv2),
+        *(
+            "--layout",
+            "rook",
+            "--volume",
+            "osd-0",
+            "--output-dir",
+            out_dir,
+            "--verify-luks",
+            device,
+        ),
+    )
+
+    assert result.code == 0, result.output
+    assert (out_dir / "luks_key").read_bytes() == rook_key

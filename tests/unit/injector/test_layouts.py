@@ -1,0 +1,85 @@
+"""Key layouts: ids, paths, fields and the bytes each layout writes (pure, no server)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from injector import layouts
+
+
+def test_rook_spec_matches_the_id_and_field_rook_uses() -> None:
+    spec = layouts.rook_spec("set1-data-0-x7k2p")
+
+    assert spec.secret_path == "rook-ceph-osd-encryption-key-set1-data-0-x7k2p"
+    assert spec.field == spec.secret_path
+    assert spec.file_name == "luks_key"
+
+
+def test_volume_keys_default_template_is_namespaced() -> None:
+    spec = layouts.volume_keys_spec(
+        layouts.DEFAULT_KEY_PATH_TEMPLATE, namespace="apps", pvc="data-0"
+    )
+
+    assert spec.secret_path == "vault-storage-injector/apps/data-0"
+    assert (spec.field, spec.file_name) == ("key", "data-0")
+
+
+@pytest.mark.parametrize(
+    ("template", "fields"),
+    [
+        ("k/{namespace}/{pvc}", {"namespace", "pvc"}),
+        ("by-handle/{volume_handle}", {"volume_handle"}),
+        ("{pv}", {"pv"}),
+    ],
+)
+def test_template_fields_are_reported(template: str, fields: set[str]) -> None:
+    assert layouts.template_fields(template) == fields
+
+
+@pytest.mark.parametrize("template", ["k/{namespace}", "k/{pvc!r}", "k/{pvc:>9}", "k/{", "k/{0}"])
+def test_templates_that_cannot_name_one_key_per_volume_are_rejected(template: str) -> None:
+    with pytest.raises(ValueError, match=r"placeholder|must contain|malformed"):
+        layouts.template_fields(template)
+
+
+@pytest.mark.parametrize("path", ["", "/a", "a/", "a//b", "a/../b", "a/./b", "a/b c"])
+def test_unsafe_secret_paths_are_explained(path: str) -> None:
+    assert layouts.check_secret_path(path) is not None
+
+
+def test_volume_handle_with_a_slash_cannot_escape_the_template() -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        layouts.volume_keys_spec("k/{volume_handle}", namespace="n", pvc="p", volume_handle="../x")
+
+
+@given(st.binary(min_size=1, max_size=256))
+def test_volume_keys_file_holds_the_raw_bytes_vault_stores_in_base64(raw: bytes) -> None:
+    stored = layouts.stored_text(raw)
+
+    assert base64.b64decode(stored) == raw
+    assert layouts.file_bytes(layouts.VOLUME_KEYS, stored) == raw
+
+
+def test_rook_file_holds_the_stored_text_itself() -> None:
+    text = layouts.stored_text(bytes(range(128)))
+
+    assert layouts.file_bytes(layouts.ROOK, text) == text.encode()
+    assert len(base64.b64decode(text)) == layouts.ROOK_KEY_BYTES
+
+
+@pytest.mark.parametrize("stored", ["", "not base64!", "Zm9v\n"])
+def test_unusable_volume_keys_values_are_rejected(stored: str) -> None:
+    with pytest.raises(ValueError, match="stored key"):
+        layouts.file_bytes(layouts.VOLUME_KEYS, stored)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("data-0", True), ("a.b", True), ("A", False), ("-a", False), ("a" * 254, False)],
+)
+def test_pvc_names_follow_dns_1123_subdomains(name: str, ok: bool) -> None:
+    assert layouts.is_pvc_name(name) is ok
