@@ -1,0 +1,134 @@
+"""`make demo` plays the whole story to the end and leaves no process behind, also on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DEADLINE = 120.0
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process whose parent chain leads to ``pid`` (read from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces; the fields after its closing parenthesis do not.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def _wait_gone(pids: set[int]) -> set[int]:
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        left = {pid for pid in pids if _alive(pid)}
+        if not left:
+            return left
+        time.sleep(0.05)
+    return {pid for pid in pids if _alive(pid)}
+
+
+def test_demo_runs_to_the_end_and_shows_stable_keys_and_the_luks_guard() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "DaemonSet portworx: allowed=True" in out
+    assert "+        - -secret_type" in out
+    assert "+  - name: vsi-injector" in out
+    assert "set1-data-0-8n462 migrated (KV v2)" in out
+    assert "set1-data-0-8n462 read (KV v2)" in out
+    assert out.count("same key both runs: yes") == 1
+    assert out.count("same keys both runs: yes") == 1
+    assert "run 3 with --verify-luks: exit 0, key file written: True" in out
+    assert "run 4 with --verify-luks: exit 1, key file written: False" in out
+    assert "does not unlock" in out
+
+
+def test_ctrl_c_stops_every_process_the_demo_started() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-u", "-m", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert demo.stdout is not None
+    seen: list[str] = []
+    try:
+        end = time.monotonic() + DEADLINE
+        for line in demo.stdout:
+            seen.append(line)
+            if "ready on https://" in line or time.monotonic() > end:
+                break
+        assert any("ready on https://" in line for line in seen), "".join(seen)
+        children = _descendants(demo.pid)
+        assert len(children) >= 2, f"expected OpenBao and the webhook, found {children}"
+        os.kill(demo.pid, signal.SIGINT)
+        rest, _ = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130, "".join(seen) + rest
+    assert "interrupted, cleaning up" in rest
+    assert _wait_gone(children) == set()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM])
+def test_sigterm_also_cleans_up(signum: int) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-u", "-m", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert demo.stdout is not None
+    try:
+        for line in demo.stdout:
+            if "listening on http://" in line:
+                break
+        children = _descendants(demo.pid)
+        assert children, "OpenBao should be running"
+        os.kill(demo.pid, signum)
+        demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130
+    assert _wait_gone(children) == set()
