@@ -1,7 +1,7 @@
 """`vsi-webhook`: serve the admission webhook over HTTPS, or preview its mutation offline.
 
-Exit codes are decided here only: 0 success, 2 bad usage or input, 1 any other failure; errors are one
-line on stderr, never a traceback.
+Exit codes are decided here only: 0 success, 2 bad usage or input, 1 any other failure; errors
+are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations

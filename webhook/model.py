@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 JsonObject = dict[str, Any]
 PatchOp = dict[str, Any]
-"""One RFC 6902 operation, e.g. ``{"op": "add", "path": "/metadata/annotations", "value": {...}}``."""
+"""One RFC 6902 operation, e.g. ``{"op": "add", "path": "/metadata/labels", "value": {}}``."""
 
 Outcome = Literal["mutated", "skipped"]
 
@@ -27,12 +27,12 @@ class SecretInfo:
 
 
 class ClusterView(Protocol):
-    """Read-only view of the watch-fed caches; every method answers from memory, never the network."""
+    """Read-only view of the watch-fed caches; answers come from memory, never the network."""
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
         """The namespace's labels, or None when unknown (no cache: trust the namespaceSelector)."""
 
-    def secret(self, namespace: str, name: str) -> SecretInfo | None | Literal["unknown"]:
+    def secret(self, namespace: str, name: str) -> SecretInfo | Literal["unknown"] | None:
         """The Secret's key names, None when it does not exist, "unknown" when not watched."""
 
 
