@@ -31,8 +31,18 @@ def fields(**values: Any) -> dict[str, Any]:
     return {FIELDS_ATTR: values}
 
 
+_second: list[tuple[int, str]] = [(-1, "")]
+"""The last whole second formatted, so one line per review does not format a date each time."""
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    return dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds")
+    """ISO 8601 UTC with milliseconds, e.g. ``2026-11-23T12:24:47.357+00:00``."""
+    second = int(record.created)
+    cached = _second[0]
+    if cached[0] != second:
+        text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached = _second[0] = (second, text)
+    return f"{cached[1]}.{int(record.msecs):03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,6 +85,12 @@ def configure(
     Calling it again replaces the handler it installed before, so tests and repeated runs do not
     duplicate lines.
     """
+    # One line per review is on the admission path: skip what the lines never show (the caller's
+    # file and line, thread and process names), which the logging docs list as the costly parts.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     setattr(handler, _HANDLER_MARK, True)

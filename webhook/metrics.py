@@ -99,13 +99,21 @@ class WebhookMetrics:
         self._kind = BoundedLabel()
         self._reason = BoundedLabel()
         self._bad_reason = BoundedLabel()
+        # Label lookups cost more than the increment; the combinations are few and bounded.
+        self._review_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def review(
         self, *, kind: str, operation: str, outcome: str, reason: str, seconds: float
     ) -> None:
         """Count one answered review and its latency."""
         self.review_seconds.observe(seconds)
-        self.reviews.labels(self._kind(kind), operation, outcome, self._reason(reason)).inc()
+        key = (kind, operation, outcome, reason)
+        child = self._review_children.get(key)
+        if child is None:
+            child = self.reviews.labels(self._kind(kind), operation, outcome, self._reason(reason))
+            if len(self._review_children) < MAX_LABEL_VALUES * 8:
+                self._review_children[key] = child
+        child.inc()
 
     def bad_request(self, reason: str) -> None:
         """Count one refused request."""

@@ -152,7 +152,7 @@ def parse_review(body: bytes) -> Review:
     Raises `BadReview` (HTTP 400) with a one-line message naming the field and a short reason
     such as ``not-json``, ``wrong-api-version`` or ``no-uid``.
     """
-    if not body.strip():
+    if not body or body.isspace():
         raise _bad("empty body: expected an AdmissionReview JSON object", "empty-body")
     try:
         data = orjson.loads(body)
