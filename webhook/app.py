@@ -59,6 +59,9 @@ class ClusterCaches(ClusterView, Protocol):
     async def close(self) -> None:
         """Stop the watches."""
 
+    def set_secret_names(self, names: frozenset[str]) -> None:
+        """Follow the Secrets a reloaded profiles file references."""
+
 
 ClusterConnector = Callable[[ServeSettings, frozenset[str]], Awaitable[ClusterCaches | None]]
 """Start the caches for the given Secret names; None serves without them."""
@@ -213,6 +216,8 @@ def _resources(
         try:
             state.cluster = await connect(settings, loaded.secret_names)
             state.cluster_started = True
+            if state.cluster is not None:
+                state.config.on_loaded = state.cluster.set_secret_names
             yield
         finally:
             for task in state.tasks:

@@ -65,6 +65,8 @@ class ConfigReloader:
         self.path = path
         self._loader = loader
         self._on_reload = on_reload
+        self.on_loaded: Callable[[frozenset[str]], None] | None = None
+        """Called on the event loop with the Secret names of every reloaded profiles file."""
         self._loaded: LoadedConfig | None = None
         self._fingerprint: str | None = None
         self._last_error: str | None = None
@@ -137,6 +139,7 @@ class ConfigReloader:
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self.poll)
+                if await asyncio.to_thread(self.poll) and self.on_loaded is not None:
+                    self.on_loaded(self.loaded.secret_names)
             except Exception:
                 log.exception("profiles check crashed; will retry")

@@ -232,6 +232,27 @@ class KubeCaches:
         if self._owns_client:
             await self._client.close()
 
+    def set_secret_names(self, names: frozenset[str]) -> None:
+        """Follow these Secret names from now on (after a profiles reload).
+
+        Names that were added are not in the current lists, so every opted-in namespace is
+        listed again; names that were dropped are forgotten at once.
+        """
+        names = frozenset(names)
+        if names == self._secret_names:
+            return
+        added = names - self._secret_names
+        self._secret_names = names
+        for secrets in self._secrets.values():
+            for name in [n for n in secrets if n not in names]:
+                del secrets[name]
+        if added:
+            for namespace in list(self._secret_tasks):
+                self._secret_tasks.pop(namespace).cancel()
+                self._secrets.pop(namespace, None)
+                self._forbidden.discard(namespace)
+        self._reconcile_secret_watches()
+
     # ------------------------------------------------------------------ ClusterView
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:

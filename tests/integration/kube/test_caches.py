@@ -295,3 +295,25 @@ async def test_bad_kubeconfig_raises_kube_unavailable_naming_the_file(tmp_path: 
         await KubeCaches.connect(
             webhook_namespace=None, secret_names=frozenset(), kubeconfig=str(config)
         )
+
+
+async def test_new_secret_names_from_a_profiles_reload_are_listed_and_followed(
+    caches: KubeCaches, cluster: RunningKubeApi
+) -> None:
+    cluster.api.apply(secret("portworx", "rook-vault", {"VAULT_ADDR": "https://v:8200"}))
+    await eventually(caches.is_synced, "initial sync")
+    assert caches.secret("portworx", "rook-vault") == "unknown"
+
+    caches.set_secret_names(frozenset({"px-vault", "rook-vault"}))
+
+    def listed() -> bool:
+        return isinstance(caches.secret("portworx", "rook-vault"), SecretInfo)
+
+    await eventually(listed, "the new name to be listed")
+    assert caches.secret("portworx", "rook-vault") == SecretInfo(
+        name="rook-vault", keys=frozenset({"VAULT_ADDR"})
+    )
+    assert isinstance(caches.secret("portworx", "px-vault"), SecretInfo)
+
+    caches.set_secret_names(frozenset({"rook-vault"}))
+    assert caches.secret("portworx", "px-vault") == "unknown"

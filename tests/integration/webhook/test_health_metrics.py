@@ -53,6 +53,9 @@ class _Caches:
     def secret(self, namespace: str, name: str) -> SecretInfo | None:
         return None
 
+    def set_secret_names(self, names: frozenset[str]) -> None:
+        self.secret_names = names
+
 
 async def test_readyz_is_unready_until_the_caches_are_synced(start_server: StartServer) -> None:
     caches = _Caches()
@@ -188,6 +191,33 @@ async def test_a_changed_profiles_file_is_used_and_an_invalid_one_keeps_the_last
     _, metrics = await server.client.get("/metrics")
     assert 'vsi_webhook_config_reloads_total{result="failure"} 1.0' in metrics
     assert "vsi_webhook_config_last_reload_success 0.0" in metrics
+
+
+async def test_a_reloaded_profiles_file_hands_its_secret_names_to_the_caches(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    caches = _Caches()
+
+    async def connect(settings: ServeSettings, names: frozenset[str]) -> _Caches:
+        caches.secret_names = names
+        return caches
+
+    def loader(path: Path | None) -> LoadedConfig:
+        assert path is not None
+        names = frozenset(path.read_text().split())
+        return LoadedConfig(mutator=_skip_all, secret_names=names)
+
+    config = tmp_path / "profiles.yaml"
+    config.write_text("px-vault\n")
+    await start_server(config_path=config, mutator_source=loader, cluster_source=connect)
+    assert caches.secret_names == frozenset({"px-vault"})
+
+    config.write_text("px-vault rook-vault\n")
+
+    async def followed() -> bool:
+        return caches.secret_names == frozenset({"px-vault", "rook-vault"})
+
+    await wait_for(followed, timeout=5, what="the caches to follow the new Secret names")
 
 
 async def test_after_sigterm_readyz_fails_and_answers_close_their_connection(
