@@ -1,9 +1,11 @@
 """``vsi-injector``: the init container's entry point and the one place errors become exit codes.
 
 Exit codes: 0 every key file written; 2 bad settings (found before any network call); 1 anything
-else (Vault, Kubernetes, LUKS or file failures), after removing every key file of this run. The user
-sees one line; no traceback, no secret. hvac, requests and kubernetes_asyncio are imported only
-after the settings are valid, and kubernetes_asyncio only for templates that need the PV.
+else (Vault, Kubernetes, LUKS or file failures, or the deadline), after removing every key file of
+this run. The user sees one line; no traceback, no secret. A watchdog ends a run that outlives its
+deadline (a server trickling bytes defeats per-read timeouts) the same way. hvac, requests and
+kubernetes_asyncio are imported only after the settings are valid, and kubernetes_asyncio only for
+templates that need the PV.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from injector import layouts, logs
+from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, SettingsError
 from injector.layouts import KeySpec
 from injector.settings import Settings, parse
+
+if TYPE_CHECKING:
+    from injector.keys import LuksGuard
 
 EXIT_OK: Final = 0
 """All key files written."""
@@ -62,33 +68,53 @@ def key_specs(settings: Settings, remaining: float) -> list[KeySpec]:
     return specs
 
 
-def run(settings: Settings) -> None:
-    """Fetch or create every key, check LUKS if asked, write the files; raises InjectorError."""
+def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None, str]:
+    """The LUKS guard when --verify-luks names a formatted volume, and the state to log."""
+    from injector.keys import LuksGuard
+
+    device = settings.verify_luks
+    if device is None:
+        return None, "not-checked"
+    from injector import luks
+
+    deadline.doing(f"reading the LUKS header of {device}")
+    if not luks.has_header(device, deadline.remaining):
+        return None, "no-luks-header"
+
+    def check(content: bytes, source: str) -> None:
+        deadline.doing(f"checking the key against the LUKS volume {device}")
+        luks.check_key(device, content, deadline.remaining, source)
+
+    return LuksGuard(str(device), check), "unlocks"
+
+
+def run(settings: Settings, deadline: Deadline | None = None) -> None:
+    """Fetch or create every key (LUKS-checked first if asked), write the files.
+
+    Raises InjectorError.
+    """
     from injector import output
     from injector.keys import KvStore, fetch_all
-    from injector.vault import Deadline, VaultSession
+    from injector.vault import VaultSession
 
     started = time.monotonic()
-    deadline = Deadline(settings.deadline)
+    deadline = deadline or Deadline(settings.deadline)
+    deadline.doing(f"removing stale temporary files in {settings.output_dir}")
+    output.remove_temps(settings.output_dir)
+    deadline.doing("resolving the key paths")
     specs = key_specs(settings, deadline.remaining())
+    guard, luks_state = luks_guard(settings, deadline)
     vault = settings.vault
     session = VaultSession(vault, deadline, pool_size=len(specs))
     try:
         session.login()
         version = vault.kv_version or session.kv_version(vault.backend_path, specs[0].secret_path)
-        store = KvStore(session, vault.backend_path, version)
-        keys = fetch_all(store, specs, settings.layout, settings.seed)
+        store = KvStore(session, vault.backend_path, version, settings.kv1_allow_overwrite)
+        keys = fetch_all(store, specs, settings.layout, settings.seed, guard=guard)
     finally:
         session.close()
 
-    luks_state = "not-checked"
-    if settings.verify_luks is not None:
-        from injector import luks
-
-        luks_state = luks.verify(
-            settings.verify_luks, keys[0].content, max(deadline.remaining(), 1.0)
-        )
-
+    deadline.doing(f"writing the key files to {settings.output_dir}")
     options = output.FileOptions(
         mode=output.GROUP_READABLE if settings.group_readable else output.OWNER_ONLY,
         uid=settings.file_uid,
@@ -139,11 +165,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
     logs.configure(settings.log_format)
-    try:
-        run(settings)
-    except BaseException as exc:
-        from injector import output
+    from injector import output  # imported before the watchdog can need it
 
+    deadline = Deadline(settings.deadline)
+
+    def expired(message: str) -> None:
+        output.remove_keys(settings.output_dir, _file_names(settings))
+        logs.emergency(logging.ERROR, f"{PROG}: failed: {message}", {"error": "DeadlineExceeded"})
+
+    watchdog = Watchdog(deadline, expired)
+    watchdog.arm()
+    try:
+        run(settings, deadline)
+    except BaseException as exc:
         output.remove_keys(settings.output_dir, _file_names(settings))
         if isinstance(exc, InjectorError):
             log.error(f"{PROG}: failed: {exc}", extra={"error": type(exc).__name__})
@@ -155,4 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra={"error": type(exc).__name__},
             )
         return EXIT_FAILURE
+    finally:
+        watchdog.disarm()
     return EXIT_OK

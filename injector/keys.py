@@ -4,7 +4,10 @@ A key is only ever created by a create-only write (KV v2 ``cas=0``); a conflict 
 won, so the stored key is re-read and used. KV v1 has no CAS: write, read back, and fail closed when
 the stored value is not ours (the create-only policy makes Vault refuse the second writer outright).
 A soft-deleted or destroyed KV v2 key is an error, never a reason to make a new one: the volume may
-still hold data encrypted with it.
+still hold data encrypted with it. Read-back cannot see a writer that comes after our read, so on
+KV v1 a key is only created when the token may not ``update`` the path (or the operator opted in).
+With a `LuksGuard` (the volume already has a LUKS header) no key is ever invented, and a seed must
+unlock the volume before it is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from injector import layouts
+from injector import layouts, names
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
 from injector.vault import VaultSession
@@ -29,6 +32,18 @@ MAX_WORKERS: Final = 32
 """Most volumes fetched at once (one pooled connection each)."""
 CAS_MISMATCH: Final = "check-and-set"
 """Text of Vault's 400 answer when a ``cas=0`` write finds an existing version."""
+OVERWRITE_CAPABILITIES: Final = frozenset({"update", "sudo", "root"})
+"""Capabilities that let a KV v1 write replace an existing key (so racing creators can lose one)."""
+
+
+@dataclass(frozen=True)
+class LuksGuard:
+    """The volume the key is for already has a LUKS header: ``check`` must accept the key bytes."""
+
+    device: str
+    """The device or file, for messages."""
+    check: Callable[[bytes, str], None]
+    """Raises when the key-file bytes (described by the second argument) do not unlock it."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ class KvStore:
     """Mount path without slashes."""
     version: int
     """1 or 2."""
+    allow_overwrite_policy: bool = False
+    """KV v1: create keys even when the token may update them (VSI_KV1_ALLOW_OVERWRITE_POLICY)."""
 
     def api_path(self, secret_path: str) -> str:
         """The logical path for reads and writes (``<mount>/data/<path>`` on KV v2)."""
@@ -92,6 +109,25 @@ class KvStore:
         fields = data.get("data")
         return fields if isinstance(fields, dict) else None
 
+    def check_create_only(self, secret_path: str) -> None:
+        """KV v1: raise unless the token cannot overwrite the key path (or the operator opted in).
+
+        Without ``update`` Vault itself refuses a second write to an existing key; with it, racing
+        creators each read back their own write and one of them holds a key Vault no longer has.
+        """
+        if self.version != 1 or self.allow_overwrite_policy:
+            return
+        path = self.api_path(secret_path)
+        risky = self.session.capabilities(path) & OVERWRITE_CAPABILITIES
+        if risky:
+            raise KeyFailure(
+                f"refusing to create the key at {path} on KV v1: the token has "
+                f"{', '.join(sorted(risky))} there, so racing injectors could overwrite each "
+                "other's key; use the create-only policy (create and read, without update) from "
+                f"docs/injector.md, or set {names.VSI_KV1_ALLOW_OVERWRITE_POLICY}=true to accept "
+                "the risk"
+            )
+
     def create(self, secret_path: str, fields: dict[str, str]) -> bool:
         """Create-only write; False when a key exists (CAS conflict or create-only refusal).
 
@@ -120,8 +156,18 @@ def _field_value(fields: dict[str, Any], spec: KeySpec, path: str, layout: str) 
         raise KeyFailure(f"the key at {path} field {spec.field!r} is unusable: {exc}") from None
 
 
-def get_or_create(store: KvStore, spec: KeySpec, layout: str, seed: bytes | None) -> FetchedKey:
-    """Read the volume's key, or create it safely (rook: only from the seed); never overwrite."""
+def get_or_create(
+    store: KvStore,
+    spec: KeySpec,
+    layout: str,
+    seed: bytes | None,
+    guard: LuksGuard | None = None,
+) -> FetchedKey:
+    """Read the volume's key, or create it safely (rook: only from the seed); never overwrite.
+
+    With a ``guard`` every key returned unlocks the volume, and nothing is written to Vault
+    unless it does.
+    """
     started = time.monotonic()
     path = store.api_path(spec.secret_path)
 
@@ -129,10 +175,20 @@ def get_or_create(store: KvStore, spec: KeySpec, layout: str, seed: bytes | None
         latency = (time.monotonic() - started) * 1000
         return FetchedKey(spec, content, outcome, path, store.version, round(latency, 1))
 
+    def checked(content: bytes, source: str) -> bytes:
+        if guard is not None:
+            guard.check(content, source)
+        return content
+
     existing = store.read(spec.secret_path)
     if existing is not None:
-        return done(_field_value(existing, spec, path, layout), "read")
+        return done(checked(_field_value(existing, spec, path, layout), "from Vault"), "read")
 
+    if guard is not None and (layout != layouts.ROOK or seed is None):
+        raise KeyFailure(
+            f"the volume at {guard.device} is already formatted but Vault holds no key at "
+            f"{path}; refusing to create one"
+        )
     outcome: Outcome
     if layout == layouts.ROOK:
         if seed is None:
@@ -147,6 +203,8 @@ def get_or_create(store: KvStore, spec: KeySpec, layout: str, seed: bytes | None
             "created",
         )
     mine = {spec.field: text}
+    content = checked(_field_value(mine, spec, path, layout), "in the seed file")
+    store.check_create_only(spec.secret_path)
 
     for attempt in range(2):
         if store.create(spec.secret_path, mine):
@@ -157,13 +215,14 @@ def get_or_create(store: KvStore, spec: KeySpec, layout: str, seed: bytes | None
                         f"the key at {path} changed right after it was written (another writer?); "
                         "refusing to use either (grant create+read without update on KV v1)"
                     )
-            return done(_field_value(mine, spec, path, layout), outcome)
+            return done(content, outcome)
         existing = store.read(spec.secret_path)
         if existing is not None:
             log.info(
                 "key created concurrently, using the stored one", extra={"volume": spec.volume}
             )
-            return done(_field_value(existing, spec, path, layout), "read")
+            stored = _field_value(existing, spec, path, layout)
+            return done(stored if stored == content else checked(stored, "from Vault"), "read")
         if attempt == 1:
             break
     raise VaultError(
@@ -177,10 +236,16 @@ def fetch_all(
     layout: str,
     seed: bytes | None,
     on_done: Callable[[FetchedKey], None] = lambda _: None,
+    guard: LuksGuard | None = None,
 ) -> list[FetchedKey]:
-    """Get or create every key, concurrently when there are several; the first failure raises."""
+    """Get or create every key, concurrently when there are several; the first failure raises.
+
+    A ``guard`` applies to a single volume only (``--verify-luks`` takes one).
+    """
+    if guard is not None and len(specs) != 1:
+        raise ValueError("a LUKS guard checks exactly one volume")
     if len(specs) == 1:
-        key = get_or_create(store, specs[0], layout, seed)
+        key = get_or_create(store, specs[0], layout, seed, guard)
         on_done(key)
         return [key]
     pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(specs)), thread_name_prefix="key")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any, Final, TextIO
@@ -58,3 +59,19 @@ def configure(log_format: str, stream: TextIO | None = None, level: int = loggin
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+
+
+def emergency(level: int, message: str, fields: dict[str, Any]) -> None:
+    """Write one log line straight to stderr's descriptor, taking no lock (for a signal handler).
+
+    The watchdog may interrupt a thread that holds the logging handler's lock, so this formats
+    with the configured formatter and calls ``os.write`` itself.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None, extra=fields)
+    formatter = logger.handlers[0].formatter if logger.handlers else None
+    line = (formatter or JsonFormatter()).format(record)
+    try:
+        os.write(sys.stderr.fileno(), (line + "\n").encode())
+    except (OSError, ValueError):
+        os.write(2, (line + "\n").encode())

@@ -4,13 +4,16 @@ A wrong key given to a daemon that formats on failure can mean a wiped disk, so
 ``--verify-luks`` checks the exact key-file bytes with ``cryptsetup open --test-passphrase`` (no
 device-mapper needed). The key goes to cryptsetup on stdin (``--key-file -``), never in its
 arguments. A path without a LUKS header (a volume not formatted yet) is reported and passes; every
-other doubt fails closed.
+other doubt fails closed. The header is probed before Vault is touched, so a formatted volume never
+gets a new key and a seed is checked before it is stored. Each cryptsetup run gets at most the time
+left in the deadline.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Literal
 
@@ -24,8 +27,11 @@ NOT_LUKS: Final = 1
 """``cryptsetup isLuks`` exit code for no LUKS header."""
 WRONG_KEY: Final = 2
 """``cryptsetup open`` exit code when no key slot accepts the passphrase."""
+MIN_TIME: Final = 0.05
+"""A cryptsetup run needs at least this many seconds left in the deadline to be started."""
 
 Verdict = Literal["unlocks", "no-luks-header"]
+Remaining = Callable[[], float]
 
 
 def cryptsetup_binary() -> str:
@@ -39,35 +45,55 @@ def cryptsetup_binary() -> str:
     raise LuksError("--verify-luks needs cryptsetup, which is not installed")
 
 
-def _run(args: list[str], key: bytes | None, timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    args: list[str], key: bytes | None, remaining: Remaining
+) -> subprocess.CompletedProcess[bytes]:
+    timeout = remaining()
+    late = LuksError(f"cryptsetup {args[1]} on {args[-1]} did not finish within the deadline")
+    if timeout < MIN_TIME:
+        raise late
     try:
         return subprocess.run(args, input=key, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise LuksError(
-            f"cryptsetup {args[1]} on {args[-1]} did not finish within the deadline"
-        ) from None
+        raise late from None
     except OSError as exc:
         raise LuksError(f"cannot run cryptsetup: {exc.strerror}") from None
 
 
-def verify(device: Path, key: bytes, timeout: float) -> Verdict:
-    """``unlocks`` or ``no-luks-header``; LuksError when the key does not unlock ``device``."""
-    binary = cryptsetup_binary()
-    probe = _run([binary, "isLuks", str(device)], None, timeout)
+def _last_line(stderr: bytes) -> str:
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def has_header(device: Path, remaining: Remaining) -> bool:
+    """True when ``device`` holds a LUKS header; LuksError when that cannot be told."""
+    probe = _run([cryptsetup_binary(), "isLuks", str(device)], None, remaining)
     if probe.returncode == NOT_LUKS:
-        return "no-luks-header"
+        return False
     if probe.returncode != IS_LUKS:
-        detail = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise LuksError(f"cannot read the LUKS header of {device}: {detail[0] or probe.returncode}")
-    test = _run([binary, "open", "--test-passphrase", "--key-file", "-", str(device)], key, timeout)
+        detail = _last_line(probe.stderr) or probe.returncode
+        raise LuksError(f"cannot read the LUKS header of {device}: {detail}")
+    return True
+
+
+def check_key(device: Path, key: bytes, remaining: Remaining, source: str = "from Vault") -> None:
+    """LuksError unless ``key`` (the exact key-file bytes) unlocks ``device``."""
+    args = [cryptsetup_binary(), "open", "--test-passphrase", "--key-file", "-", str(device)]
+    test = _run(args, key, remaining)
     if test.returncode == 0:
-        return "unlocks"
+        return
     if test.returncode == WRONG_KEY:
         raise LuksError(
-            f"the key from Vault does not unlock the LUKS volume {device}; refusing to write it "
-            "(a wrong key could get the volume re-formatted)"
+            f"the key {source} does not unlock the LUKS volume {device}; refusing to use it, "
+            "nothing was written (a wrong key could get the volume re-formatted)"
         )
-    detail = test.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    raise LuksError(
-        f"cryptsetup could not check the key against {device}: {detail[0] or test.returncode}"
-    )
+    detail = _last_line(test.stderr) or test.returncode
+    raise LuksError(f"cryptsetup could not check the key against {device}: {detail}")
+
+
+def verify(device: Path, key: bytes, remaining: Remaining) -> Verdict:
+    """``unlocks`` or ``no-luks-header``; LuksError when the key does not unlock ``device``."""
+    if not has_header(device, remaining):
+        return "no-luks-header"
+    check_key(device, key, remaining)
+    return "unlocks"

@@ -87,5 +87,11 @@ VSI_FILE_OWNER: Final = "VSI_FILE_OWNER"
 """``--file-owner``: ``UID[:GID]`` that owns the key files; default the injector's own user."""
 VSI_FILE_GROUP_READABLE: Final = "VSI_FILE_GROUP_READABLE"
 """``--group-readable``: ``true`` makes key files 0440 (for an fsGroup reader); default 0400."""
+VSI_KV1_ALLOW_OVERWRITE_POLICY: Final = "VSI_KV1_ALLOW_OVERWRITE_POLICY"
+"""``true`` lets KV v1 keys be created by a token that may ``update`` them; default false.
+
+Risky: KV v1 has no CAS, so racing injectors can each store a key and all but the last hold one
+Vault no longer has. Without it the injector refuses to create a KV v1 key unless the token's
+policy is create-only (``create`` and ``read``, no ``update``)."""
 VSI_LOG_FORMAT: Final = "VSI_LOG_FORMAT"
 """``--log-format``: ``json`` (default) or ``text``."""

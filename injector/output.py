@@ -86,16 +86,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_keys(directory: Path, names: Sequence[str]) -> None:
-    """Remove these key files and any temporary files left in ``directory``; never raises."""
-    for name in names:
-        with contextlib.suppress(OSError):
-            (directory / name).unlink()
+def remove_temps(directory: Path) -> None:
+    """Remove every temporary file in ``directory`` (also those of a killed run); never raises."""
     with contextlib.suppress(OSError):
         for entry in directory.iterdir():
             if entry.name.startswith(TEMP_PREFIX):
                 with contextlib.suppress(OSError):
                     entry.unlink()
+
+
+def remove_keys(directory: Path, names: Sequence[str]) -> None:
+    """Remove these key files and any temporary files left in ``directory``; never raises."""
+    for name in names:
+        with contextlib.suppress(OSError):
+            (directory / name).unlink()
+    remove_temps(directory)
 
 
 def write_keys(directory: Path, keys: Sequence[KeyFile], options: FileOptions) -> None:

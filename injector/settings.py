@@ -48,6 +48,7 @@ AuthMethod = Literal["token", "kubernetes", "approle"]
 _HOSTNAME: Final = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
 )
+_ADDR_HOST: Final = re.compile(r"^(?=.{1,254}$)[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_])?\.?$")
 _OWNER: Final = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]+$")
 
@@ -159,6 +160,8 @@ class Settings:
     """``json`` or ``text``."""
     vault: VaultSettings
     """Vault connection and auth."""
+    kv1_allow_overwrite: bool = False
+    """KV v1: create keys with a token that may update them (VSI_KV1_ALLOW_OVERWRITE_POLICY)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -260,6 +263,18 @@ def _header_value(value: str, name: str) -> str:
     return value
 
 
+def _valid_host(host: str) -> bool:
+    if _ADDR_HOST.match(host):
+        return True
+    import ipaddress  # only for addresses that are not DNS names
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSettings:
     """The VAULT_* settings; validates everything and reads nothing from the network."""
 
@@ -271,9 +286,15 @@ def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSetti
         _fail(
             names.VAULT_ADDR, "required, expected an http or https URL such as https://vault:8200"
         )
-    parts = urlsplit(addr)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(addr)
+        host = parts.hostname
+    except ValueError as exc:
+        _fail(names.VAULT_ADDR, f"expected an http or https URL, got {addr!r} ({exc})")
+    if parts.scheme not in ("http", "https") or not host:
         _fail(names.VAULT_ADDR, f"expected an http or https URL with a host, got {addr!r}")
+    if not _valid_host(host):
+        _fail(names.VAULT_ADDR, f"expected a DNS name or IP address as host, got {host!r}")
     try:
         _ = parts.port
     except ValueError:
@@ -537,4 +558,7 @@ def parse(
         group_readable=group_readable,
         log_format=log_format,
         vault=parse_vault(env, service_account_dir),
+        kv1_allow_overwrite=parse_bool(
+            env.get(names.VSI_KV1_ALLOW_OVERWRITE_POLICY, ""), names.VSI_KV1_ALLOW_OVERWRITE_POLICY
+        ),
     )

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -27,6 +27,7 @@ import requests
 import requests.adapters
 import urllib3
 
+from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
 from injector.settings import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
 
@@ -37,7 +38,17 @@ RETRY_STATUSES: Final = frozenset({412, 429, 500, 502, 503})
 TRANSIENT_ERRORS: Final = re.compile(r"sealed|standby|not active|leader|(?i:timeout)")
 """Error texts that mark an answer as transient whatever its status (sealed Vault, standby node)."""
 RELOGIN_ERRORS: Final = re.compile(r"permission denied|invalid token|token not found|expired")
-"""403 error texts after which a re-loginable session logs in again once and retries."""
+"""403 error texts after which a re-loginable session checks its token (lookup-self)."""
+LOOKUP_SELF: Final = "auth/token/lookup-self"
+"""Asked once after a 403: when it is refused too, the token itself is bad and a re-login helps."""
+CAPABILITIES_SELF: Final = "sys/capabilities-self"
+"""Tells a token its own capabilities on paths (the default policy grants it)."""
+FATAL_TLS_ERRORS: Final = re.compile(
+    r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|hostname|doesn't match|match either"
+    r"|certificate required|CERTIFICATE_REQUIRED|bad certificate|BAD_CERTIFICATE|unknown ca"
+    r"|UNKNOWN_CA|PEM lib|key values mismatch",
+)
+"""TLS errors that retrying cannot fix (verification, name, client certificate); others retry."""
 BACKOFF_BASE: Final = 0.05
 """First retry waits up to this many seconds; doubles per attempt (full jitter)."""
 BACKOFF_CAP: Final = 2.0
@@ -55,19 +66,7 @@ SYS_MOUNTS: Final = "sys/mounts"
 
 _ERRNO_TEXT: Final = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 _SSL_TEXT: Final = re.compile(r"certificate verify failed[^'\"(]*|\[SSL: [A-Z_]+\] [^'\"(]*")
-
-
-class Deadline:
-    """A point in monotonic time by which the whole run must be over."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def remaining(self) -> float:
-        """Seconds left, never negative."""
-        return max(0.0, self._end - self._clock())
+_EOF_TEXT: Final = re.compile(r"EOF occurred in violation of protocol|Connection reset by peer")
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def describe_exception(exc: BaseException) -> str:
     """A short, secret-free line for a transport error (requests wraps the real reason deeply)."""
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        match = _SSL_TEXT.search(text)
+        match = _SSL_TEXT.search(text) or _EOF_TEXT.search(text)
         return "TLS error: " + (match.group(0).strip() if match else "handshake failed")
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
@@ -238,6 +237,7 @@ class VaultSession:
             if remaining < MIN_ATTEMPT:
                 raise self._gave_up(what, last or "none")
             generation = self._login_generation
+            self.deadline.doing(what)
             try:
                 response = self._client.adapter.request(
                     method.lower(),
@@ -247,10 +247,12 @@ class VaultSession:
                     timeout=(min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)),
                 )
             except requests.exceptions.SSLError as exc:
-                raise VaultError(
-                    f"{what}: {describe_exception(exc)} talking to {self.settings.addr} (check "
-                    "VAULT_CACERT, VAULT_CAPATH, VAULT_TLS_SERVER_NAME, VAULT_CLIENT_CERT/KEY)"
-                ) from None
+                if FATAL_TLS_ERRORS.search(str(exc)):
+                    raise VaultError(
+                        f"{what}: {describe_exception(exc)} talking to {self.settings.addr} (check "
+                        "VAULT_CACERT, VAULT_CAPATH, VAULT_TLS_SERVER_NAME, VAULT_CLIENT_CERT/KEY)"
+                    ) from None
+                last = f"{self.settings.addr} unreachable: {describe_exception(exc)}"
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 last = f"{self.settings.addr} unreachable: {describe_exception(exc)}"
             except requests.exceptions.RequestException as exc:
@@ -269,8 +271,9 @@ class VaultSession:
                     and RELOGIN_ERRORS.search(errors)
                 ):
                     relogged = True
-                    self._relogin(generation)
-                    continue
+                    if self._token_rejected():
+                        self._relogin(generation)
+                        continue
                 transient = status in RETRY_STATUSES or bool(TRANSIENT_ERRORS.search(errors))
                 if status in (400, 403, 404) and "sealed" not in errors and "standby" not in errors:
                     transient = False
@@ -288,6 +291,24 @@ class VaultSession:
                 raise self._gave_up(what, last)
             log.debug("retrying", extra={"what": what, "attempt": attempt, "error": last})
             time.sleep(delay)
+
+    def _token_rejected(self) -> bool:
+        """True when Vault refuses the token itself, not just one path (403 on lookup-self)."""
+        reply = self.request(
+            "GET", LOOKUP_SELF, what="checking the token", expect=(401, 403), relogin=False
+        )
+        return reply.status in (401, 403)
+
+    def capabilities(self, path: str) -> frozenset[str]:
+        """The token's capabilities on ``path`` (``sys/capabilities-self``)."""
+        what = f"checking the token's capabilities on {path}"
+        reply = self.request("POST", CAPABILITIES_SELF, what=what, json={"paths": [path]})
+        found = reply.data.get(path, reply.body.get(path, reply.data.get("capabilities")))
+        if found is None:
+            found = reply.body.get("capabilities")
+        if not isinstance(found, list):
+            raise VaultError(f"{what}: Vault answered without a capability list")
+        return frozenset(str(c) for c in found)
 
     def _gave_up(self, what: str, last: str) -> VaultError:
         return VaultError(

@@ -84,6 +84,51 @@ def test_approle_login_fetches_the_key(
     assert secret_id not in result.output
 
 
+def test_a_policy_denial_is_reported_without_spending_a_login(
+    openbao: OpenBao, root_client: hvac.Client, out_dir: Path
+) -> None:
+    """A 403 from the policy is not a rejected token: no re-login (the secret_id has one use)."""
+    from tests.integration.injector.conftest import run_injector
+
+    mount, auth_mount = enable_kv(root_client, 2), unique("approle")
+    root_client.sys.enable_auth_method("approle", path=auth_mount)
+    policy = unique("pol")
+    root_client.sys.create_or_update_policy(
+        policy, f'path "{mount}/data/elsewhere/*" {{ capabilities = ["create", "read"] }}'
+    )
+    root_client.auth.approle.create_or_update_approle(
+        "once", token_policies=[policy], secret_id_num_uses=1, mount_point=auth_mount
+    )
+    role_id = root_client.auth.approle.read_role_id("once", mount_point=auth_mount)["data"][
+        "role_id"
+    ]
+    secret_id = root_client.auth.approle.generate_secret_id("once", mount_point=auth_mount)["data"][
+        "secret_id"
+    ]
+    env = openbao.env(
+        VAULT_AUTH_METHOD="approle",
+        VAULT_APPROLE_ROLE_ID=role_id,
+        VAULT_APPROLE_SECRET_ID=secret_id,
+        VAULT_AUTH_MOUNT_PATH=auth_mount,
+        VAULT_BACKEND_PATH=mount,
+        VAULT_BACKEND="kv-v2",
+        VSI_NAMESPACE="ns",
+    )
+    del env["VAULT_TOKEN"]
+
+    result = run_injector(
+        env, "--layout", "volume-keys", "--volume", "vol", "--output-dir", out_dir
+    )
+
+    assert result.code == 1
+    assert (
+        f"reading {mount}/data/vault-storage-injector/ns/vol: Vault answered 403" in result.stderr
+    )
+    assert "permission denied" in result.stderr
+    assert "login" not in result.stderr
+    assert list(out_dir.iterdir()) == []
+
+
 def test_session_logs_in_again_once_when_its_token_is_revoked_mid_run(
     openbao: OpenBao, root_client: hvac.Client
 ) -> None:

@@ -15,6 +15,7 @@ from hvac.exceptions import Forbidden, InvalidPath
 
 from injector import layouts
 from tests.integration.injector.conftest import (
+    CREATE_ONLY_V1,
     READ_CREATE_V2,
     enable_kv,
     read_field,
@@ -31,7 +32,12 @@ def test_volume_keys_are_created_once_then_read_back_identically(
     openbao: OpenBao, root_client: hvac.Client, out_dir: Path, version: int
 ) -> None:
     mount = enable_kv(root_client, version)
-    env = openbao.env(VAULT_BACKEND_PATH=mount, VSI_NAMESPACE="apps")
+    policy = (READ_CREATE_V2 if version == 2 else CREATE_ONLY_V1).format(mount=mount)
+    env = openbao.env(
+        VAULT_TOKEN=token_with_policy(root_client, policy),
+        VAULT_BACKEND_PATH=mount,
+        VSI_NAMESPACE="apps",
+    )
     args = (
         "--layout",
         "volume-keys",

@@ -148,6 +148,13 @@ BAD = [
     ({"VSI_KEY_PATH_TEMPLATE": "../{pvc}"}, "is unsafe"),
     ({"VSI_SEED_FILE": "/etc/hostname"}, "VSI_SEED_FILE: only the rook layout takes a seed file"),
     ({"VSI_VERIFY_LUKS": "/no/such/device"}, "VSI_VERIFY_LUKS: takes one device"),
+    ({"VAULT_ADDR": "https://[::1"}, "VAULT_ADDR: expected an http or https URL"),
+    ({"VAULT_ADDR": "https://va ult:8200"}, "VAULT_ADDR: expected a DNS name or IP address"),
+    ({"VAULT_ADDR": "https://vault%20x"}, "VAULT_ADDR: expected a DNS name or IP address"),
+    (
+        {"VSI_KV1_ALLOW_OVERWRITE_POLICY": "perhaps"},
+        "VSI_KV1_ALLOW_OVERWRITE_POLICY: expected true or false",
+    ),
 ]
 
 
@@ -160,6 +167,34 @@ def test_bad_setting_is_one_line_naming_it(
 
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "addr", ["https://[::1]:8200", "http://10.0.0.7:8200", "https://vault.vault.svc.", "http://v_1"]
+)
+def test_vault_addr_accepts_dns_names_and_ip_addresses(tmp_path: Path, addr: str) -> None:
+    settings = parse([], base_env(tmp_path, VAULT_ADDR=addr), service_account_dir=NO_SA)
+
+    assert settings.vault.addr == addr
+
+
+def test_a_malformed_vault_addr_exits_2_with_one_line_naming_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VSI_"))}
+    env |= base_env(tmp_path, VAULT_ADDR="https://[::1")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "injector"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("vsi-injector: error: VAULT_ADDR: expected an http or https URL")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
 
 
 def test_rook_seed_must_be_base64_text(tmp_path: Path) -> None:
