@@ -152,7 +152,12 @@ SKIP_ALREADY_INJECTED: Final = "already-injected"
 SKIP_KMS_MANAGED: Final = "kms-managed"
 """Skipped (with a warning): Rook already fetches the OSD key from its own KMS."""
 SKIP_CONFLICT: Final = "conflict"
-"""Skipped (with a warning): the object selects another secrets provider."""
+"""Skipped (with a warning): the object selects another secrets provider, has a volume of ours
+with another source, mounts another volume at one of our paths, or its ``ceph.rook.io/pvc`` label
+names none of its PVCs."""
+SKIP_MALFORMED: Final = "malformed"
+"""Skipped (with a warning): a field the patch must extend (a list, ``metadata``, a
+StorageCluster ``spec``) holds something else; the schema check after admission rejects it."""
 
 MAX_WARNING_LENGTH: Final = 120
 """Admission warnings longer than this are shortened (the apiserver truncates them anyway)."""

@@ -5,11 +5,18 @@ returns a callable the HTTPS server and the offline preview share. Per request i
 object and emits ``add`` / ``replace`` ops directly (no deep copy, no diff); values that depend only
 on the profile are shared between requests and must not be mutated by callers. Idempotent by
 construction: everything already present (by name) is left alone, so a second pass is empty.
+
+The object arrives before schema validation (a StorageCluster's ``spec`` is untyped then), so the
+rules never trust its shape: a malformed piece counts as absent or foreign, and a list or map the
+patch would have to extend but that holds something else skips the object (``malformed``) rather
+than overwrite it. A volume, mount path or label that would make the injection unsafe skips it as
+``conflict``; both say why in a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -44,6 +51,18 @@ class _Plan:
     ops: list[PatchOp]
     warnings: list[str]
     skip: str | None = None
+
+
+class _MalformedError(Exception):
+    """A list the patch must extend holds something else; raised by `_append` and `_insert`."""
+
+    def __init__(self, pointer: str) -> None:
+        super().__init__(pointer)
+        self.pointer = pointer
+
+
+def _conflict(warning: str) -> _Plan:
+    return _Plan([], [warning], c.SKIP_CONFLICT)
 
 
 def build_mutator(config: Config) -> Mutator:
@@ -99,20 +118,31 @@ class _Mutator:
                     break
         if compiled is None:
             return _skipped(c.SKIP_NO_PROFILE)
-        if not candidates[compiled.profile.type]:
-            return _skipped(c.SKIP_OPERATION, (), compiled.profile.name)
-
-        plan = self._plan(compiled, obj)
         name = compiled.profile.name
+        if not candidates[compiled.profile.type]:
+            return _skipped(c.SKIP_OPERATION, (), name)
+        raw_meta = obj.get("metadata")
+        if raw_meta is not None and not (
+            _is_map(raw_meta) and _is_map_or_none(raw_meta.get("annotations"))
+        ):
+            what = "metadata" if not _is_map(raw_meta) else "metadata.annotations"
+            return _skipped(c.SKIP_MALFORMED, [f"{what} is not a mapping; {_UNCHANGED}"], name)
+
+        try:
+            plan = self._plan(compiled, obj, kind)
+        except _MalformedError as exc:
+            warning = f"{exc.pointer} is not a list; {_UNCHANGED}"
+            return _skipped(c.SKIP_MALFORMED, [warning], name)
         if plan.skip is not None:
             return _skipped(plan.skip, plan.warnings, name)
         warnings = plan.warnings + _secret_warnings(compiled, namespace, ctx.cluster)
         if not plan.ops:
             return _skipped(c.SKIP_ALREADY_INJECTED, warnings, name)
         ops = plan.ops
-        ops.extend(patch.set_map_entries(meta, "annotations", "/metadata", _STATUS))
-        if "metadata" not in obj:
-            ops[-1] = patch.add("/metadata", {"annotations": dict(_STATUS)})
+        if raw_meta is None:
+            ops.append(patch.add("/metadata", {"annotations": dict(_STATUS)}))
+        else:
+            ops.extend(patch.set_map_entries(meta, "annotations", "/metadata", _STATUS))
         return MutationResult(
             outcome="mutated",
             reason=c.REASON_INJECTED,
@@ -121,14 +151,14 @@ class _Mutator:
             profile=name,
         )
 
-    def _plan(self, compiled: _Compiled, obj: Mapping[str, Any]) -> _Plan:
-        kind = compiled.profile.type
-        if kind == c.TYPE_PORTWORX_OPERATOR:
+    def _plan(self, compiled: _Compiled, obj: Mapping[str, Any], kind: str) -> _Plan:
+        profile_type = compiled.profile.type
+        if profile_type == c.TYPE_PORTWORX_OPERATOR:
             return _storage_cluster(compiled, obj)
-        base, spec = _pod_spec(obj)
-        if kind == c.TYPE_PORTWORX:
+        base, spec = _pod_spec(obj, kind)
+        if profile_type == c.TYPE_PORTWORX:
             return _portworx(compiled, base, spec)
-        if kind == c.TYPE_ROOK_OSD:
+        if profile_type == c.TYPE_ROOK_OSD:
             return _rook_osd(
                 compiled, self._config, base, spec, _map(_map(obj.get("metadata")).get("labels"))
             )
@@ -136,6 +166,7 @@ class _Mutator:
 
 
 _STATUS: Sequence[tuple[str, Any]] = ((c.ANNOTATION_STATUS, c.STATUS_INJECTED),)
+_UNCHANGED = "object left unchanged"
 
 
 def _compile(profile: Profile) -> _Compiled:
@@ -173,13 +204,13 @@ def _candidate_types(
         out[c.TYPE_PORTWORX_OPERATOR] = True
         return out
     if kind == "DaemonSet" and group == "apps":
-        _, spec = _pod_spec(obj)
+        _, spec = _pod_spec(obj, kind)
         if _find(spec.get("containers"), c.PORTWORX_CONTAINER) is not None:
             out[c.TYPE_PORTWORX] = True
         return out
     if kind != "Pod" or group != "":
         return out
-    _, spec = _pod_spec(obj)
+    _, spec = _pod_spec(obj, kind)
     if _find(spec.get("containers"), c.PORTWORX_CONTAINER) is not None:
         out[c.TYPE_PORTWORX] = create
     labels = _map(_map(obj.get("metadata")).get("labels"))
@@ -210,23 +241,29 @@ def _portworx(compiled: _Compiled, base: str, spec: Mapping[str, Any]) -> _Plan:
             [f"container portworx sets -secret_type {shown}; Vault settings not added"],
             c.SKIP_CONFLICT,
         )
+    if compiled.tls_mount is not None:
+        conflict = _tls_volume_conflict(compiled, spec) or _path_conflict(
+            [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
+        )
+        if conflict:
+            return _conflict(conflict)
     cbase = patch.join(base, "containers", index)
     ops = _env_ops(compiled, container, cbase)
     if secret_type is None:
-        ops += patch.append_items(
-            container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT]
-        )
+        ops += _append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
     ops += _tls_ops(compiled, spec, base, [(container, cbase)])
     return _Plan(ops, [])
 
 
 def _storage_cluster(compiled: _Compiled, obj: Mapping[str, Any]) -> _Plan:
     spec = obj.get("spec")
-    if not _is_map(spec):
+    if spec is None:
         value: Json = {"env": list(compiled.env), "secretsProvider": c.SECRET_TYPE_VAULT}
         if compiled.sc_tls_volume is not None:
             value["volumes"] = [compiled.sc_tls_volume]
         return _Plan([patch.add("/spec", value)], [])
+    if not _is_map(spec):
+        return _Plan([], [f"spec is not a mapping; {_UNCHANGED}"], c.SKIP_MALFORMED)
     provider = spec.get("secretsProvider")
     if provider is not None and provider != c.SECRET_TYPE_VAULT:
         shown = str(provider)[:40]
@@ -235,11 +272,28 @@ def _storage_cluster(compiled: _Compiled, obj: Mapping[str, Any]) -> _Plan:
             [f"StorageCluster sets secretsProvider {shown}; Vault settings not added"],
             c.SKIP_CONFLICT,
         )
+    tls = compiled.sc_tls_volume
+    if tls is not None:
+        # Operator volumes carry their own mountPath: ours must be the profile's Secret at ours.
+        volumes = _list(spec.get("volumes"))
+        index = _find(volumes, c.TLS_VOLUME_NAME)
+        secret = tls["secret"]
+        if index is not None and not (
+            _is_volume(volumes[index], "secret", secret, _SC_VOLUME_FIELDS)
+            and volumes[index].get("mountPath") == c.TLS_MOUNT_PATH
+        ):
+            expected = f"Secret {secret['secretName']} at {c.TLS_MOUNT_PATH}"
+            return _conflict(_foreign_volume(c.TLS_VOLUME_NAME, expected))
+        other = _mounted_at(volumes, c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH)
+        if other is not None:
+            return _conflict(
+                f"StorageCluster volume {other} is mounted at {c.TLS_MOUNT_PATH}; {_UNCHANGED}"
+            )
     ops = _env_ops(compiled, spec, "/spec")
     if provider is None:
         ops.append(patch.add("/spec/secretsProvider", c.SECRET_TYPE_VAULT))
-    if compiled.sc_tls_volume is not None and _find(spec.get("volumes"), c.TLS_VOLUME_NAME) is None:
-        ops += patch.append_items(spec, "volumes", "/spec", [compiled.sc_tls_volume])
+    if tls is not None and _find(spec.get("volumes"), c.TLS_VOLUME_NAME) is None:
+        ops += _append(spec, "volumes", "/spec", [tls])
     return _Plan(ops, [])
 
 
@@ -257,10 +311,20 @@ def _rook_osd(
             "pod left unchanged"
         )
         return _Plan([], [warning], c.SKIP_KMS_MANAGED)
+    pvc = labels.get(c.ROOK_PVC_LABEL)
+    if not isinstance(pvc, str) or pvc not in _pvc_names(spec):
+        # Otherwise a look-alike pod could have the injector read (or create) another OSD's key.
+        return _conflict(
+            f"label {c.ROOK_PVC_LABEL} {str(pvc)[:40]} names none of the pod's PVC volumes; "
+            "pod left unchanged"
+        )
     volumes = spec["volumes"]
     vindex = _find(volumes, c.ROOK_KEY_VOLUME)
     assert vindex is not None  # matched by _candidate_types
     volume = volumes[vindex]
+    conflict = _tls_volume_conflict(compiled, spec)
+    if conflict:
+        return _conflict(conflict)
     ops: list[PatchOp] = []
     warnings: list[str] = []
     injected = (
@@ -277,9 +341,14 @@ def _rook_osd(
         seed_file = None
         mounts = [b.mount(c.ROOK_KEY_VOLUME, config.key_volume.mount_path, read_only=False)]
         if _is_map(seed):
+            seed_secret = seed.get("secretName")
+            if not isinstance(seed_secret, str) or not seed_secret:
+                warning = f"volume {c.ROOK_KEY_VOLUME} names no Secret; {_UNCHANGED}"
+                return _Plan([], [warning], c.SKIP_MALFORMED)
             seed_file = f"{c.SEED_MOUNT_PATH}/{_seed_path(seed)}"
             mounts.append(b.mount(c.SEED_VOLUME_NAME, c.SEED_MOUNT_PATH, read_only=True))
-            if _find(volumes, c.SEED_VOLUME_NAME) is None:
+            sindex = _find(volumes, c.SEED_VOLUME_NAME)
+            if sindex is None:
                 # 0444: the injector runs as a non-root uid; only the injector mounts this volume.
                 source = {k: v for k, v in seed.items() if k != "defaultMode"}
                 source["defaultMode"] = 0o444
@@ -289,11 +358,13 @@ def _rook_osd(
                         {"name": c.SEED_VOLUME_NAME, "secret": source},
                     )
                 )
+            elif not _is_volume(volumes[sindex], "secret", {"secretName": seed_secret}):
+                return _conflict(_foreign_volume(c.SEED_VOLUME_NAME, f"Secret {seed_secret}"))
         if compiled.tls_mount is not None:
             mounts.append(compiled.tls_mount)
         env = b.injector_env(
             layout="rook",
-            volumes=[str(labels[c.ROOK_PVC_LABEL])],
+            volumes=[pvc],
             output_dir=config.key_volume.mount_path,
             owner=owner,
             group_readable=group_readable,
@@ -302,9 +373,8 @@ def _rook_osd(
         container = b.injector_container(
             config.injector, env=[*env, *compiled.env], mounts=mounts, uid=uid, gid=gid
         )
-        ops.insert(0, patch.insert_item(spec, "initContainers", base, position, container))
-    empty_dir = volume.get("emptyDir")
-    if not (_is_map(empty_dir) and empty_dir.get("medium") == "Memory"):
+        ops.insert(0, _insert(spec, "initContainers", base, position, container))
+    if not _is_volume(volume, "emptyDir", _MEMORY):
         ops.append(
             patch.replace(
                 patch.join(base, "volumes", vindex),
@@ -320,6 +390,15 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
     containers = _list(spec.get("containers"))
     volumes = _list(spec.get("volumes"))
     path = config.key_volume.mount_path
+    kindex = _find(volumes, c.KEY_VOLUME_NAME)
+    if kindex is not None and not _is_volume(volumes[kindex], "emptyDir", _MEMORY):
+        # Keys must never reach a disk, and a foreign volume is never mounted into the injector.
+        return _conflict(_foreign_volume(c.KEY_VOLUME_NAME, "an emptyDir with medium Memory"))
+    conflict = _tls_volume_conflict(compiled, spec) or _path_conflict(
+        containers, c.KEY_VOLUME_NAME, path
+    )
+    if conflict:
+        return _conflict(conflict)
     ops: list[PatchOp] = []
     warnings: list[str] = []
     injected = (
@@ -347,24 +426,16 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
         container = b.injector_container(
             config.injector, env=[*env, *compiled.env], mounts=mounts, uid=uid, gid=gid
         )
-        ops.append(patch.insert_item(spec, "initContainers", base, 0, container))
-    if _find(volumes, c.KEY_VOLUME_NAME) is None:
-        ops += patch.append_items(
+        ops.append(_insert(spec, "initContainers", base, 0, container))
+    if kindex is None:
+        ops += _append(
             spec, "volumes", base, [b.memory_volume(c.KEY_VOLUME_NAME, config.key_volume)]
         )
     key_mount = b.mount(c.KEY_VOLUME_NAME, path, read_only=True)
     for index, container in enumerate(containers):
         if not _is_map(container) or _mounts(container, c.KEY_VOLUME_NAME):
             continue
-        if any(
-            _is_map(m) and m.get("mountPath") == path for m in _list(container.get("volumeMounts"))
-        ):
-            warnings.append(
-                f"container {str(container.get('name'))[:40]} already mounts {path}; "
-                "keys not mounted there"
-            )
-            continue
-        ops += patch.append_items(
+        ops += _append(
             container, "volumeMounts", patch.join(base, "containers", index), [key_mount]
         )
     ops += _tls_ops(compiled, spec, base, [])
@@ -373,15 +444,21 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
 
 # --- shared pieces --------------------------------------------------------------------------------
 
+_MEMORY: Mapping[str, Any] = {"medium": "Memory"}
+_SC_VOLUME_FIELDS = ("mountPath", "readOnly", "mountPropagation")
+"""Fields of a StorageCluster ``spec.volumes`` entry besides its name and source."""
+
 
 def _env_ops(compiled: _Compiled, parent: Mapping[str, Any], base: str) -> list[PatchOp]:
     """Append the profile's env entries the parent lacks (entries set by hand are left alone)."""
-    present = {e.get("name") for e in _list(parent.get("env")) if _is_map(e)}
+    present = {
+        name
+        for e in _list(parent.get("env"))
+        if _is_map(e) and isinstance(name := e.get("name"), str)
+    }
     if compiled.env_names <= present:
         return []
-    return patch.append_items(
-        parent, "env", base, [e for e in compiled.env if e["name"] not in present]
-    )
+    return _append(parent, "env", base, [e for e in compiled.env if e["name"] not in present])
 
 
 def _tls_ops(
@@ -390,16 +467,93 @@ def _tls_ops(
     base: str,
     containers: Sequence[tuple[Mapping[str, Any], str]],
 ) -> list[PatchOp]:
-    """The TLS Secret volume (when the profile has one and the pod lacks it) and its mounts."""
+    """The TLS Secret volume (when the profile has one and the pod lacks it) and its mounts.
+
+    Callers have checked `_tls_volume_conflict` and `_path_conflict` first.
+    """
     if compiled.tls_volume is None or compiled.tls_mount is None:
         return []
     ops: list[PatchOp] = []
     for container, cbase in containers:
         if not _mounts(container, c.TLS_VOLUME_NAME):
-            ops += patch.append_items(container, "volumeMounts", cbase, [compiled.tls_mount])
+            ops += _append(container, "volumeMounts", cbase, [compiled.tls_mount])
     if _find(spec.get("volumes"), c.TLS_VOLUME_NAME) is None:
-        ops += patch.append_items(spec, "volumes", base, [compiled.tls_volume])
+        ops += _append(spec, "volumes", base, [compiled.tls_volume])
     return ops
+
+
+def _tls_volume_conflict(compiled: _Compiled, spec: Mapping[str, Any]) -> str | None:
+    """A warning when the pod has a ``vsi-vault-tls`` volume that is not the profile's Secret."""
+    if compiled.tls_volume is None:
+        return None
+    index = _find(spec.get("volumes"), c.TLS_VOLUME_NAME)
+    secret = compiled.profile.connection.tls_secret
+    if index is None or _is_volume(spec["volumes"][index], "secret", {"secretName": secret}):
+        return None
+    return _foreign_volume(c.TLS_VOLUME_NAME, f"Secret {secret}")
+
+
+def _path_conflict(containers: Iterable[Any], volume: str, path: str) -> str | None:
+    """A warning when a container mounts another volume at ``path`` (the apiserver rejects two
+    mounts at one path in a container, so ours would make the whole pod fail)."""
+    for container in containers:
+        other = _mounted_at(_map(container).get("volumeMounts"), volume, path)
+        if other is not None:
+            name = str(_map(container).get("name"))[:40]
+            return f"container {name} already mounts {other} at {path}; {_UNCHANGED}"
+    return None
+
+
+def _mounted_at(mounts: Any, volume: str, path: str) -> str | None:
+    """The name of a volume other than ``volume`` that ``mounts`` place at ``path``, or None."""
+    wanted = posixpath.normpath(path)
+    for mount in _list(mounts):
+        mount_path, name = _map(mount).get("mountPath"), _map(mount).get("name")
+        if (
+            name != volume
+            and isinstance(mount_path, str)
+            and posixpath.normpath(mount_path) == wanted
+        ):
+            return str(name)[:40]
+    return None
+
+
+def _foreign_volume(name: str, expected: str) -> str:
+    return f"volume {name} exists but is not {expected}; {_UNCHANGED}"
+
+
+def _is_volume(
+    volume: Any, source: str, expected: Mapping[str, Any], extra: Sequence[str] = ()
+) -> bool:
+    """Whether ``volume`` has exactly one source, ``source``, whose fields include ``expected``.
+
+    ``extra`` names non-source fields besides ``name`` (a StorageCluster volume's mountPath...).
+    """
+    volume = _map(volume)
+    details = volume.get(source)
+    if not _is_map(details) or any(details.get(k) != v for k, v in expected.items()):
+        return False
+    return all(key in ("name", source, *extra) for key in volume)
+
+
+def _append(
+    parent: Mapping[str, Any], field: str, base: str, items: Iterable[Any]
+) -> list[PatchOp]:
+    """`patch.append_items`, refusing to replace a non-list ``parent[field]`` (raises)."""
+    _require_list(parent, field, base)
+    return patch.append_items(parent, field, base, items)
+
+
+def _insert(parent: Mapping[str, Any], field: str, base: str, index: int, item: Any) -> PatchOp:
+    """`patch.insert_item`, refusing to replace a non-list ``parent[field]`` (raises)."""
+    _require_list(parent, field, base)
+    return patch.insert_item(parent, field, base, index, item)
+
+
+def _require_list(parent: Mapping[str, Any], field: str, base: str) -> None:
+    value = parent.get(field)
+    if value is not None and not isinstance(value, list):
+        raise _MalformedError(patch.join(base, field))
 
 
 def _injector_user(
@@ -421,11 +575,11 @@ def _injector_user(
     groups: set[Any] = set()
     for container in consumers:
         ctx = _map(_map(container).get("securityContext"))
-        users.add(ctx.get("runAsUser", pod_uid))
-        groups.add(ctx.get("runAsGroup", pod_gid))
+        users.add(_id_or_none(ctx.get("runAsUser", pod_uid)))
+        groups.add(_id_or_none(ctx.get("runAsGroup", pod_gid)))
     if not consumers:
-        users.add(pod_uid)
-        groups.add(pod_gid)
+        users.add(_id_or_none(pod_uid))
+        groups.add(_id_or_none(pod_gid))
     fs = fs_group if _is_id(fs_group) else None
     uid = next(iter(users)) if len(users) == 1 else None
     if _is_id(uid) and uid > 0:
@@ -467,33 +621,37 @@ def _secret_warnings(compiled: _Compiled, namespace: str, cluster: ClusterView |
 def _seed_path(secret_source: Mapping[str, Any]) -> str:
     """File name of Rook's key inside its Secret volume (``luks_key`` via items, else the key)."""
     for item in _list(secret_source.get("items")):
-        if _is_map(item) and item.get("key") == c.ROOK_SECRET_KEY and item.get("path"):
-            return str(item["path"])
+        path = _map(item).get("path")
+        if _map(item).get("key") == c.ROOK_SECRET_KEY and isinstance(path, str) and path:
+            return path
     return c.ROOK_SECRET_KEY
 
 
-def _pod_spec(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+def _pod_spec(obj: Mapping[str, Any], kind: str) -> tuple[str, Mapping[str, Any]]:
     """The pod spec and its pointer: ``/spec`` for a Pod, ``/spec/template/spec`` for workloads."""
     spec = _map(obj.get("spec"))
-    if obj.get("kind") == "Pod" or "template" not in spec:
+    if kind == "Pod":
         return "/spec", spec
     return "/spec/template/spec", _map(_map(spec.get("template")).get("spec"))
 
 
 def _pvc_names(spec: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
+    """Claim names of the pod's PVC volumes, in order, each once (linear in the volume count)."""
+    seen: dict[str, None] = {}
     for volume in _list(spec.get("volumes")):
         claim = _map(_map(volume).get("persistentVolumeClaim")).get("claimName")
-        if isinstance(claim, str) and claim and claim not in out:
-            out.append(claim)
-    return out
+        if isinstance(claim, str) and claim:
+            seen[claim] = None
+    return list(seen)
 
 
 def _flag_value(args: Sequence[Any], flag: str) -> str | None:
     """The value of ``flag`` (``-f v``, ``--f v``, ``-f=v``) in ``args``; None when absent."""
     long = "-" + flag
+    core = flag.lstrip("-")
     for index, arg in enumerate(args):
-        if not isinstance(arg, str):
+        # Most args are unrelated: one substring test rules them out before the exact checks.
+        if type(arg) is not str or core not in arg:
             continue
         if arg in (flag, long):
             following = args[index + 1] if index + 1 < len(args) else ""
@@ -520,6 +678,15 @@ def _mounts(container: Any, volume: str) -> bool:
 
 def _is_id(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _id_or_none(value: Any) -> int | None:
+    """A uid/gid as given, or None for anything else (a malformed value must not be hashed)."""
+    return value if _is_id(value) else None
+
+
+def _is_map_or_none(value: Any) -> bool:
+    return value is None or _is_map(value)
 
 
 def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:

@@ -10,6 +10,7 @@ line naming the file, the field and what was expected. Pure: no I/O beyond readi
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ TLS_SETTINGS: Final = frozenset(
 """VAULT_* names a ``connection.tlsSecret`` sets to mounted paths."""
 RESOURCE_NAMES: Final = ("cpu", "memory", "ephemeral-storage")
 """Resource names accepted in ``injector.resources``."""
+RESERVED_MOUNT_PATHS: Final = ((c.TLS_MOUNT_PATH, "TLS Secret"), (c.SEED_MOUNT_PATH, "Rook seed"))
+"""Paths the injector also mounts: ``keyVolume.mountPath`` may not equal, contain or nest in them
+(a container's mount paths must be unique, and nested mounts would hide or shadow the keys)."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -291,6 +295,12 @@ class _Parser:
         mount = self.string(data.get("mountPath", c.DEFAULT_KEY_MOUNT_PATH), "keyVolume.mountPath")
         if not mount.startswith("/") or ":" in mount or len(mount) < 2:
             raise self.fail("keyVolume.mountPath", "expected an absolute path other than /")
+        for other, what in RESERVED_MOUNT_PATHS:
+            if _overlaps(mount, other):
+                raise self.fail(
+                    "keyVolume.mountPath",
+                    f"must not be, contain or lie inside {other} (the {what} mount)",
+                )
         return KeyVolume(size, mount.rstrip("/"))
 
     def profile(self, raw: Any, where: str) -> Profile:
@@ -361,6 +371,12 @@ class _Parser:
         if not re.match(r"^https?://[^\s/]+", addr):
             raise self.fail(f"{where}.{names.VAULT_ADDR}", "expected an http:// or https:// URL")
         return tuple((name, out[name]) for name in names.VAULT_SETTINGS if name in out)
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """Whether two absolute paths are the same or one lies inside the other."""
+    a, b = posixpath.normpath(path), posixpath.normpath(other)
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
 def _kind(value: Any) -> str:

@@ -271,3 +271,252 @@ def test_mutator_does_not_modify_its_input() -> None:
     before = copy.deepcopy(obj)
     MUTATOR(obj, ctx)
     assert obj == before
+
+
+TLS_CONFIG = parse_config(
+    "profiles: ["
+    + ", ".join(
+        f"{{name: tls-{kind}, type: {kind}, connection: {{secret: vault, tlsSecret: vault-tls}}}}"
+        for kind in c.PROFILE_TYPES
+    )
+    + "]",
+    source="t",
+)
+TLS_MUTATOR = build_mutator(TLS_CONFIG)
+
+
+def _skip(result: MutationResult) -> tuple[str, str, list[Any], list[str]]:
+    return result.outcome, result.reason, list(result.ops), list(result.warnings)
+
+
+# --- malformed input (finding: the mutator must never raise) --------------------------------------
+
+
+def test_storagecluster_env_name_that_is_a_mapping_is_foreign_and_our_entries_are_added() -> None:
+    obj, ctx = _case("storagecluster")
+    obj["spec"]["env"] = [{"name": {"a": 1}}, {"name": ["VAULT_ADDR"], "value": "x"}]
+    result = MUTATOR(obj, ctx)
+    assert result.outcome == "mutated"
+    env = _apply(obj, result)["spec"]["env"]
+    assert env[:2] == obj["spec"]["env"]
+    assert [e["name"] for e in env[2:]][:1] == ["VAULT_ADDR"]
+
+
+def test_pod_env_name_that_is_a_list_does_not_crash_the_portworx_profile() -> None:
+    obj, ctx = _case("portworx-pod")
+    obj["spec"]["containers"][0]["env"] = [{"name": ["VAULT_ADDR"]}, "junk"]
+    result = MUTATOR(obj, ctx)
+    assert result.outcome == "mutated"
+    _apply(obj, result)
+
+
+def test_malformed_uids_count_as_unset() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj["spec"]["securityContext"] = {"runAsUser": {"x": 1}, "fsGroup": [2]}
+    obj["spec"]["containers"][0]["securityContext"] = {"runAsGroup": ["g"]}
+    injector = _apply(obj, MUTATOR(obj, ctx))["spec"]["initContainers"][0]
+    assert injector["securityContext"]["runAsUser"] == c.DEFAULT_RUN_AS_USER
+
+
+def test_a_list_the_patch_must_extend_holding_something_else_is_malformed_not_overwritten() -> None:
+    obj, ctx = _case("storagecluster")
+    obj["spec"]["env"] = "VAULT_ADDR=https://vault:8200"
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_MALFORMED,
+        [],
+        ["/spec/env is not a list; object left unchanged"],
+    )
+    pod, pod_ctx = _case("portworx-pod")
+    pod["spec"]["containers"][0]["args"] = {"-secret_type": "vault"}
+    assert _skip(MUTATOR(pod, pod_ctx))[1:3] == (c.SKIP_MALFORMED, [])
+
+
+def test_storagecluster_spec_that_is_not_a_mapping_is_malformed_and_a_null_spec_is_filled() -> None:
+    obj, ctx = _case("storagecluster")
+    obj["spec"] = ["not", "a", "spec"]
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_MALFORMED,
+        [],
+        ["spec is not a mapping; object left unchanged"],
+    )
+    obj["spec"] = None
+    out = _apply(obj, MUTATOR(obj, ctx))
+    assert out["spec"]["secretsProvider"] == c.SECRET_TYPE_VAULT
+
+
+def test_null_metadata_gets_metadata_added_whole_and_junk_annotations_are_malformed() -> None:
+    obj, ctx = _case("storagecluster")
+    obj["metadata"] = None
+    out = _apply(obj, MUTATOR(obj, ctx))
+    assert out["metadata"] == {"annotations": {c.ANNOTATION_STATUS: c.STATUS_INJECTED}}
+    obj["metadata"] = {"name": "px", "annotations": ["x"]}
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_MALFORMED,
+        [],
+        ["metadata.annotations is not a mapping; object left unchanged"],
+    )
+
+
+def test_a_pod_spec_with_a_template_is_still_patched_at_spec() -> None:
+    obj, ctx = _case("portworx-pod")
+    obj["spec"]["template"] = {"spec": {}}
+    result = MUTATOR(obj, ctx)
+    assert all(op["path"].startswith(("/spec/containers/", "/metadata")) for op in result.ops)
+    _apply(obj, result)
+
+
+# --- volumes of ours that already exist (never reuse a foreign source) ----------------------------
+
+
+def test_volume_keys_pod_whose_vsi_keys_volume_is_a_pvc_is_a_conflict() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj["spec"]["volumes"].append(
+        {"name": c.KEY_VOLUME_NAME, "persistentVolumeClaim": {"claimName": "disk"}}
+    )
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_CONFLICT,
+        [],
+        ["volume vsi-keys exists but is not an emptyDir with medium Memory; object left unchanged"],
+    )
+    obj["spec"]["volumes"][-1] = {"name": c.KEY_VOLUME_NAME, "emptyDir": {}}
+    assert MUTATOR(obj, ctx).reason == c.SKIP_CONFLICT
+
+
+def test_existing_in_memory_vsi_keys_volume_is_reused() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    ours = {"name": c.KEY_VOLUME_NAME, "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}}
+    obj["spec"]["volumes"].append(ours)
+    out = _apply(obj, MUTATOR(obj, ctx))
+    assert [v for v in out["spec"]["volumes"] if v["name"] == c.KEY_VOLUME_NAME] == [ours]
+    assert out["spec"]["initContainers"][0]["name"] == c.INJECTOR_CONTAINER_NAME
+
+
+def test_tls_volume_that_is_not_the_profiles_secret_is_a_conflict_for_every_pod_type() -> None:
+    foreign = {"name": c.TLS_VOLUME_NAME, "secret": {"secretName": "someone-elses"}}
+    for case in ("portworx-pod", "portworx-daemonset", "rook-osd-secret-seed", "volume-keys-pod"):
+        obj, ctx = _case(case)
+        spec = obj["spec"]["template"]["spec"] if obj["kind"] == "DaemonSet" else obj["spec"]
+        spec.setdefault("volumes", []).append(foreign)
+        assert _skip(TLS_MUTATOR(obj, ctx)) == (
+            "skipped",
+            c.SKIP_CONFLICT,
+            [],
+            ["volume vsi-vault-tls exists but is not Secret vault-tls; object left unchanged"],
+        ), case
+        spec["volumes"][-1] = {"name": c.TLS_VOLUME_NAME, "secret": {"secretName": "vault-tls"}}
+        assert TLS_MUTATOR(obj, ctx).outcome == "mutated", case
+
+
+def test_storagecluster_tls_volume_of_another_secret_or_path_is_a_conflict() -> None:
+    obj, ctx = _case("storagecluster")
+    obj["spec"]["volumes"] = [
+        {
+            "name": c.TLS_VOLUME_NAME,
+            "mountPath": "/etc/pwx/tls",
+            "secret": {"secretName": "vault-tls"},
+        }
+    ]
+    result = TLS_MUTATOR(obj, ctx)
+    assert (result.reason, list(result.ops)) == (c.SKIP_CONFLICT, [])
+    assert "vsi-vault-tls" in result.warnings[0]
+    obj["spec"]["volumes"] = [
+        {"name": "certs", "mountPath": c.TLS_MOUNT_PATH, "hostPath": {"path": "/etc/pki"}}
+    ]
+    assert TLS_MUTATOR(obj, ctx).reason == c.SKIP_CONFLICT
+
+
+def test_rook_seed_volume_of_another_secret_is_a_conflict_and_never_mounted() -> None:
+    obj, ctx = _case("rook-osd-secret-seed")
+    obj["spec"]["volumes"].append(
+        {"name": c.SEED_VOLUME_NAME, "secret": {"secretName": "rook-ceph-osd-encryption-key-other"}}
+    )
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_CONFLICT,
+        [],
+        [
+            "volume vsi-rook-seed exists but is not Secret "
+            "rook-ceph-osd-encryption-key-set1-data-0-8n462; object left unchanged"
+        ],
+    )
+    obj["spec"]["volumes"][-1] = {"name": c.SEED_VOLUME_NAME, "emptyDir": {"medium": "Memory"}}
+    assert MUTATOR(obj, ctx).reason == c.SKIP_CONFLICT
+
+
+def test_rook_key_volume_secret_without_a_name_is_malformed() -> None:
+    obj, ctx = _case("rook-osd-secret-seed")
+    key = next(v for v in obj["spec"]["volumes"] if v["name"] == c.ROOK_KEY_VOLUME)
+    del key["secret"]["secretName"]
+    assert _skip(MUTATOR(obj, ctx))[1:3] == (c.SKIP_MALFORMED, [])
+
+
+def test_reinvocation_with_a_tls_profile_is_empty_for_every_pod_type() -> None:
+    for case in ("portworx-pod", "portworx-daemonset", "rook-osd-secret-seed", "volume-keys-pod"):
+        obj, ctx = _case(case)
+        first = _apply(obj, TLS_MUTATOR(obj, ctx))
+        again = TLS_MUTATOR(first, ctx)
+        assert (again.reason, list(again.ops)) == (c.SKIP_ALREADY_INJECTED, []), case
+
+
+# --- duplicate mount paths ------------------------------------------------------------------------
+
+
+def test_portworx_container_mounting_something_else_at_the_tls_path_is_a_conflict() -> None:
+    obj, ctx = _case("portworx-pod")
+    obj["spec"]["containers"][0]["volumeMounts"].append(
+        {"name": "etcpwx", "mountPath": c.TLS_MOUNT_PATH + "/"}
+    )
+    assert _skip(TLS_MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_CONFLICT,
+        [],
+        [f"container portworx already mounts etcpwx at {c.TLS_MOUNT_PATH}; object left unchanged"],
+    )
+
+
+def test_volume_keys_container_mounting_something_else_at_the_key_path_is_a_conflict() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj["spec"]["containers"][0]["volumeMounts"].append(
+        {"name": "data", "mountPath": c.DEFAULT_KEY_MOUNT_PATH, "subPath": "keys"}
+    )
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_CONFLICT,
+        [],
+        [
+            f"container postgres already mounts data at {c.DEFAULT_KEY_MOUNT_PATH}; "
+            "object left unchanged"
+        ],
+    )
+
+
+# --- the Rook PVC label must name one of the pod's PVCs -------------------------------------------
+
+
+def test_rook_pvc_label_naming_no_pvc_of_the_pod_is_a_conflict() -> None:
+    obj, ctx = _case("rook-osd-secret-seed")
+    obj["metadata"]["labels"][c.ROOK_PVC_LABEL] = "set1-data-1-other"
+    assert _skip(MUTATOR(obj, ctx)) == (
+        "skipped",
+        c.SKIP_CONFLICT,
+        [],
+        [
+            "label ceph.rook.io/pvc set1-data-1-other names none of the pod's PVC volumes; "
+            "pod left unchanged"
+        ],
+    )
+    obj["metadata"]["labels"][c.ROOK_PVC_LABEL] = {"name": "set1-data-0-8n462"}
+    assert MUTATOR(obj, ctx).reason == c.SKIP_CONFLICT
+
+
+def test_rook_pvc_label_matching_a_claim_name_not_a_volume_name_is_injected() -> None:
+    obj, ctx = _case("rook-osd-secret-seed")
+    pvc = next(v for v in obj["spec"]["volumes"] if "persistentVolumeClaim" in v)
+    pvc["name"] = "data"
+    out = _apply(obj, MUTATOR(obj, ctx))
+    env = {e["name"]: e.get("value") for e in out["spec"]["initContainers"][1]["env"]}
+    assert env["VSI_VOLUMES"] == "set1-data-0-8n462"

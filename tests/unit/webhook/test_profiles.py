@@ -196,3 +196,30 @@ def test_load_config_reads_a_file(tmp_path: Path) -> None:
     path.write_text("injector: {runAsUser: 4242}\n")
     assert load_config(path).injector.run_as_user == 4242
     assert load_config(str(path)).source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "reserved"),
+    [
+        (c.TLS_MOUNT_PATH, c.TLS_MOUNT_PATH),
+        (c.TLS_MOUNT_PATH + "/", c.TLS_MOUNT_PATH),
+        (c.TLS_MOUNT_PATH + "/keys", c.TLS_MOUNT_PATH),
+        ("/var/run/vault-storage-injector", c.TLS_MOUNT_PATH),
+        (c.SEED_MOUNT_PATH, c.SEED_MOUNT_PATH),
+        (c.DEFAULT_KEY_MOUNT_PATH + "/../seed/x", c.SEED_MOUNT_PATH),
+    ],
+)
+def test_key_mount_path_equal_to_containing_or_inside_the_tls_or_seed_mount_is_refused(
+    path: str, reserved: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"keyVolume: {{mountPath: '{path}'}}", source="p.yaml")
+    assert str(info.value).startswith(
+        f"p.yaml: keyVolume.mountPath: must not be, contain or lie inside {reserved}"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_key_mount_path_next_to_the_reserved_mounts_is_accepted() -> None:
+    config = parse_config(f"keyVolume: {{mountPath: '{c.TLS_MOUNT_PATH}-keys'}}", source="p.yaml")
+    assert config.key_volume.mount_path == c.TLS_MOUNT_PATH + "-keys"

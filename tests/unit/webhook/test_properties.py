@@ -1,9 +1,12 @@
 """Property tests over generated Pods and DaemonSets: the patch applies, the result is schema-valid,
-a second pass is empty, and nothing changes outside the fields the webhook owns."""
+a second pass is empty, and nothing changes outside the fields the webhook owns; both with the
+built-in profiles and with profiles that have ``values``, a token Secret and a ``tlsSecret``. Last,
+arbitrary JSON under ``metadata`` / ``spec``: the mutator never raises and its patch applies."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonpatch
@@ -11,13 +14,33 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from injector import names
-from tests.unit.webhook.support import validate
+from tests.unit.webhook.support import GOLDEN, validate
 from webhook import constants as c
-from webhook.model import AdmissionContext
+from webhook.model import AdmissionContext, Mutator
 from webhook.mutation import build_mutator
-from webhook.profiles import load_config
+from webhook.profiles import load_config, parse_config
 
 MUTATOR = build_mutator(load_config(None))
+TLS_SECRET = "vault-tls"
+ROOK_SECRET = "rook-ceph-osd-encryption-key-x"
+TLS_CONFIG = parse_config(
+    "profiles:\n"
+    + "".join(
+        f"""
+  - name: tls-{kind}
+    type: {kind}
+    connection:
+      values: {{VAULT_ADDR: "https://vault:8200", VAULT_BACKEND_PATH: keys}}
+      tokenSecret: vault-token
+      tlsSecret: {TLS_SECRET}
+"""
+        for kind in c.PROFILE_TYPES
+    ),
+    source="tls.yaml",
+)
+"""Every profile type with ``values`` + ``tokenSecret`` + ``tlsSecret`` (ahead of the built-ins)."""
+TLS_MUTATOR = build_mutator(TLS_CONFIG)
+MUTATORS = (MUTATOR, TLS_MUTATOR)
 NAME = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 ENV_NAMES = [
     "FOO",
@@ -31,11 +54,44 @@ OURS = (c.INJECTOR_CONTAINER_NAME, c.KEY_VOLUME_NAME, c.TLS_VOLUME_NAME, c.SEED_
 PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+VALUE_FROM = [
+    {"secretKeyRef": {"name": "px-vault", "key": "VAULT_ADDR"}},
+    {"secretKeyRef": {"name": "other", "key": "token", "optional": True}},
+    {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}},
+    {"configMapKeyRef": {"name": "settings", "key": "addr"}},
+]
+MOUNT_PATHS = [c.TLS_MOUNT_PATH, c.DEFAULT_KEY_MOUNT_PATH]
+"""Paths of ours a container may already use for another volume (a conflict)."""
+EXISTING_VOLUMES: dict[str, list[dict[str, Any]]] = {
+    c.KEY_VOLUME_NAME: [
+        {"emptyDir": {"medium": "Memory", "sizeLimit": "2Mi"}},
+        {"emptyDir": {}},
+        {"persistentVolumeClaim": {"claimName": "disk"}},
+    ],
+    c.TLS_VOLUME_NAME: [
+        {"secret": {"secretName": TLS_SECRET, "defaultMode": 0o444}},
+        {"secret": {"secretName": "someone-elses"}},
+    ],
+    c.SEED_VOLUME_NAME: [
+        {"secret": {"secretName": ROOK_SECRET}},
+        {"secret": {"secretName": "rook-ceph-osd-encryption-key-other"}},
+    ],
+}
+"""Volumes named like ours that a pod may already have: our source, or a foreign one."""
+
+
 def _env() -> st.SearchStrategy[list[dict[str, Any]]]:
-    entry = st.builds(
-        lambda n, v: {"name": n, "value": v},
-        st.sampled_from(ENV_NAMES),
-        st.text("abc:/.", max_size=8),
+    entry = st.one_of(
+        st.builds(
+            lambda n, v: {"name": n, "value": v},
+            st.sampled_from(ENV_NAMES),
+            st.text("abc:/.", max_size=8),
+        ),
+        st.builds(
+            lambda n, v: {"name": n, "valueFrom": v},
+            st.sampled_from(ENV_NAMES),
+            st.sampled_from(VALUE_FROM),
+        ),
     )
     return st.lists(entry, max_size=4, unique_by=lambda e: e["name"])
 
@@ -53,6 +109,8 @@ def containers(draw: st.DrawFn, names_: list[str], volumes: list[str]) -> list[d
         if volumes and with_mounts:
             picked: list[str] = draw(st.lists(st.sampled_from(volumes), max_size=2, unique=True))
             container["volumeMounts"] = [{"name": v, "mountPath": f"/mnt/{v}"} for v in picked]
+            if picked and draw(st.integers(0, 5)) == 0:
+                container["volumeMounts"][0]["mountPath"] = draw(st.sampled_from(MOUNT_PATHS))
         if draw(st.booleans()):
             container["securityContext"] = {"runAsUser": draw(st.integers(0, 3000))}
         out.append(container)
@@ -66,13 +124,16 @@ def pod_specs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str], dict[str
     volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": {}}]
     flavour = draw(st.sampled_from(["portworx", "rook", "volume-keys", "plain"]))
     if flavour == "rook":
-        labels = {c.ROOK_APP_LABEL: c.ROOK_OSD_APP, c.ROOK_PVC_LABEL: draw(NAME)}
+        osd_pvc = draw(NAME)
+        labels = {c.ROOK_APP_LABEL: c.ROOK_OSD_APP, c.ROOK_PVC_LABEL: osd_pvc}
+        if draw(st.integers(0, 4)) > 0:  # else a look-alike whose label names no PVC of its own
+            volumes.append({"name": "osd-data", "persistentVolumeClaim": {"claimName": osd_pvc}})
         key_source: dict[str, Any] = draw(
             st.sampled_from(
                 [
                     {
                         "secret": {
-                            "secretName": "rook-ceph-osd-encryption-key-x",
+                            "secretName": ROOK_SECRET,
                             "items": [{"key": "dmcrypt-key", "path": "luks_key"}],
                             "defaultMode": 256,
                         }
@@ -88,6 +149,9 @@ def pod_specs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str], dict[str
             volumes.append({"name": f"pvc-{claim}", "persistentVolumeClaim": {"claimName": claim}})
         if flavour == "volume-keys":
             annotations[c.ANNOTATION_INJECT] = "true"
+    for name, sources in EXISTING_VOLUMES.items():
+        if draw(st.integers(0, 3)) == 0:
+            volumes.append({"name": name, **draw(st.sampled_from(sources))})
     volume_names = [v["name"] for v in volumes]
     main = draw(st.lists(NAME, min_size=1, max_size=3, unique=True))
     if flavour == "portworx":
@@ -198,12 +262,56 @@ def _assert_only_owned_fields_changed(original: dict[str, Any], mutated: dict[st
     assert out == original
 
 
-def _check(obj: dict[str, Any], ctx: AdmissionContext) -> None:
-    result = MUTATOR(obj, ctx)
+def _assert_mounts_are_unique_and_never_foreign(
+    original: dict[str, Any], mutated: dict[str, Any]
+) -> None:
+    """Mount paths stay unique per container, and every volume of ours the webhook mounts has
+    the source it would have created (in-memory keys, the profile's TLS Secret, Rook's Secret)."""
+    spec = _pod_spec(mutated)
+    orig_spec = _pod_spec(original)
+    before = {
+        ct["name"]: ct.get("volumeMounts", [])
+        for ct in orig_spec.get("initContainers", []) + orig_spec["containers"]
+    }
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    pvcs = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in volumes.values()
+        if "persistentVolumeClaim" in v
+    }
+    expected = {
+        c.KEY_VOLUME_NAME: ("emptyDir", {"medium": "Memory"}),
+        c.ROOK_KEY_VOLUME: ("emptyDir", {"medium": "Memory"}),
+        c.TLS_VOLUME_NAME: ("secret", {"secretName": TLS_SECRET}),
+        c.SEED_VOLUME_NAME: ("secret", {"secretName": ROOK_SECRET}),
+    }
+    for ct in spec.get("initContainers", []) + spec["containers"]:
+        mounts = ct.get("volumeMounts", [])
+        paths = [m["mountPath"].rstrip("/") for m in mounts]
+        assert len(paths) == len(set(paths)), (ct["name"], paths)
+        for mount in mounts:
+            if mount in before.get(ct["name"], []) or mount["name"] not in expected:
+                continue
+            source, fields = expected[mount["name"]]
+            volume = volumes[mount["name"]]
+            assert set(volume) == {"name", source}, volume
+            assert fields.items() <= volume[source].items(), volume
+        if ct["name"] == c.INJECTOR_CONTAINER_NAME and ct not in orig_spec.get(
+            "initContainers", []
+        ):
+            env = {e["name"]: e.get("value") for e in ct["env"]}
+            assert set(env[names.VSI_VOLUMES].split(",")) <= pvcs
+
+
+def _check(obj: dict[str, Any], ctx: AdmissionContext, mutator: Mutator = MUTATOR) -> None:
+    result = mutator(obj, ctx)
     mutated = jsonpatch.apply_patch(obj, list(result.ops))
     validate(mutated)
     _assert_only_owned_fields_changed(obj, mutated)
-    again = MUTATOR(mutated, ctx)
+    _assert_mounts_are_unique_and_never_foreign(obj, mutated)
+    if result.outcome == "skipped" and result.reason == c.SKIP_CONFLICT:
+        assert len(result.warnings) == 1
+    again = mutator(mutated, ctx)
     assert list(again.ops) == []
     if result.outcome == "mutated":
         assert again.reason == c.SKIP_ALREADY_INJECTED
@@ -213,16 +321,133 @@ def _check(obj: dict[str, Any], ctx: AdmissionContext) -> None:
 
 
 @PROPS
-@given(pod_specs())
+@given(pod_specs(), st.sampled_from(MUTATORS))
 def test_generated_pods_patch_applies_validates_and_second_pass_is_empty(
-    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]], mutator: Mutator
 ) -> None:
-    _check(_pod(*drawn), POD_CTX)
+    _check(_pod(*drawn), POD_CTX, mutator)
 
 
 @PROPS
-@given(pod_specs())
+@given(pod_specs(), st.sampled_from(MUTATORS))
 def test_generated_daemonsets_patch_applies_validates_and_second_pass_is_empty(
-    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]], mutator: Mutator
 ) -> None:
-    _check(_daemonset(*drawn), DS_CTX)
+    _check(_daemonset(*drawn), DS_CTX, mutator)
+
+
+# --- arbitrary JSON: the mutator never raises and its ops always apply ---------------------------
+
+FUZZ_KEYS = [
+    "name", "containers", "initContainers", "volumes", "volumeMounts", "env", "args", "value",
+    "valueFrom", "mountPath", "persistentVolumeClaim", "claimName", "secret", "secretName",
+    "items", "key", "path", "emptyDir", "medium", "securityContext", "runAsUser", "runAsGroup",
+    "fsGroup", "template", "spec", "metadata", "labels", "annotations", "secretsProvider",
+    c.ANNOTATION_INJECT, c.ANNOTATION_PROFILE, c.ANNOTATION_STATUS, c.ROOK_APP_LABEL,
+    c.ROOK_PVC_LABEL,
+]  # fmt: skip
+FUZZ_VALUES = [
+    c.PORTWORX_CONTAINER, c.ROOK_KEY_VOLUME, c.KEY_VOLUME_NAME, c.TLS_VOLUME_NAME,
+    c.SEED_VOLUME_NAME, c.INJECTOR_CONTAINER_NAME, c.ROOK_OSD_APP, c.ROOK_KMS_INIT_CONTAINER,
+    c.TLS_MOUNT_PATH, c.DEFAULT_KEY_MOUNT_PATH, c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT,
+    "-secret_type=k8s", "true", "false", "Memory", "pvc", "data", names.VAULT_ADDR,
+    "tls-volume-keys", "tls-rook-osd", "portworx-operator", "luks_key", "dmcrypt-key",
+]  # fmt: skip
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=4),
+    st.sampled_from(FUZZ_VALUES),
+)
+JSON = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(FUZZ_KEYS) | st.text(max_size=3), inner, max_size=4),
+    ),
+    max_leaves=25,
+)
+FUZZ_CASES = {
+    "Pod": ("portworx-pod", "rook-osd-secret-seed", "rook-osd-values-tls", "volume-keys-pod"),
+    "DaemonSet": ("portworx-daemonset",),
+    "StorageCluster": ("storagecluster",),
+}
+FUZZ_CONTEXTS = {
+    "Pod": AdmissionContext("CREATE", "ns", "", "v1", "Pod"),
+    "DaemonSet": AdmissionContext("CREATE", "ns", "apps", "v1", "DaemonSet"),
+    "StorageCluster": AdmissionContext(
+        "CREATE", "ns", c.STORAGE_CLUSTER_GROUP, "v1", c.STORAGE_CLUSTER_KIND
+    ),
+}
+
+
+def _seeds() -> dict[str, list[dict[str, Any]]]:
+    """Per kind: the golden request objects and what each mutator makes of them."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, cases in FUZZ_CASES.items():
+        for case in cases:
+            obj = json.loads((GOLDEN / case / "request.json").read_text())["request"]["object"]
+            out.setdefault(kind, []).append(obj)
+            for mutator in MUTATORS:
+                result = mutator(obj, FUZZ_CONTEXTS[kind])
+                out[kind].append(jsonpatch.apply_patch(obj, list(result.ops)))
+    return out
+
+
+SEEDS = _seeds()
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += _paths(item, (*prefix, index))
+    return out
+
+
+@st.composite
+def corrupted_objects(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A real object (or our own output) with a few subtrees replaced by arbitrary JSON, or one
+    whose ``metadata`` and ``spec`` are arbitrary JSON altogether."""
+    kind = draw(st.sampled_from(sorted(FUZZ_CASES)))
+    obj = copy.deepcopy(draw(st.sampled_from(SEEDS[kind])))
+    if draw(st.integers(0, 4)) == 0:
+        obj["metadata"] = draw(JSON)
+        obj["spec"] = draw(JSON)
+        return kind, obj
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(obj) if len(p) >= 2]
+        path = draw(st.sampled_from(paths))
+        parent = obj
+        for segment in path[:-1]:
+            parent = parent[segment]
+        if draw(st.booleans()):
+            parent[path[-1]] = draw(JSON)
+        elif isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent.insert(path[-1], draw(JSON))
+    return kind, obj
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(corrupted_objects(), st.sampled_from(MUTATORS))
+def test_arbitrary_json_never_raises_and_the_patch_always_applies(
+    drawn: tuple[str, dict[str, Any]], mutator: Mutator
+) -> None:
+    """Mutating admission runs before schema validation: whatever JSON arrives, the mutator
+    returns (it never raises), leaves its input alone, emits ops that apply, and is idempotent."""
+    kind, obj = drawn
+    before = copy.deepcopy(obj)
+    ctx = FUZZ_CONTEXTS[kind]
+    result = mutator(obj, ctx)
+    assert obj == before
+    mutated = jsonpatch.apply_patch(obj, list(result.ops))
+    again = mutator(mutated, ctx)
+    jsonpatch.apply_patch(mutated, list(again.ops))
+    assert list(again.ops) == []
