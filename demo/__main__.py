@@ -47,11 +47,23 @@ ROOK_PVC = "set1-data-0-8n462"
 """The OSD PVC of ``objects/rook-osd-pod.yaml`` (its ``ceph.rook.io/pvc`` label)."""
 
 
+_interrupted: list[int] = []
+"""Signals received; checked at every step in case the KeyboardInterrupt was swallowed."""
+
+
+def checkpoint() -> None:
+    """Raise KeyboardInterrupt when a signal arrived (a finalizer may have swallowed the first)."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
 def say(title: str) -> None:
+    checkpoint()
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
 def note(text: str) -> None:
+    checkpoint()
     print(f"   {text}", flush=True)
 
 
@@ -174,6 +186,7 @@ def show_mutation(port: int, ca: Path, filename: str, resource: str, group: str)
 
 
 def run_injector(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    checkpoint()
     return subprocess.run(
         [str(BIN / "vsi-injector"), *args],
         env=env,
@@ -367,6 +380,7 @@ def interrupt_on_signals() -> Iterator[None]:
     """
 
     def handler(signum: int, frame: object) -> None:
+        _interrupted.append(signum)
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
