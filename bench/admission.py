@@ -60,6 +60,9 @@ class AdmissionResult:
     runs: dict[tuple[str, str], list[load.WrkResult]] = field(default_factory=dict)
     rss: list[procs.Memory] = field(default_factory=list)
     """Webhook memory after each round (index 0: after round 1)."""
+    cpu_us: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    """Server CPU time per request (user + system, microseconds), per measured run. Unlike req/s
+    it does not depend on how much of the two cores wrk and other processes take."""
     ready_seconds: list[float] = field(default_factory=list)
     metrics_reviews: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -215,6 +218,9 @@ class AdmissionBench:
         for round_no in range(1, opts.rounds + 1):
             for name, path in files.items():
                 for target in (FLOOR, WEBHOOK):
+                    server = self.floor if target == FLOOR else self.webhook
+                    assert server is not None
+                    cpu_before = procs.cpu_seconds(server.pid)
                     res = load.run(
                         self._url(target),
                         path,
@@ -222,7 +228,12 @@ class AdmissionBench:
                         connections=opts.connections,
                         threads=opts.threads,
                     )
+                    cpu_after = procs.cpu_seconds(server.pid)
                     self.result.runs.setdefault((name, target), []).append(res)
+                    if cpu_before is not None and cpu_after is not None and res.requests:
+                        self.result.cpu_us.setdefault((name, target), []).append(
+                            (cpu_after - cpu_before) / res.requests * 1e6
+                        )
                     flag = (
                         ""
                         if res.ok
@@ -343,13 +354,18 @@ def rows(result: AdmissionResult) -> list[Row]:
             ok: bool | None = None if broken else ratio >= RATIO_TARGET
         else:
             measured, ok = "not measured", None
+        floor_cpu = result.cpu_us.get((name, FLOOR))
+        hook_cpu = result.cpu_us.get((name, WEBHOOK))
+        rate_note = note
+        if not rate_note and floor_cpu and hook_cpu:
+            rate_note = f"CPU/request {median(hook_cpu):.0f} vs {median(floor_cpu):.0f} us"
         out.append(
             Row(
                 f"throughput webhook/floor, {name}",
                 measured,
                 f">= {RATIO_TARGET}x",
                 verdict(ok),
-                note,
+                rate_note,
             )
         )
         if hook:

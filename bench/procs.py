@@ -171,6 +171,18 @@ def memory(pid: int) -> Memory | None:
     return Memory(values["VmRSS"], values["VmHWM"])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used, from /proc/<pid>/stat; None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+        # The command name may hold spaces; the fields after its closing parenthesis do not.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without VAULT_*, BAO_* and VSI_* settings, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "VSI_"))}
