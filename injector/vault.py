@@ -289,7 +289,13 @@ class VaultSession:
             attempt += 1
             if delay > self.deadline.remaining() - MIN_ATTEMPT:
                 raise self._gave_up(what, last)
-            log.debug("retrying", extra={"what": what, "attempt": attempt, "error": last})
+            # The first retry of a request is worth a line: an init container waiting on a sealed
+            # or restarting Vault should say so; later attempts of the same request stay quiet.
+            log.log(
+                logging.WARNING if attempt == 1 else logging.DEBUG,
+                "Vault not ready, retrying until the deadline",
+                extra={"what": what, "attempt": attempt, "error": last},
+            )
             time.sleep(delay)
 
     def _token_rejected(self) -> bool:

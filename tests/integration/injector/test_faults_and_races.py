@@ -69,6 +69,46 @@ def test_sealed_vault_fails_at_the_deadline_saying_it_is_sealed(
     assert list(out_dir.iterdir()) == []
 
 
+def _unseal_key(server: OpenBao) -> str:
+    for line in server.log_path.read_text().splitlines():
+        if line.startswith("Unseal Key: "):
+            return line.removeprefix("Unseal Key: ").strip()
+    raise AssertionError("the dev server printed no unseal key")
+
+
+def test_a_vault_unsealed_before_the_deadline_is_retried_until_the_key_is_written(
+    openbao_factory: Callable[[], OpenBao], out_dir: Path
+) -> None:
+    server = openbao_factory()
+    bao = [bao_binary(), "operator"]
+    subprocess.run([*bao, "seal"], env=server.env(), check=True, capture_output=True)
+    args = ["--layout", "volume-keys", "--volume", "vol", "--output-dir", out_dir]
+    injector = start_injector(server.env(VSI_NAMESPACE="ns"), *args, "--deadline", "60")
+    try:
+        assert injector.stderr is not None
+        seen: list[str] = []
+        for line in injector.stderr:
+            seen.append(line)
+            if "retrying until the deadline" in line:
+                break
+        assert any("sealed" in line for line in seen), "".join(seen)
+        assert list(out_dir.iterdir()) == []
+        subprocess.run(
+            [*bao, "unseal", _unseal_key(server)], env=server.env(), check=True, capture_output=True
+        )
+        rest = injector.communicate(timeout=60)[1]
+    finally:
+        if injector.poll() is None:
+            injector.kill()
+            injector.wait()
+    assert injector.returncode == 0, "".join(seen) + rest
+    assert [p.name for p in out_dir.iterdir()] == ["vol"]
+    stored = server.client().secrets.kv.v2.read_secret_version(
+        path="vault-storage-injector/ns/vol", raise_on_deleted_version=True
+    )
+    assert base64.b64decode(stored["data"]["data"]["key"]) == (out_dir / "vol").read_bytes()
+
+
 def test_forbidden_key_path_fails_without_retrying_and_leaves_no_file(
     openbao: OpenBao, root_client: hvac.Client, kv2: str, out_dir: Path
 ) -> None:
