@@ -431,15 +431,42 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
         ops += _append(
             spec, "volumes", base, [b.memory_volume(c.KEY_VOLUME_NAME, config.key_volume)]
         )
+    # Only the containers that use a PVC get the keys: a logging or mesh sidecar (also one another
+    # webhook adds later, on reinvocation) has no business reading them.
+    claims = _pvc_volume_names(volumes)
     key_mount = b.mount(c.KEY_VOLUME_NAME, path, read_only=True)
+    consumers = 0
     for index, container in enumerate(containers):
-        if not _is_map(container) or _mounts(container, c.KEY_VOLUME_NAME):
+        if not _is_map(container) or not _uses_volume(container, claims):
+            continue
+        consumers += 1
+        if _mounts(container, c.KEY_VOLUME_NAME):
             continue
         ops += _append(
             container, "volumeMounts", patch.join(base, "containers", index), [key_mount]
         )
+    if not consumers and not injected:
+        warnings.append("no container mounts a PVC volume; the key files are mounted nowhere")
     ops += _tls_ops(compiled, spec, base, [])
     return _Plan(ops, warnings)
+
+
+def _pvc_volume_names(volumes: Sequence[Any]) -> frozenset[str]:
+    """Names of the pod's volumes that are PVCs."""
+    return frozenset(
+        v["name"]
+        for v in volumes
+        if _is_map(v) and isinstance(v.get("name"), str) and _is_map(v.get("persistentVolumeClaim"))
+    )
+
+
+def _uses_volume(container: Mapping[str, Any], names: frozenset[str]) -> bool:
+    """Whether the container mounts (or maps as a block device) one of ``names``."""
+    return any(
+        _is_map(m) and m.get("name") in names
+        for field in ("volumeMounts", "volumeDevices")
+        for m in _list(container.get(field))
+    )
 
 
 # --- shared pieces --------------------------------------------------------------------------------

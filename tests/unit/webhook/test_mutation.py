@@ -520,3 +520,49 @@ def test_rook_pvc_label_matching_a_claim_name_not_a_volume_name_is_injected() ->
     out = _apply(obj, MUTATOR(obj, ctx))
     env = {e["name"]: e.get("value") for e in out["spec"]["initContainers"][1]["env"]}
     assert env["VSI_VOLUMES"] == "set1-data-0-8n462"
+
+
+def _mounts_key_volume(container: dict[str, Any]) -> bool:
+    return any(m["name"] == c.KEY_VOLUME_NAME for m in container.get("volumeMounts", []))
+
+
+def test_volume_keys_mount_the_keys_only_into_containers_that_use_a_pvc() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj = copy.deepcopy(obj)
+    obj["spec"]["containers"].append({"name": "log-shipper", "image": "fluent-bit:3.1"})
+    obj["spec"]["containers"].append(
+        {
+            "name": "raw-reader",
+            "image": "busybox:1.36",
+            "volumeDevices": [{"name": "data", "devicePath": "/dev/data"}],
+        }
+    )
+    mutated = _apply(obj, MUTATOR(obj, ctx))
+    by_name = {ct["name"]: ct for ct in mutated["spec"]["containers"]}
+    assert _mounts_key_volume(by_name["postgres"])
+    assert _mounts_key_volume(by_name["raw-reader"])
+    assert not _mounts_key_volume(by_name["log-shipper"])
+    validate(mutated)
+
+
+def test_a_sidecar_added_by_another_webhook_gets_no_keys_on_reinvocation() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    mutated = _apply(obj, MUTATOR(obj, ctx))
+    mutated["spec"]["containers"].append({"name": "istio-proxy", "image": "proxyv2:1.23"})
+    again = MUTATOR(mutated, ctx)
+    assert again.reason == c.SKIP_ALREADY_INJECTED
+    assert list(again.ops) == []
+
+
+def test_a_pod_whose_containers_use_no_pvc_is_warned_that_keys_are_mounted_nowhere() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj = copy.deepcopy(obj)
+    for container in obj["spec"]["containers"]:
+        container["volumeMounts"] = [
+            m for m in container.get("volumeMounts", []) if m["name"] != "data"
+        ]
+    result = MUTATOR(obj, ctx)
+    assert result.outcome == "mutated"
+    assert any("mounted nowhere" in w for w in result.warnings)
+    mutated = _apply(obj, result)
+    assert not any(_mounts_key_volume(ct) for ct in mutated["spec"]["containers"])
