@@ -77,6 +77,10 @@ SEED_VOLUME_NAME: Final = "vsi-rook-seed"
 """rook-osd: the former Rook key Secret volume, kept read-only for the injector as a seed."""
 SEED_MOUNT_PATH: Final = "/var/run/vault-storage-injector/seed"
 """Where the seed Secret is mounted, in the injector only."""
+SERVICE_ACCOUNT_MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
+"""Where the kubelet mounts the pod's service-account token; the injector's kubernetes auth
+reads it there. The ServiceAccount admission plugin adds this mount before webhooks run, so a
+container a webhook adds must get it copied."""
 TOKEN_SECRET_KEY: Final = "token"
 """Key of ``connection.tokenSecret`` that holds VAULT_TOKEN (as Rook's ``tokenSecretName``)."""
 

@@ -340,6 +340,7 @@ def _rook_osd(
         seed = volume.get("secret")
         seed_file = None
         mounts = [b.mount(c.ROOK_KEY_VOLUME, config.key_volume.mount_path, read_only=False)]
+        mounts += _service_account_mount(spec)
         if _is_map(seed):
             seed_secret = seed.get("secretName")
             if not isinstance(seed_secret, str) or not seed_secret:
@@ -414,6 +415,7 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
                 "pod names no non-root user or fsGroup; key files are readable by root only"
             )
         mounts = [b.mount(c.KEY_VOLUME_NAME, path, read_only=False)]
+        mounts += _service_account_mount(spec)
         if compiled.tls_mount is not None:
             mounts.append(compiled.tls_mount)
         env = b.injector_env(
@@ -449,6 +451,24 @@ def _volume_keys(compiled: _Compiled, config: Config, base: str, spec: Mapping[s
         warnings.append("no container mounts a PVC volume; the key files are mounted nowhere")
     ops += _tls_ops(compiled, spec, base, [])
     return _Plan(ops, warnings)
+
+
+def _service_account_mount(spec: Mapping[str, Any]) -> list[Json]:
+    """The pod's service-account token mount, copied read-only for the injector (kubernetes auth).
+
+    The ServiceAccount admission plugin mounts the token into the containers it sees, and it runs
+    before the webhooks: a container added here gets nothing unless we copy the mount.
+    """
+    for field in ("containers", "initContainers"):
+        for container in _list(spec.get(field)):
+            for mount in _list(_map(container).get("volumeMounts")):
+                if (
+                    _is_map(mount)
+                    and mount.get("mountPath") == c.SERVICE_ACCOUNT_MOUNT_PATH
+                    and isinstance(mount.get("name"), str)
+                ):
+                    return [b.mount(mount["name"], c.SERVICE_ACCOUNT_MOUNT_PATH, read_only=True)]
+    return []
 
 
 def _pvc_volume_names(volumes: Sequence[Any]) -> frozenset[str]:

@@ -566,3 +566,36 @@ def test_a_pod_whose_containers_use_no_pvc_is_warned_that_keys_are_mounted_nowhe
     assert any("mounted nowhere" in w for w in result.warnings)
     mutated = _apply(obj, result)
     assert not any(_mounts_key_volume(ct) for ct in mutated["spec"]["containers"])
+
+
+def _injector(obj: dict[str, Any]) -> dict[str, Any]:
+    injector: dict[str, Any] = next(
+        ic for ic in obj["spec"]["initContainers"] if ic["name"] == c.INJECTOR_CONTAINER_NAME
+    )
+    return injector
+
+
+def test_the_injector_gets_the_pods_service_account_token_for_kubernetes_auth() -> None:
+    # The ServiceAccount admission plugin runs before webhooks and never sees our container.
+    for case in ("rook-osd-secret-seed", "volume-keys-pod"):
+        obj, ctx = _case(case)
+        injector = _injector(_apply(obj, MUTATOR(obj, ctx)))
+        token = [
+            m for m in injector["volumeMounts"] if m["mountPath"] == c.SERVICE_ACCOUNT_MOUNT_PATH
+        ]
+        assert len(token) == 1, case
+        assert token[0]["readOnly"] is True
+        assert token[0]["name"].startswith("kube-api-access-")
+
+
+def test_a_pod_without_a_service_account_token_gives_the_injector_none() -> None:
+    obj, ctx = _case("volume-keys-pod")
+    obj = copy.deepcopy(obj)
+    obj["spec"]["automountServiceAccountToken"] = False
+    obj["spec"]["volumes"] = [v for v in obj["spec"]["volumes"] if v["name"] == "data"]
+    for container in obj["spec"]["containers"]:
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] == "data"]
+    mutated = _apply(obj, MUTATOR(obj, ctx))
+    mounts = _injector(mutated)["volumeMounts"]
+    assert all(m["mountPath"] != c.SERVICE_ACCOUNT_MOUNT_PATH for m in mounts)
+    validate(mutated)
