@@ -38,7 +38,7 @@ import jsonpatch
 import yaml
 
 from certs import generate
-from tests.openbao import OpenBao, start_openbao
+from tests.openbao import OpenBao, free_port
 
 OBJECTS = Path(__file__).parent / "objects"
 BIN = Path(sys.executable).parent
@@ -81,11 +81,24 @@ class Processes:
     def start(
         self, argv: Sequence[str], log: Path, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            child = subprocess.Popen(
-                list(argv), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-        self.children.append(child)
+        # Ctrl-C between starting the child and recording it would leak the child: hold the
+        # signals until it is in the list (they are delivered right after). The child must not
+        # inherit the held mask, or it would ignore the SIGTERM that stops it.
+        held = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            with log.open("wb") as out:
+                child = subprocess.Popen(
+                    list(argv),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, held),
+                )
+            self.children.append(child)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
         return child
 
     def stop_all(self) -> None:
@@ -398,7 +411,10 @@ def main() -> int:
     try:
         with interrupt_on_signals():
             say("1. Embedded OpenBao dev server")
-            bao = start_openbao(work / "openbao")
+            # Known to `main` before it starts, so an interrupt during start-up still stops it.
+            bao = OpenBao(work / "openbao", free_port(), free_port(), free_port())
+            bao.workdir.mkdir(parents=True)
+            bao.start()
             note(f"listening on {bao.addr} and {bao.https_addr} (in memory, loopback only)")
 
             say("2. Webhook serving certificates (vsi-certs generate)")
