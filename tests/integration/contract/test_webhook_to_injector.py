@@ -103,13 +103,32 @@ def _kv2_mount(openbao: OpenBao) -> str:
     return mount
 
 
+def _run_injector_of(
+    pod: dict[str, Any], dirs: dict[str, Path], openbao: OpenBao, secret: str, mount: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the pod's injector with the connection Secret ``secret`` pointing at ``mount``."""
+    injector = _container(pod, c.INJECTOR_CONTAINER_NAME)
+    secrets = {
+        secret: {
+            "VAULT_ADDR": openbao.addr,
+            "VAULT_TOKEN": openbao.root_token,
+            "VAULT_BACKEND_PATH": mount,
+        }
+    }
+    env = _kubelet_env(
+        injector,
+        namespace=pod["metadata"]["namespace"],
+        secrets=secrets,
+        mounts=_mounts(injector, dirs),
+    )
+    return _run(env, injector)
+
+
 def test_the_rook_osd_injector_migrates_the_seed_where_encryption_open_reads_it(
     openbao: OpenBao, tmp_path: Path
 ) -> None:
     pod = _mutated("rook-osd-secret-seed")
-    namespace = pod["metadata"]["namespace"]
     pvc = pod["metadata"]["labels"]["ceph.rook.io/pvc"]
-    injector = _container(pod, c.INJECTOR_CONTAINER_NAME)
     dirs = _volume_dirs(pod, tmp_path)
     # The Rook Secret the seed volume projects: dmcrypt-key -> luks_key.
     seed_volume = next(v for v in pod["spec"]["volumes"] if v["name"] == c.SEED_VOLUME_NAME)
@@ -117,18 +136,8 @@ def test_the_rook_osd_injector_migrates_the_seed_where_encryption_open_reads_it(
     for item in seed_volume["secret"]["items"]:
         (dirs[c.SEED_VOLUME_NAME] / item["path"]).write_bytes(rook_key)
     mount = _kv2_mount(openbao)
-    secrets = {
-        "rook-vault": {
-            "VAULT_ADDR": openbao.addr,
-            "VAULT_TOKEN": openbao.root_token,
-            "VAULT_BACKEND_PATH": mount,
-        }
-    }
-    env = _kubelet_env(
-        injector, namespace=namespace, secrets=secrets, mounts=_mounts(injector, dirs)
-    )
 
-    result = _run(env, injector)
+    result = _run_injector_of(pod, dirs, openbao, "rook-vault", mount)
 
     assert result.returncode == 0, result.stderr
     # encryption-open reads /etc/ceph/luks_key from the same volume.
@@ -147,21 +156,10 @@ def test_the_volume_keys_injector_writes_a_key_the_pvc_user_owns(
 ) -> None:
     pod = _mutated("volume-keys-pod")
     namespace = pod["metadata"]["namespace"]
-    injector = _container(pod, c.INJECTOR_CONTAINER_NAME)
     dirs = _volume_dirs(pod, tmp_path)
     mount = _kv2_mount(openbao)
-    secrets = {
-        "vsi-vault": {
-            "VAULT_ADDR": openbao.addr,
-            "VAULT_TOKEN": openbao.root_token,
-            "VAULT_BACKEND_PATH": mount,
-        }
-    }
-    env = _kubelet_env(
-        injector, namespace=namespace, secrets=secrets, mounts=_mounts(injector, dirs)
-    )
 
-    result = _run(env, injector)
+    result = _run_injector_of(pod, dirs, openbao, "vsi-vault", mount)
 
     assert result.returncode == 0, result.stderr
     postgres = _container(pod, "postgres")

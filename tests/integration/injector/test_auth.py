@@ -11,7 +11,6 @@ from typing import Any
 
 import hvac
 import kmock
-import pytest
 
 from injector.settings import parse_vault
 from injector.vault import Deadline, VaultSession
@@ -191,87 +190,28 @@ def _token_review(request: kmock.Request) -> dict[str, Any]:
     return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status}
 
 
-async def test_kubernetes_login_through_a_token_review_double(
-    openbao: OpenBao, root_client: hvac.Client, tmp_path: Path, kmock: kmock.KubernetesEmulator
-) -> None:
-    kmock["post /apis/authentication.k8s.io/v1/tokenreviews"] << _token_review
-    mount, auth_mount = enable_kv(root_client, 2), unique("k8s")
-    root_client.sys.enable_auth_method("kubernetes", path=auth_mount)
-    root_client.write_data(
-        f"auth/{auth_mount}/config",
-        data=_auth_config(openbao, kmock),
-    )
-    policy = unique("pol")
-    root_client.sys.create_or_update_policy(
-        policy, f'path "{mount}/*" {{ capabilities = ["create", "read"] }}'
-    )
-    root_client.write_data(
-        f"auth/{auth_mount}/role/osd",
-        data={
-            "bound_service_account_names": [SERVICE_ACCOUNT[1]],
-            "bound_service_account_namespaces": [SERVICE_ACCOUNT[0]],
-            "token_policies": [policy],
-        },
-    )
-    jwt_file = tmp_path / "token"
-    jwt_file.write_text(FAKE_JWT)
-    out_dir = tmp_path / "keys"
-    out_dir.mkdir()
-    env = openbao.env(
-        VAULT_AUTH_METHOD="kubernetes",
-        VAULT_AUTH_KUBERNETES_ROLE="osd",
-        VAULT_AUTH_KUBERNETES_TOKEN_PATH=str(jwt_file),
-        VAULT_AUTH_MOUNT_PATH=auth_mount,
-        VAULT_BACKEND_PATH=mount,
-        VSI_NAMESPACE="ns",
-    )
-    del env["VAULT_TOKEN"]
-
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *(
-            "-m",
-            "injector",
-            "--layout",
-            "volume-keys",
-            "--volume",
-            "vol",
-            "--output-dir",
-            str(out_dir),
-        ),
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-
-    assert process.returncode == 0, (stdout + stderr).decode()
-    assert (out_dir / "vol").read_bytes() == stored_volume_key(root_client, mount, 2, "ns", "vol")
-    reviews = list(kmock["post /apis/authentication.k8s.io/v1/tokenreviews"])
-    assert len(reviews) == 1
-    assert FAKE_JWT.encode() not in stdout + stderr
-
-
-@pytest.mark.parametrize("jwt", [FAKE_JWT[:-4] + "AAAA"])
-async def test_kubernetes_login_rejected_by_the_token_review_fails_closed(
+def _kubernetes_auth(
     openbao: OpenBao,
     root_client: hvac.Client,
-    tmp_path: Path,
     kmock: kmock.KubernetesEmulator,
-    jwt: str,
-) -> None:
+    role: dict[str, Any],
+) -> str:
+    """A fresh kubernetes auth mount whose TokenReviews go to the double; returns its path."""
     kmock["post /apis/authentication.k8s.io/v1/tokenreviews"] << _token_review
     auth_mount = unique("k8s")
     root_client.sys.enable_auth_method("kubernetes", path=auth_mount)
-    root_client.write_data(
-        f"auth/{auth_mount}/config",
-        data=_auth_config(openbao, kmock),
-    )
-    root_client.write_data(
-        f"auth/{auth_mount}/role/osd",
-        data={"bound_service_account_names": ["*"], "bound_service_account_namespaces": ["*"]},
-    )
+    root_client.write_data(f"auth/{auth_mount}/config", data=_auth_config(openbao, kmock))
+    root_client.write_data(f"auth/{auth_mount}/role/osd", data=role)
+    return auth_mount
+
+
+async def _inject_with_jwt(
+    openbao: OpenBao, tmp_path: Path, jwt: str, auth_mount: str, **extra: str
+) -> tuple[int | None, bytes, bytes, Path]:
+    """Run the injector as a process with kubernetes auth and ``jwt`` as the token file.
+
+    Async, because the API double answers on this test's event loop.
+    """
     jwt_file = tmp_path / "token"
     jwt_file.write_text(jwt)
     out_dir = tmp_path / "keys"
@@ -282,29 +222,69 @@ async def test_kubernetes_login_rejected_by_the_token_review_fails_closed(
         VAULT_AUTH_KUBERNETES_TOKEN_PATH=str(jwt_file),
         VAULT_AUTH_MOUNT_PATH=auth_mount,
         VSI_NAMESPACE="ns",
-        VSI_DEADLINE="3",
+        **extra,
     )
     del env["VAULT_TOKEN"]
-
+    args = ("--layout", "volume-keys", "--volume", "vol", "--output-dir", str(out_dir))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *(
-            "-m",
-            "injector",
-            "--layout",
-            "volume-keys",
-            "--volume",
-            "vol",
-            "--output-dir",
-            str(out_dir),
-        ),
+        "-m",
+        "injector",
+        *args,
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, stdout, stderr, out_dir
 
-    assert process.returncode == 1
+
+async def test_kubernetes_login_through_a_token_review_double(
+    openbao: OpenBao, root_client: hvac.Client, tmp_path: Path, kmock: kmock.KubernetesEmulator
+) -> None:
+    mount = enable_kv(root_client, 2)
+    policy = unique("pol")
+    root_client.sys.create_or_update_policy(
+        policy, f'path "{mount}/*" {{ capabilities = ["create", "read"] }}'
+    )
+    auth_mount = _kubernetes_auth(
+        openbao,
+        root_client,
+        kmock,
+        {
+            "bound_service_account_names": [SERVICE_ACCOUNT[1]],
+            "bound_service_account_namespaces": [SERVICE_ACCOUNT[0]],
+            "token_policies": [policy],
+        },
+    )
+
+    code, stdout, stderr, out_dir = await _inject_with_jwt(
+        openbao, tmp_path, FAKE_JWT, auth_mount, VAULT_BACKEND_PATH=mount
+    )
+
+    assert code == 0, (stdout + stderr).decode()
+    assert (out_dir / "vol").read_bytes() == stored_volume_key(root_client, mount, 2, "ns", "vol")
+    reviews = list(kmock["post /apis/authentication.k8s.io/v1/tokenreviews"])
+    assert len(reviews) == 1
+    assert FAKE_JWT.encode() not in stdout + stderr
+
+
+async def test_kubernetes_login_rejected_by_the_token_review_fails_closed(
+    openbao: OpenBao, root_client: hvac.Client, tmp_path: Path, kmock: kmock.KubernetesEmulator
+) -> None:
+    auth_mount = _kubernetes_auth(
+        openbao,
+        root_client,
+        kmock,
+        {"bound_service_account_names": ["*"], "bound_service_account_namespaces": ["*"]},
+    )
+    rejected = FAKE_JWT[:-4] + "AAAA"
+
+    code, _, stderr, out_dir = await _inject_with_jwt(
+        openbao, tmp_path, rejected, auth_mount, VSI_DEADLINE="3"
+    )
+
+    assert code == 1
     assert f"kubernetes login (role 'osd', mount '{auth_mount}')" in stderr.decode()
     assert list(out_dir.iterdir()) == []
