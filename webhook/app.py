@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from webhook.configreload import ConfigReloader, MutatorLoader, default_loader
 from webhook.errors import BadReview, UsageError
-from webhook.logs import fields
+from webhook.logs import fields, info_line
 from webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from webhook.model import ClusterView, MutationResult
 from webhook.review import Review, Status, build_response, decide, dump, parse_review
@@ -238,27 +238,31 @@ async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
             status=405,
             reason="method-not-allowed",
         )
-    if request.content_type != JSON:
+    # The exact header the apiserver sends skips aiohttp's media-type parsing.
+    if request.headers.get(hdrs.CONTENT_TYPE) != JSON and request.content_type != JSON:
         raise BadReview(f"content type must be {JSON}", status=415, reason="unsupported-media-type")
-    too_large = BadReview(
-        f"body larger than {settings.max_body_bytes} bytes", status=413, reason="too-large"
-    )
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
-        raise too_large
+        raise _too_large(settings)
     try:
         if request.content.is_eof():
             return await request.read()
         async with asyncio.timeout(settings.read_timeout):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(settings) from None
     except TimeoutError:
         raise BadReview(
             f"body not received within {settings.read_timeout:g} s",
             status=408,
             reason="read-timeout",
         ) from None
+
+
+def _too_large(settings: ServeSettings) -> BadReview:
+    return BadReview(
+        f"body larger than {settings.max_body_bytes} bytes", status=413, reason="too-large"
+    )
 
 
 def _refuse(request: web.Request, state: WebhookState, exc: BadReview) -> web.Response:
@@ -332,24 +336,23 @@ async def _answer(request: web.Request, state: WebhookState, started: float) -> 
 def _log_review(
     review: Review, outcome: str, reason: str, elapsed: float, result: MutationResult | None
 ) -> None:
-    if not log.isEnabledFor(logging.INFO):
-        return
-    log.info(
+    info_line(
+        log,
         "review",
-        extra=fields(
-            uid=review.uid,
-            kind=review.kind,
-            namespace=review.namespace,
-            name=review.name,
-            operation=review.operation,
-            dry_run=review.dry_run,
-            outcome=outcome,
-            reason=reason,
-            profile=result.profile if result is not None else None,
-            patch_ops=len(result.ops) if result is not None else 0,
-            warnings=len(result.warnings) if result is not None else 0,
-            latency_ms=round(elapsed * 1000, 3),
-        ),
+        {
+            "uid": review.uid,
+            "kind": review.kind,
+            "namespace": review.namespace,
+            "name": review.name,
+            "operation": review.operation,
+            "dry_run": review.dry_run,
+            "outcome": outcome,
+            "reason": reason,
+            "profile": result.profile if result is not None else None,
+            "patch_ops": len(result.ops) if result is not None else 0,
+            "warnings": len(result.warnings) if result is not None else 0,
+            "latency_ms": round(elapsed * 1000, 3),
+        },
     )
 
 
