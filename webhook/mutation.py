@@ -15,6 +15,7 @@ than overwrite it. A volume, mount path or label that would make the injection u
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ Json = dict[str, Any]
 _MUTATING_OPERATIONS = frozenset({"CREATE", "UPDATE"})
 
 
+_MAX_CACHED_POINTERS = 64
+"""Env-append op lists kept per profile (one per container pointer seen; a handful in practice)."""
+
+
 @dataclass(frozen=True)
 class _Compiled:
     """What a profile injects, computed once at build time."""
@@ -42,6 +47,19 @@ class _Compiled:
     tls_mount: Json | None
     sc_tls_volume: Json | None
     """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS Secret."""
+    _env_appends: dict[str, tuple[PatchOp, ...]] = dataclasses.field(
+        default_factory=dict, compare=False
+    )
+
+    def env_appends(self, base: str) -> tuple[PatchOp, ...]:
+        """``add <base>/env/-`` for each of the profile's env entries, built once per pointer."""
+        ops = self._env_appends.get(base)
+        if ops is None:
+            path = patch.join(base, "env") + "/-"
+            ops = tuple(patch.add(path, entry) for entry in self.env)
+            if len(self._env_appends) < _MAX_CACHED_POINTERS:
+                self._env_appends[base] = ops
+        return ops
 
 
 @dataclass
@@ -498,13 +516,14 @@ _SC_VOLUME_FIELDS = ("mountPath", "readOnly", "mountPropagation")
 
 def _env_ops(compiled: _Compiled, parent: Mapping[str, Any], base: str) -> list[PatchOp]:
     """Append the profile's env entries the parent lacks (entries set by hand are left alone)."""
+    current = parent.get("env")
     present = {
-        name
-        for e in _list(parent.get("env"))
-        if _is_map(e) and isinstance(name := e.get("name"), str)
+        name for e in _list(current) if _is_map(e) and isinstance(name := e.get("name"), str)
     }
     if compiled.env_names <= present:
         return []
+    if type(current) is list and present.isdisjoint(compiled.env_names):
+        return list(compiled.env_appends(base))  # the usual case: none of ours there yet
     return _append(parent, "env", base, [e for e in compiled.env if e["name"] not in present])
 
 
@@ -712,15 +731,14 @@ def _flag_value(args: Sequence[Any], flag: str) -> str | None:
 def _find(items: Any, name: str) -> int | None:
     """Index of the element named ``name`` in a list of containers or volumes."""
     for index, item in enumerate(_list(items)):
-        if _is_map(item) and item.get("name") == name:
+        # The dicts JSON decoding gives first: this runs for every list the rules look into.
+        if (type(item) is dict or _is_map(item)) and item.get("name") == name:
             return index
     return None
 
 
 def _mounts(container: Any, volume: str) -> bool:
-    return any(
-        _is_map(m) and m.get("name") == volume for m in _list(_map(container).get("volumeMounts"))
-    )
+    return _find(_map(container).get("volumeMounts"), volume) is not None
 
 
 def _is_id(value: Any) -> TypeGuard[int]:
@@ -736,13 +754,21 @@ def _is_map_or_none(value: Any) -> bool:
     return value is None or _is_map(value)
 
 
+_NEVER_MAPS = frozenset({type(None), str, list, int, float, bool})
+"""The other JSON types: ruled out without `Mapping`'s (slower) abstract-class check."""
+
+
 def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """``isinstance(value, Mapping)`` with a fast path for the dicts JSON decoding gives."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """``isinstance(value, Mapping)`` with fast paths for the types JSON decoding gives."""
+    kind = type(value)
+    return kind is dict or (kind not in _NEVER_MAPS and isinstance(value, Mapping))
+
+
+_EMPTY: Mapping[str, Any] = {}
 
 
 def _map(value: Any) -> Mapping[str, Any]:
-    return value if _is_map(value) else {}
+    return value if type(value) is dict or _is_map(value) else _EMPTY
 
 
 def _list(value: Any) -> list[Any]:

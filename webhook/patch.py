@@ -16,12 +16,15 @@ from webhook.model import PatchOp
 
 def escape(segment: str | int) -> str:
     """One RFC 6901 reference token: ``~`` becomes ``~0``, then ``/`` becomes ``~1``."""
-    return str(segment).replace("~", "~0").replace("/", "~1")
+    text = segment if type(segment) is str else str(segment)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text  # most segments (field names, indexes) need nothing
 
 
 def pointer(*segments: str | int) -> str:
     """A JSON Pointer from unescaped segments, e.g. ``pointer("metadata", "annotations", k)``."""
-    return "".join("/" + escape(s) for s in segments)
+    return "".join(["/" + escape(s) for s in segments])
 
 
 def join(base: str, *segments: str | int) -> str:

@@ -599,3 +599,33 @@ def test_a_pod_without_a_service_account_token_gives_the_injector_none() -> None
     mounts = _injector(mutated)["volumeMounts"]
     assert all(m["mountPath"] != c.SERVICE_ACCOUNT_MOUNT_PATH for m in mounts)
     validate(mutated)
+
+
+def test_env_ops_built_once_per_profile_are_not_shared_between_answers() -> None:
+    obj, ctx = _case("portworx-daemonset")
+    mutator = build_mutator(load_config(None))
+    first = mutator(obj, ctx)
+    pristine = copy.deepcopy(list(first.ops))
+    assert isinstance(first.ops, list)
+    first.ops.append({"op": "add", "path": "/metadata/labels", "value": {}})
+    second = mutator(copy.deepcopy(obj), ctx)
+    assert list(second.ops) == pristine
+    env_ops = [op for op in second.ops if op["path"].endswith("/env/-")]
+    assert len(env_ops) > 1
+    assert {op["path"] for op in env_ops} == {"/spec/template/spec/containers/0/env/-"}
+    assert "VAULT_ADDR" in {op["value"]["name"] for op in env_ops}
+
+
+def test_a_container_with_some_of_the_env_gets_only_the_rest() -> None:
+    obj, ctx = _case("portworx-daemonset")
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("env", []).append({"name": "VAULT_ADDR", "value": "https://mine:8200"})
+    result = MUTATOR(obj, ctx)
+    added = [op["value"]["name"] for op in result.ops if op["path"].endswith("/env/-")]
+    assert "VAULT_ADDR" not in added
+    assert added
+    mutated = _apply(obj, result)
+    env = mutated["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"] == "VAULT_ADDR"] == [
+        {"name": "VAULT_ADDR", "value": "https://mine:8200"}
+    ]
