@@ -141,8 +141,10 @@ def info_line(logger: logging.Logger, msg: str, values: Mapping[str, Any]) -> No
     if sink is not None and sink.sole_destination(logger):
         try:
             sink.write(logger, msg, values)
-        except (OSError, ValueError):
-            pass  # the stream is broken or closed: let `logging` report it its own way
+        except (OSError, ValueError, TypeError):
+            # A broken or closed stream, or a value JSON cannot hold: `logging` reports it its
+            # own way (`Handler.handleError`) instead of failing the review.
+            pass
         else:
             return
     logger.info(msg, extra={FIELDS_ATTR: values})

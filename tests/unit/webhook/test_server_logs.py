@@ -133,3 +133,13 @@ def test_info_line_respects_level_filters_and_disabled_loggers() -> None:
     assert stream.getvalue() == ""
     info_line(logger, "review", REVIEW)
     assert orjson.loads(stream.getvalue())["logger"] == "webhook.test.quiet"
+
+
+def test_info_line_never_raises_into_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    stream = io.StringIO()
+    configure("json", stream=stream)
+    info_line(logging.getLogger("webhook.test"), "review", {"bad": {1: "not a JSON key"}})
+    stream.close()
+    info_line(logging.getLogger("webhook.test"), "review", REVIEW)
+    assert "Logging error" in capsys.readouterr().err
