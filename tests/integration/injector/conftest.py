@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -46,6 +47,25 @@ def run_injector(env: dict[str, str], *args: str | Path, timeout: float = RUN_TI
         check=False,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+async def run_injector_async(
+    env: dict[str, str], *args: str | Path, timeout: float = RUN_TIMEOUT
+) -> Result:
+    """`run_injector` for tests whose API double answers on their own event loop."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "injector",
+        *map(str, args),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return Result(process.returncode, stdout.decode(), stderr.decode())
 
 
 def start_injector(env: dict[str, str], *args: str | Path) -> subprocess.Popen[str]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,13 @@ import kmock
 
 from injector.settings import parse_vault
 from injector.vault import Deadline, VaultSession
-from tests.integration.injector.conftest import ROOT, enable_kv, stored_volume_key, unique
+from tests.integration.injector.conftest import (
+    Result,
+    enable_kv,
+    run_injector_async,
+    stored_volume_key,
+    unique,
+)
 from tests.openbao import OpenBao
 
 SERVICE_ACCOUNT = ("storage", "osd-injector")
@@ -207,7 +211,7 @@ def _kubernetes_auth(
 
 async def _inject_with_jwt(
     openbao: OpenBao, tmp_path: Path, jwt: str, auth_mount: str, **extra: str
-) -> tuple[int | None, bytes, bytes, Path]:
+) -> tuple[Result, Path]:
     """Run the injector as a process with kubernetes auth and ``jwt`` as the token file.
 
     Async, because the API double answers on this test's event loop.
@@ -226,18 +230,7 @@ async def _inject_with_jwt(
     )
     del env["VAULT_TOKEN"]
     args = ("--layout", "volume-keys", "--volume", "vol", "--output-dir", str(out_dir))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "injector",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode, stdout, stderr, out_dir
+    return await run_injector_async(env, *args), out_dir
 
 
 async def test_kubernetes_login_through_a_token_review_double(
@@ -259,15 +252,15 @@ async def test_kubernetes_login_through_a_token_review_double(
         },
     )
 
-    code, stdout, stderr, out_dir = await _inject_with_jwt(
+    result, out_dir = await _inject_with_jwt(
         openbao, tmp_path, FAKE_JWT, auth_mount, VAULT_BACKEND_PATH=mount
     )
 
-    assert code == 0, (stdout + stderr).decode()
+    assert result.code == 0, result.output
     assert (out_dir / "vol").read_bytes() == stored_volume_key(root_client, mount, 2, "ns", "vol")
     reviews = list(kmock["post /apis/authentication.k8s.io/v1/tokenreviews"])
     assert len(reviews) == 1
-    assert FAKE_JWT.encode() not in stdout + stderr
+    assert FAKE_JWT not in result.output
 
 
 async def test_kubernetes_login_rejected_by_the_token_review_fails_closed(
@@ -281,10 +274,10 @@ async def test_kubernetes_login_rejected_by_the_token_review_fails_closed(
     )
     rejected = FAKE_JWT[:-4] + "AAAA"
 
-    code, _, stderr, out_dir = await _inject_with_jwt(
+    result, out_dir = await _inject_with_jwt(
         openbao, tmp_path, rejected, auth_mount, VSI_DEADLINE="3"
     )
 
-    assert code == 1
-    assert f"kubernetes login (role 'osd', mount '{auth_mount}')" in stderr.decode()
+    assert result.code == 1
+    assert f"kubernetes login (role 'osd', mount '{auth_mount}')" in result.stderr
     assert list(out_dir.iterdir()) == []

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 import hvac
 import kmock
 import yaml
 
-from tests.integration.injector.conftest import ROOT, read_field
+from tests.integration.injector.conftest import read_field, run_injector_async
 from tests.openbao import OpenBao
 
 PVCS = kmock.resource("", "v1", "persistentvolumeclaims")
@@ -31,19 +29,8 @@ def _kubeconfig(path: Path, server: str) -> Path:
 
 
 async def _run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "injector",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, (stdout + stderr).decode()
+    result = await run_injector_async(env, *args)
+    return result.code, result.output
 
 
 async def test_volume_handle_template_resolves_the_bound_pv(
