@@ -14,12 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
-import os
-import re
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -44,6 +40,7 @@ from certs.generate import (
     service_dns_names,
     signed_by,
 )
+from vsi_common import kube, validation
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -63,14 +60,12 @@ MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "vsi-certs")
 """Label put on a Secret that bootstrap creates, so an admin can tell where it came from."""
 MAX_ATTEMPTS = 5
 """How many times a read-modify-write is tried when another writer wins the race (409 Conflict)."""
-REQUEST_TIMEOUT_SECONDS = 30
+REQUEST_TIMEOUT_SECONDS = kube.REQUEST_TIMEOUT_SECONDS
 """Per-request limit: an unreachable or hanging API server is an error, not a hang."""
-IN_CLUSTER_HOST_ENV = "KUBERNETES_SERVICE_HOST"
-"""Set by the kubelet in every pod; its presence means "use the pod's service account"."""
+WEBHOOK_RESOURCE = "mutatingwebhookconfigurations"
+"""The resource whose caBundle bootstrap writes."""
 NAMESPACE_ENV = "POD_NAMESPACE"
 """Default of ``--namespace`` (set from the downward API in the bootstrap Job)."""
-
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -96,10 +91,9 @@ class BootstrapSettings:
 
 
 def _check_name(value: str, flag: str) -> str:
-    if not value or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not validation.is_dns1123_subdomain(value):
         raise InvalidInput(
-            f"{flag}: {value!r} is not an object name "
-            "(a DNS-1123 subdomain: a-z, 0-9, '-' and '.', at most 253 characters)"
+            f"{flag}: {value!r} is not an object name ({validation.DNS1123_SUBDOMAIN})"
         )
     return value
 
@@ -329,80 +323,40 @@ class BootstrapResult:
     """Webhook entries whose caBundle was written."""
 
 
-class _Conflict(Exception):
-    """409: another writer changed the object since we read it; re-read and try again."""
-
-
-@dataclass(frozen=True)
-class _Target:
-    verb: str
-    resource: str
-    name: str
-    namespace: str | None = None
-
-    def describe(self) -> str:
-        where = f" in namespace {self.namespace}" if self.namespace else ""
-        return f"{self.resource}/{self.name}{where}"
+class _Retry(Exception):
+    """409: another writer changed an object since we read it; re-read and try again."""
 
 
 class _Kube:
     """Raw-JSON calls (objects are never round-tripped through the client's models, which would
-    drop fields the client does not know), with HTTP statuses mapped to `CertsError` here."""
+    drop fields the client does not know), with `vsi_common.kube` errors mapped to `CertsError`."""
 
     def __init__(self, client: ApiClient) -> None:
         from kubernetes_asyncio.client import AdmissionregistrationV1Api, CoreV1Api
 
-        self._host = str(client.configuration.host)
+        self._host = kube.host_of(client)
         self._core = CoreV1Api(client)
         self._admission = AdmissionregistrationV1Api(client)
 
     async def _call(
-        self, target: _Target, request: Awaitable[Any], *, missing_ok: bool = False
+        self, target: kube.Target, request: Awaitable[Any], *, missing_ok: bool = False
     ) -> dict[str, Any] | None:
-        import aiohttp
-
         try:
-            response = await request
-            try:
-                # Read the stream directly: ClientResponse.read() would keep the body (the CA key).
-                raw = await response.content.read()
-            finally:
-                response.release()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CertsError(f"cannot reach the Kubernetes API at {self._host}: {reason}") from None
-        status = int(response.status)
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if 200 <= status < 300:
-            return body
-        if status == 404 and missing_ok:
-            return None
-        if status == 409:  # Conflict, or AlreadyExists from a concurrent create
-            raise _Conflict(target.describe())
-        if status == 403:
-            raise CertsError(f"forbidden: cannot {target.verb} {target.describe()}")
-        if status == 401:
-            raise CertsError(
-                f"unauthorized: the Kubernetes API at {self._host} rejected the credentials"
-            )
-        if status == 404 and target.resource == "mutatingwebhookconfigurations":
+            return await kube.call_json(request, target, host=self._host, missing_ok=missing_ok)
+        except kube.Conflict:  # Conflict, or AlreadyExists from a concurrent create
+            raise _Retry() from None
+        except kube.NotFound:
+            if target.resource != WEBHOOK_RESOURCE:
+                raise
             raise CertsError(
                 f"MutatingWebhookConfiguration {target.name!r} not found "
                 "(apply the manifests first, or check --webhook-config)"
-            )
-        message = str(body.get("message") or "").splitlines()
-        detail = f": {message[0]}" if message else ""
-        raise CertsError(
-            f"Kubernetes API: {target.verb} {target.describe()} failed with HTTP {status}{detail}"
-        )
+            ) from None
+        except kube.KubeError as exc:
+            raise CertsError(str(exc)) from None
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        target = _Target("get", "secrets", name, namespace)
+        target = kube.Target("get", "secrets", name, namespace)
         return await self._call(
             target,
             self._core.read_namespaced_secret(
@@ -413,7 +367,7 @@ class _Kube:
 
     async def write_secret(self, namespace: str, name: str, body: dict[str, Any]) -> None:
         if body["metadata"].get("resourceVersion"):
-            target = _Target("update", "secrets", name, namespace)
+            target = kube.Target("update", "secrets", name, namespace)
             request = self._core.replace_namespaced_secret(
                 name,
                 namespace,
@@ -422,7 +376,7 @@ class _Kube:
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             )
         else:
-            target = _Target("create", "secrets", name, namespace)
+            target = kube.Target("create", "secrets", name, namespace)
             request = self._core.create_namespaced_secret(
                 namespace,
                 body,  # type: ignore[arg-type]  # raw JSON on purpose
@@ -432,7 +386,7 @@ class _Kube:
         await self._call(target, request)
 
     async def read_webhook(self, name: str) -> dict[str, Any]:
-        target = _Target("get", "mutatingwebhookconfigurations", name)
+        target = kube.Target("get", WEBHOOK_RESOURCE, name)
         body = await self._call(
             target,
             self._admission.read_mutating_webhook_configuration(
@@ -443,7 +397,7 @@ class _Kube:
         return body
 
     async def replace_webhook(self, name: str, body: dict[str, Any]) -> None:
-        target = _Target("update", "mutatingwebhookconfigurations", name)
+        target = kube.Target("update", WEBHOOK_RESOURCE, name)
         await self._call(
             target,
             self._admission.replace_mutating_webhook_configuration(
@@ -488,7 +442,7 @@ async def bootstrap(
         when = now or dt.datetime.now(dt.UTC)
         try:
             return await _reconcile(kube, settings, when)
-        except _Conflict:
+        except _Retry:
             continue
     raise CertsError(
         f"gave up after {MAX_ATTEMPTS} attempts: secrets/{settings.secret} or "
@@ -525,63 +479,14 @@ async def _reconcile(kube: _Kube, settings: BootstrapSettings, now: dt.datetime)
 # --------------------------------------------------------------------------- configuration
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _kubeconfig_path(flag: str | None) -> str | None:
-    """``--kubeconfig`` (which must exist), else ``KUBECONFIG``, else ``~/.kube/config``."""
-    if flag is not None:
-        if not Path(flag).is_file():
-            raise InvalidInput(f"--kubeconfig: {flag} is not a readable file")
-        return flag
-    env = os.environ.get("KUBECONFIG", "")
-    for candidate in (p for p in env.split(os.pathsep) if p):
-        if Path(candidate).is_file():
-            return env
-    home = Path.home() / ".kube" / "config"
-    return str(home) if home.is_file() else None
-
-
 async def load_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
-    """An ApiClient from ``--kubeconfig``/``--context`` if given, else the pod's service account
-    when running in a pod, else ``KUBECONFIG`` or ``~/.kube/config``.
-
-    Raises `InvalidInput` for a bad ``--kubeconfig`` / ``--context`` and `CertsError` when there is
-    no configuration at all.
-    """
-    from kubernetes_asyncio.client import ApiClient, Configuration
-    from kubernetes_asyncio.config import (
-        ConfigException,
-        load_incluster_config,
-        load_kube_config,
-    )
-
-    configuration = Configuration()
-    if kubeconfig is None and context is None and os.environ.get(IN_CLUSTER_HOST_ENV):
-        try:
-            load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError) as exc:
-            raise CertsError(f"in-cluster configuration: {_first_line(exc)}") from None
-        return ApiClient(configuration)
-    path = _kubeconfig_path(kubeconfig)
-    if path is None:
-        raise CertsError(
-            "no Kubernetes configuration: not running in a pod and no kubeconfig "
-            "(pass --kubeconfig or set KUBECONFIG)"
-        )
+    """`vsi_common.kube.load_client`; a bad option is `InvalidInput`, the rest `CertsError`."""
     try:
-        await load_kube_config(
-            config_file=path,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
-        )
-    except Exception as exc:  # the loader raises many types for bad files; report one line
-        flag = "--context" if context and "context" in str(exc).lower() else "--kubeconfig"
-        raise InvalidInput(f"{flag}: {_first_line(exc)}") from None
-    return ApiClient(configuration)
+        return await kube.load_client(kubeconfig, context)
+    except kube.KubeConfigError as exc:
+        if exc.option is not None:
+            raise InvalidInput(f"{exc.option}: {exc}") from None
+        raise CertsError(str(exc)) from None
 
 
 async def run(

@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.errors import CertsError, InvalidInput
+from vsi_common import validation
 
 CA_CERT_FILE = "ca.crt"
 """PEM CA certificate; what goes into the webhook configuration's ``caBundle``."""
@@ -46,9 +46,6 @@ BACKDATE = dt.timedelta(minutes=5)
 MIN_REMAINING = dt.timedelta(days=1)
 """A CA or leaf with less validity left than this is replaced rather than reused."""
 CA_COMMON_NAME_PREFIX = "vault-storage-injector CA"
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -89,17 +86,8 @@ class GenerateResult:
 def validate_dns_name(name: str, *, field: str) -> str:
     """Return ``name`` lower-cased if it is an RFC 1123 DNS name (optionally ``*.``-prefixed)."""
     candidate = name.strip().lower()
-    labels = candidate.split(".")
-    if labels and labels[0] == "*":
-        labels = labels[1:]
-    if not candidate or len(candidate) > 253 or not labels:
-        raise InvalidInput(f"{field}: {name!r} is not a DNS name (1-253 characters expected)")
-    for label in labels:
-        if not _DNS_LABEL.match(label):
-            raise InvalidInput(
-                f"{field}: {name!r} is not a DNS name "
-                "(labels of a-z, 0-9 and '-', 1-63 characters, not starting or ending with '-')"
-            )
+    if not validation.is_hostname(candidate.removeprefix("*.")):
+        raise InvalidInput(f"{field}: {name!r} is not {validation.HOSTNAME}")
     return candidate
 
 
@@ -109,15 +97,13 @@ def service_dns_names(service: str, namespace: str, extra: Iterable[str] = ()) -
     Raises `InvalidInput` naming the field when the service, namespace or an extra name is invalid.
     Extra names may also be IP addresses (for ``--dev`` on 127.0.0.1).
     """
-    if not _SERVICE_NAME.match(service):
+    if not validation.is_service_name(service):
         raise InvalidInput(
-            f"--service: {service!r} is not a Service name "
-            "(a DNS-1035 label: a-z, 0-9 and '-', starting with a letter, at most 63 characters)"
+            f"--service: {service!r} is not a Service name ({validation.DNS1035_LABEL})"
         )
-    if not _DNS_LABEL.match(namespace):
+    if not validation.is_namespace_name(namespace):
         raise InvalidInput(
-            f"--namespace: {namespace!r} is not a namespace name "
-            "(a DNS-1123 label: a-z, 0-9 and '-', at most 63 characters)"
+            f"--namespace: {namespace!r} is not a namespace name ({validation.DNS1123_LABEL})"
         )
     names = [
         service,

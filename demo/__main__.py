@@ -38,7 +38,7 @@ import jsonpatch
 import yaml
 
 from certs import generate
-from tests.openbao import OpenBao, free_port
+from demo.openbao import OpenBao, free_port
 
 OBJECTS = Path(__file__).parent / "objects"
 BIN = Path(sys.executable).parent

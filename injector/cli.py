@@ -17,11 +17,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from injector import layouts, logs
+from injector import layouts
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, SettingsError
 from injector.layouts import KeySpec
 from injector.settings import Settings, parse
+from vsi_common import logs
+from vsi_common.logs import fields
 
 if TYPE_CHECKING:
     from injector.keys import LuksGuard
@@ -126,28 +128,28 @@ def run(settings: Settings, deadline: Deadline | None = None) -> None:
     for key in keys:
         log.info(
             "key ready",
-            extra={
-                "volume": key.spec.volume,
-                "key_path": key.vault_path,
-                "outcome": key.outcome,
-                "kv_version": key.kv_version,
-                "latency_ms": key.latency_ms,
-                "file": str(settings.output_dir / key.spec.file_name),
-                "luks": luks_state,
-            },
+            extra=fields(
+                volume=key.spec.volume,
+                key_path=key.vault_path,
+                outcome=key.outcome,
+                kv_version=key.kv_version,
+                latency_ms=key.latency_ms,
+                file=str(settings.output_dir / key.spec.file_name),
+                luks=luks_state,
+            ),
         )
     log.info(
         "all keys written",
-        extra={
-            "layout": settings.layout,
-            "volumes": len(keys),
-            "keys_created": sum(k.outcome == "created" for k in keys),
-            "keys_read": sum(k.outcome == "read" for k in keys),
-            "keys_migrated": sum(k.outcome == "migrated" for k in keys),
-            "kv_version": keys[0].kv_version,
-            "auth_method": vault.auth_method,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        },
+        extra=fields(
+            layout=settings.layout,
+            volumes=len(keys),
+            keys_created=sum(k.outcome == "created" for k in keys),
+            keys_read=sum(k.outcome == "read" for k in keys),
+            keys_migrated=sum(k.outcome == "migrated" for k in keys),
+            kv_version=keys[0].kv_version,
+            auth_method=vault.auth_method,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        ),
     )
 
 
@@ -164,14 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
-    logs.configure(settings.log_format)
+    logs.configure("text" if settings.log_format == "text" else "json")
     from injector import output  # imported before the watchdog can need it
 
     deadline = Deadline(settings.deadline)
 
     def expired(message: str) -> None:
         output.remove_keys(settings.output_dir, _file_names(settings))
-        logs.emergency(logging.ERROR, f"{PROG}: failed: {message}", {"error": "DeadlineExceeded"})
+        logs.emergency(
+            log, logging.ERROR, f"{PROG}: failed: {message}", {"error": "DeadlineExceeded"}
+        )
 
     watchdog = Watchdog(deadline, expired)
     watchdog.arm()
@@ -180,13 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:
         output.remove_keys(settings.output_dir, _file_names(settings))
         if isinstance(exc, InjectorError):
-            log.error(f"{PROG}: failed: {exc}", extra={"error": type(exc).__name__})
+            log.error(f"{PROG}: failed: {exc}", extra=fields(error=type(exc).__name__))
         elif isinstance(exc, KeyboardInterrupt):
-            log.error(f"{PROG}: interrupted", extra={"error": "KeyboardInterrupt"})
+            log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))
         else:
             log.error(
                 f"{PROG}: internal error ({type(exc).__name__})",
-                extra={"error": type(exc).__name__},
+                extra=fields(error=type(exc).__name__),
             )
         return EXIT_FAILURE
     finally:

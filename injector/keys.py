@@ -20,10 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from injector import layouts, names
+from injector import layouts
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
 from injector.vault import VaultSession
+from vsi_common import names
+from vsi_common.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +221,7 @@ def get_or_create(
         existing = store.read(spec.secret_path)
         if existing is not None:
             log.info(
-                "key created concurrently, using the stored one", extra={"volume": spec.volume}
+                "key created concurrently, using the stored one", extra=fields(volume=spec.volume)
             )
             stored = _field_value(existing, spec, path, layout)
             return done(stored if stored == content else checked(stored, "from Vault"), "read")

@@ -9,17 +9,12 @@ model deserialization. In a pod the in-cluster config is used; elsewhere the kub
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.config import ConfigException
-
 from injector.errors import KubernetesError
+from vsi_common import kube
 
 
 @dataclass(frozen=True)
@@ -32,47 +27,35 @@ class BoundVolume:
     """The PV's ``spec.csi.volumeHandle``, empty for non-CSI volumes."""
 
 
-async def _load_config() -> None:
+async def _get(target: kube.Target, request: Awaitable[Any], host: str) -> dict[str, Any]:
     try:
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]  # untyped library
-        else:
-            await config.load_kube_config()
-    except (ConfigException, OSError) as exc:
-        raise KubernetesError(
-            f"no Kubernetes API configuration (in-cluster or KUBECONFIG): {exc}"
-        ) from None
-
-
-async def _get(api: client.CoreV1Api, what: str, call: Any) -> dict[str, Any]:
-    try:
-        response = await call(_preload_content=False)
-        body: dict[str, Any] = json.loads(await response.read())
-        return body
-    except ApiException as exc:
-        reason = "not found" if exc.status == 404 else f"HTTP {exc.status} {exc.reason}"
-        raise KubernetesError(f"cannot read {what}: {reason}") from None
-    except (OSError, ValueError) as exc:
-        raise KubernetesError(f"cannot read {what}: {exc}") from None
+        body = await kube.call_json(request, target, host=host)
+    except kube.KubeError as exc:
+        raise KubernetesError(f"cannot read {target.describe()}: {exc}") from None
+    assert body is not None  # missing_ok is False: a 404 raised
+    return body
 
 
 async def resolve(
     namespace: str, pvcs: Sequence[str], seconds: float, need_handle: bool
 ) -> dict[str, BoundVolume]:
     """The bound PV (and CSI handle) of each PVC; KubernetesError when unbound or unreadable."""
+    from kubernetes_asyncio.client import CoreV1Api
 
-    async def one(api: client.CoreV1Api, pvc: str) -> tuple[str, BoundVolume]:
+    async def one(api: CoreV1Api, host: str, pvc: str) -> tuple[str, BoundVolume]:
         claim = await _get(
-            api,
-            f"PVC {namespace}/{pvc}",
-            lambda **kw: api.read_namespaced_persistent_volume_claim(pvc, namespace, **kw),
+            kube.Target("get", "persistentvolumeclaims", pvc, namespace),
+            api.read_namespaced_persistent_volume_claim(pvc, namespace, _preload_content=False),
+            host,
         )
         pv_name = (claim.get("spec") or {}).get("volumeName") or ""
         phase = (claim.get("status") or {}).get("phase")
         if not pv_name or phase not in (None, "Bound"):
             raise KubernetesError(f"PVC {namespace}/{pvc} is not bound to a PV (phase {phase})")
         volume = await _get(
-            api, f"PV {pv_name}", lambda **kw: api.read_persistent_volume(pv_name, **kw)
+            kube.Target("get", "persistentvolumes", pv_name),
+            api.read_persistent_volume(pv_name, _preload_content=False),
+            host,
         )
         handle = ((volume.get("spec") or {}).get("csi") or {}).get("volumeHandle") or ""
         if need_handle and not handle:
@@ -80,10 +63,13 @@ async def resolve(
         return pvc, BoundVolume(pv_name, handle)
 
     async def run() -> dict[str, BoundVolume]:
-        await _load_config()
-        async with client.ApiClient() as api_client:
-            api = client.CoreV1Api(api_client)
-            pairs = await asyncio.gather(*(one(api, pvc) for pvc in pvcs))
+        try:
+            client = await kube.load_client()
+        except kube.KubeConfigError as exc:
+            raise KubernetesError(f"no Kubernetes API configuration: {exc}") from None
+        async with client:
+            api, host = CoreV1Api(client), kube.host_of(client)
+            pairs = await asyncio.gather(*(one(api, host, pvc) for pvc in pvcs))
         return dict(pairs)
 
     try:

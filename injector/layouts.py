@@ -21,11 +21,13 @@ import string
 from dataclasses import dataclass
 from typing import Final
 
-ROOK: Final = "rook"
+from vsi_common import names
+
+ROOK: Final = names.LAYOUT_ROOK
 """Layout name for Rook-Ceph OSDs on PVCs."""
-VOLUME_KEYS: Final = "volume-keys"
+VOLUME_KEYS: Final = names.LAYOUT_VOLUME_KEYS
 """Layout name for one generic key per PVC."""
-LAYOUTS: Final = (ROOK, VOLUME_KEYS)
+LAYOUTS: Final = names.LAYOUTS
 """Every layout name, as accepted by ``--layout``."""
 
 ROOK_KEY_PREFIX: Final = "rook-ceph-osd-encryption-key-"
@@ -46,15 +48,7 @@ TEMPLATE_FIELDS: Final = frozenset({"namespace", "pvc", "pv", "volume_handle"})
 KUBE_TEMPLATE_FIELDS: Final = frozenset({"pv", "volume_handle"})
 """Placeholders that need the PVC's bound PV from the Kubernetes API."""
 
-_DNS_SUBDOMAIN: Final = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PATH_SEGMENT: Final = re.compile(r"^[A-Za-z0-9._@+=:-]+$")
-MAX_PVC_NAME: Final = 253
-"""Longest PVC name Kubernetes accepts (a DNS-1123 subdomain)."""
-MAX_NAMESPACE: Final = 63
-"""Longest namespace name (a DNS-1123 label)."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +63,6 @@ class KeySpec:
     """KV field that holds the key text."""
     file_name: str
     """Name of the key file in the output directory."""
-
-
-def is_pvc_name(name: str) -> bool:
-    """True for a valid PVC name (DNS-1123 subdomain, at most 253 characters)."""
-    return len(name) <= MAX_PVC_NAME and _DNS_SUBDOMAIN.match(name) is not None
-
-
-def is_namespace(name: str) -> bool:
-    """True for a valid namespace name (DNS-1123 label, at most 63 characters)."""
-    return len(name) <= MAX_NAMESPACE and _DNS_LABEL.match(name) is not None
 
 
 def check_secret_path(path: str) -> str | None:

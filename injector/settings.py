@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
-from injector import layouts, names
+from injector import layouts
 from injector.errors import SettingsError
+from vsi_common import names, validation, values
+from vsi_common.logs import LOG_FORMATS
 
 SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 """Where Kubernetes mounts the pod's service-account token and namespace files."""
@@ -37,18 +39,8 @@ DEFAULT_APPROLE_MOUNT: Final = "approle"
 """Auth mount for VAULT_AUTH_METHOD=approle when VAULT_AUTH_MOUNT_PATH is unset."""
 KV_VERSIONS: Final = {"kv": 1, "v1": 1, "1": 1, "kv-v2": 2, "v2": 2, "2": 2}
 """VAULT_BACKEND spellings (ours, Portworx's and Rook's) and the KV version each means."""
-TRUE_WORDS: Final = frozenset({"1", "t", "true", "yes", "y", "on"})
-"""Boolean spellings read as true (a superset of Go's strconv.ParseBool, case-insensitive)."""
-FALSE_WORDS: Final = frozenset({"", "0", "f", "false", "no", "n", "off"})
-"""Boolean spellings read as false; empty means unset."""
-LOG_FORMATS: Final = ("json", "text")
-"""Accepted --log-format values."""
 
 AuthMethod = Literal["token", "kubernetes", "approle"]
-_HOSTNAME: Final = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
-)
-_ADDR_HOST: Final = re.compile(r"^(?=.{1,254}$)[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_])?\.?$")
 _OWNER: Final = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]+$")
 
@@ -232,12 +224,10 @@ def _pick(flag: str | None, env: Mapping[str, str], var: str) -> tuple[str, str]
 
 def parse_bool(value: str, name: str) -> bool:
     """A boolean setting; anything but a known spelling is an error naming ``name``."""
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    _fail(name, f"expected true or false, got {value!r}")
+    try:
+        return values.parse_bool(value)
+    except ValueError as exc:
+        _fail(name, str(exc))
 
 
 def _existing_file(value: str, name: str) -> Path:
@@ -264,7 +254,7 @@ def _header_value(value: str, name: str) -> str:
 
 
 def _valid_host(host: str) -> bool:
-    if _ADDR_HOST.match(host):
+    if validation.is_hostname(host, underscores=True, trailing_dot=True):
         return True
     import ipaddress  # only for addresses that are not DNS names
 
@@ -384,7 +374,7 @@ def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSetti
     client_cert = _existing_file(cert_s, names.VAULT_CLIENT_CERT) if cert_s else None
     client_key = _existing_file(key_s, names.VAULT_CLIENT_KEY) if key_s else None
     server_name = get(names.VAULT_TLS_SERVER_NAME) or None
-    if server_name is not None and not _HOSTNAME.match(server_name):
+    if server_name is not None and not validation.is_hostname(server_name):
         _fail(names.VAULT_TLS_SERVER_NAME, f"expected a DNS name, got {server_name!r}")
     skip_verify = parse_bool(get(names.VAULT_SKIP_VERIFY), names.VAULT_SKIP_VERIFY)
     tls = TlsSettings(cacert, capath, client_cert, client_key, server_name, skip_verify)
@@ -409,7 +399,7 @@ def _volumes(flags: Sequence[str] | None, env: Mapping[str, str]) -> tuple[str, 
         _fail(f"--volume/{names.VSI_VOLUMES}", "required, expected at least one PVC name")
     seen: set[str] = set()
     for volume in volumes:
-        if not layouts.is_pvc_name(volume):
+        if not validation.is_pvc_name(volume):
             _fail(name, f"expected PVC names (lowercase DNS-1123 subdomains), got {volume!r}")
         if volume in seen:
             _fail(name, f"volume {volume!r} is listed twice")
@@ -427,7 +417,7 @@ def _namespace(flag: str | None, env: Mapping[str, str], service_account_dir: Pa
             value, name = ns_file.read_text().strip(), str(ns_file)
         except OSError:
             return None
-    if not layouts.is_namespace(value):
+    if not validation.is_namespace_name(value):
         _fail(name, f"expected a namespace name (DNS-1123 label), got {value!r}")
     return value
 

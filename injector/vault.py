@@ -30,6 +30,7 @@ import urllib3
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
 from injector.settings import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from vsi_common.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -203,14 +204,14 @@ class VaultSession:
             raise VaultError(f"{what}: Vault answered without a client token")
         self._client.adapter.token = token
         self._login_generation += 1
-        log.debug("logged in", extra={"auth_method": self.settings.auth_method})
+        log.debug("logged in", extra=fields(auth_method=self.settings.auth_method))
 
     def _relogin(self, seen_generation: int) -> None:
         with self._login_lock:
             if self._login_generation == seen_generation:
                 log.info(
                     "token rejected, logging in again",
-                    extra={"auth_method": self.settings.auth_method},
+                    extra=fields(auth_method=self.settings.auth_method),
                 )
                 self.login()
 
@@ -294,7 +295,7 @@ class VaultSession:
             log.log(
                 logging.WARNING if attempt == 1 else logging.DEBUG,
                 "Vault not ready, retrying until the deadline",
-                extra={"what": what, "attempt": attempt, "error": last},
+                extra=fields(what=what, attempt=attempt, error=last),
             )
             time.sleep(delay)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.openbao import OpenBao, start_openbao
+from demo.openbao import OpenBao, start_openbao
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from typing import Protocol
 
 from aiohttp import hdrs, web
 
+from vsi_common.logs import fields, info_line
 from webhook.configreload import ConfigReloader, MutatorLoader, default_loader
 from webhook.errors import BadReview, UsageError
-from webhook.logs import fields, info_line
 from webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from webhook.model import ClusterView, MutationResult
 from webhook.review import Review, Status, build_response, decide, dump, parse_review

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from injector import names
+from vsi_common import names
 from webhook import constants as c
 from webhook.profiles import Connection, InjectorSettings, KeyVolume, Resources
 
@@ -48,7 +48,7 @@ def tls_env() -> list[Json]:
 
 
 def connection_env(connection: Connection) -> list[Json]:
-    """The VAULT_* env entries of a connection, in `injector.names.VAULT_SETTINGS` order.
+    """The VAULT_* env entries of a connection, in `vsi_common.names.VAULT_SETTINGS` order.
 
     A px-vault style Secret gives one ``secretKeyRef`` per name, optional for all but VAULT_ADDR
     (so a key the Secret lacks stays unset while a missing Secret fails visibly); with a TLS Secret
@@ -134,7 +134,7 @@ def injector_env(
     group_readable: bool,
     seed_file: str | None = None,
 ) -> list[Json]:
-    """The ``VSI_*`` settings of the injector (see `injector.names`), in a stable order."""
+    """The ``VSI_*`` settings of the injector (see `vsi_common.names`), in a stable order."""
     env = [
         value_env(names.VSI_LAYOUT, layout),
         value_env(names.VSI_VOLUMES, ",".join(volumes)),

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vsi_common.logs import fields
 from webhook.errors import WebhookError
-from webhook.logs import fields
 from webhook.model import Mutator
 
 log = logging.getLogger(__name__)

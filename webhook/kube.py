@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api
-from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
+from vsi_common import kube
+from vsi_common.logs import fields
 from webhook.constants import ENABLED_VALUE, LABEL_ENABLED
 from webhook.errors import WebhookError
 from webhook.model import SecretInfo
@@ -33,8 +32,6 @@ LOG = logging.getLogger(__name__)
 
 UNKNOWN: Final = "unknown"
 """`KubeCaches.secret` for a Secret it does not watch (namespace not opted in, 403, not synced)."""
-IN_CLUSTER_HOST_ENV: Final = "KUBERNETES_SERVICE_HOST"
-"""Set by the kubelet in every pod; its presence means "use the pod's service account"."""
 WATCH_TIMEOUT_SECONDS: Final = 300
 """Server-side ``timeoutSeconds`` of one watch; then re-opened from the last resourceVersion."""
 LIST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
@@ -63,53 +60,9 @@ class Backoff:
             delay = min(delay * 2, self.maximum)
 
 
-class _Gone(Exception):
-    """410: the resourceVersion is too old; list again."""
-
-
-class _Forbidden(Exception):
-    """403 from the API server."""
-
-
-class _ApiError(Exception):
-    """Any other failure status; the message is one line without object content."""
-
-
-def _default_kubeconfig() -> str | None:
-    env = os.environ.get("KUBECONFIG", "")
-    if any(Path(p).is_file() for p in env.split(os.pathsep) if p):
-        return env
-    home = Path.home() / ".kube" / "config"
-    return str(home) if home.is_file() else None
-
-
 def kubernetes_configured() -> bool:
     """Whether `KubeCaches.connect` has a configuration to use (in a pod, or a kubeconfig)."""
-    return bool(os.environ.get(IN_CLUSTER_HOST_ENV)) or _default_kubeconfig() is not None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-async def _read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    # content.read(), not response.read(): the latter keeps the body (Secret values) around.
-    raw = await response.content.read()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _raise_for_status(status: int, body: Mapping[str, Any], what: str) -> None:
-    if status == 410:
-        raise _Gone(what)
-    if status == 403:
-        raise _Forbidden(what)
-    reason = body.get("reason") or "error"
-    raise _ApiError(f"{what}: HTTP {status} {reason}")
+    return kube.kubernetes_configured()
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -160,6 +113,7 @@ class KubeCaches:
         owns_client: bool = False,
     ) -> None:
         self._client = client
+        self._host = kube.host_of(client)
         self._core = CoreV1Api(client)
         self._webhook_namespace = webhook_namespace
         self._secret_names = frozenset(secret_names)
@@ -183,26 +137,12 @@ class KubeCaches:
     ) -> KubeCaches:
         """Caches with the pod's service account in a cluster, else ``kubeconfig`` / KUBECONFIG /
         ``~/.kube/config``. Raises `KubeUnavailable` when there is none or it does not load."""
-        configuration = Configuration()
-        if kubeconfig is None and os.environ.get(IN_CLUSTER_HOST_ENV):
-            try:
-                load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            except (ConfigException, OSError) as exc:
-                raise KubeUnavailable(f"in-cluster configuration: {_first_line(exc)}") from None
-        else:
-            path = kubeconfig or _default_kubeconfig()
-            if path is None:
-                raise KubeUnavailable(
-                    "no Kubernetes configuration: not running in a pod and no kubeconfig"
-                )
-            try:
-                await load_kube_config(
-                    config_file=path, client_configuration=configuration, persist_config=False
-                )
-            except Exception as exc:  # the loader raises many types for a bad file
-                raise KubeUnavailable(f"kubeconfig {path}: {_first_line(exc)}") from None
+        try:
+            client = await kube.load_client(kubeconfig)
+        except kube.KubeConfigError as exc:
+            raise KubeUnavailable(str(exc)) from None
         return cls(
-            ApiClient(configuration),
+            client,
             webhook_namespace=webhook_namespace,
             secret_names=secret_names,
             owns_client=True,
@@ -270,14 +210,9 @@ class KubeCaches:
 
     # ------------------------------------------------------------------ list + watch
 
-    async def _list(self, request: Awaitable[Any], what: str) -> dict[str, Any]:
-        response = await request
-        try:
-            body = await _read_json(response)
-        finally:
-            response.release()
-        if response.status != 200:
-            _raise_for_status(response.status, body, what)
+    async def _list(self, request: Awaitable[Any], target: kube.Target) -> dict[str, Any]:
+        body = await kube.call_json(request, target, host=self._host)
+        assert body is not None  # missing_ok is False: a 404 raised
         return body
 
     async def _watch(
@@ -285,11 +220,11 @@ class KubeCaches:
         open_watch: Callable[..., Awaitable[Any]],
         resource_version: str,
         handle: EventHandler,
-        what: str,
+        target: kube.Target,
     ) -> tuple[str, int]:
         """Follow one watch from ``resource_version``; return the last resourceVersion seen and
         how many events arrived, when the server ends the stream."""
-        response = await open_watch(
+        request = open_watch(
             watch=True,
             resource_version=resource_version,
             allow_watch_bookmarks=True,
@@ -299,15 +234,14 @@ class KubeCaches:
                 total=None, sock_connect=10, sock_read=self._watch_timeout + 30
             ),
         )
+        response = await kube.open_stream(request, target, host=self._host)
         events = 0
         try:
-            if response.status != 200:
-                _raise_for_status(response.status, await _read_json(response), what)
             async for line in _lines(response):
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
-                    _raise_for_status(int(obj.get("code") or 500), obj, what)
+                    raise kube.status_error(int(obj.get("code") or 500), obj, target, self._host)
                 version = obj.get("metadata", {}).get("resourceVersion")
                 if version:
                     resource_version = str(version)
@@ -323,7 +257,7 @@ class KubeCaches:
         list_once: Callable[[], Awaitable[str]],
         open_watch: Callable[..., Awaitable[Any]],
         handle: EventHandler,
-        what: str,
+        target: kube.Target,
     ) -> None:
         """List, then watch from the list's resourceVersion for ever; list again after 410 Gone.
 
@@ -335,21 +269,27 @@ class KubeCaches:
             try:
                 version = await list_once()
                 if failing:
-                    LOG.info("%s: reconnected", what)
+                    LOG.info("watch reconnected", extra=fields(watch=target.describe()))
                     failing = False
                 delays = self._backoff.delays()
                 while True:
-                    version, events = await self._watch(open_watch, version, handle, what)
+                    version, events = await self._watch(open_watch, version, handle, target)
                     if not events:  # a server that ends watches at once must not make us spin
                         await asyncio.sleep(self._backoff.initial)
-            except _Gone:
-                LOG.info("%s: resourceVersion expired (410 Gone); listing again", what)
-            except _Forbidden:
+            except kube.Gone:
+                LOG.info(
+                    "resourceVersion expired (410 Gone); listing again",
+                    extra=fields(watch=target.describe()),
+                )
+            except kube.Forbidden:
                 raise
             except Exception as exc:  # anything else (network, bad JSON): a dead task would freeze
                 # the caches, so log once per failing streak and keep trying.
                 if not failing:
-                    LOG.warning("%s failed, retrying with backoff: %s", what, _first_line(exc))
+                    LOG.warning(
+                        "watch failed, retrying with backoff",
+                        extra=fields(watch=target.describe(), error=kube.first_line(exc)),
+                    )
                     failing = True
                 await asyncio.sleep(next(delays))
 
@@ -362,9 +302,9 @@ class KubeCaches:
                     self._list_namespaces,
                     self._core.list_namespace,
                     self._on_namespace,
-                    "watch namespaces",
+                    kube.Target("watch", "namespaces"),
                 )
-            except _Forbidden:
+            except kube.Forbidden:
                 LOG.warning(
                     "cannot list namespaces (403): namespace labels unknown, "
                     "the namespaceSelector is trusted"
@@ -374,7 +314,7 @@ class KubeCaches:
     async def _list_namespaces(self) -> str:
         body = await self._list(
             self._core.list_namespace(_preload_content=False, _request_timeout=LIST_TIMEOUT),
-            "list namespaces",
+            kube.Target("list", "namespaces"),
         )
         self._namespaces = {
             str(item["metadata"]["name"]): _labels(item) for item in body.get("items") or []
@@ -414,7 +354,7 @@ class KubeCaches:
     # ------------------------------------------------------------------ secrets
 
     async def _run_secrets(self, namespace: str) -> None:
-        what = f"watch secrets in namespace {namespace}"
+        target = kube.Target("watch", "secrets", namespace=namespace)
         logged_forbidden = False
 
         async def list_once() -> str:
@@ -428,15 +368,14 @@ class KubeCaches:
 
         while True:
             try:
-                await self._follow(list_once, open_watch, handle, what)
-            except _Forbidden:
+                await self._follow(list_once, open_watch, handle, target)
+            except kube.Forbidden:
                 self._forbidden.add(namespace)
                 self._secrets.pop(namespace, None)
                 if not logged_forbidden:
                     LOG.warning(
-                        "cannot list Secrets in namespace %s (403): its Secrets are unknown, "
-                        "no Secret warnings there",
-                        namespace,
+                        "cannot list Secrets (403): they are unknown, no Secret warnings there",
+                        extra=fields(namespace=namespace),
                     )
                     logged_forbidden = True
                 await asyncio.sleep(self._backoff.forbidden)
@@ -446,12 +385,12 @@ class KubeCaches:
             self._core.list_namespaced_secret(
                 namespace, _preload_content=False, _request_timeout=LIST_TIMEOUT
             ),
-            f"list secrets in namespace {namespace}",
+            kube.Target("list", "secrets", namespace=namespace),
         )
         infos = (_secret_info(item) for item in body.get("items") or [])
         self._secrets[namespace] = {i.name: i for i in infos if i.name in self._secret_names}
         if namespace in self._forbidden:
-            LOG.info("Secrets in namespace %s are readable again", namespace)
+            LOG.info("Secrets are readable again", extra=fields(namespace=namespace))
             self._forbidden.discard(namespace)
         return str(body.get("metadata", {}).get("resourceVersion", ""))
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from injector import names
+from vsi_common import names
 from webhook import builders as b
 from webhook import constants as c
 from webhook import patch

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import yaml
 
-from injector import names
+from vsi_common import names, validation
 from webhook import constants as c
 from webhook.errors import ConfigError
 
@@ -37,8 +37,6 @@ RESERVED_MOUNT_PATHS: Final = ((c.TLS_MOUNT_PATH, "TLS Secret"), (c.SEED_MOUNT_P
 """Paths the injector also mounts: ``keyVolume.mountPath`` may not equal, contain or nest in them
 (a container's mount paths must be unique, and nested mounts would hide or shadow the keys)."""
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _IMAGE = re.compile(r"^[^\s]+$")
 
@@ -82,7 +80,7 @@ class Connection:
     secret: str | None = None
     """px-vault style Secret: every VAULT_* key becomes an env entry (optional but VAULT_ADDR)."""
     values: tuple[tuple[str, str], ...] = ()
-    """Plain VAULT_* settings (never credentials), in `injector.names.VAULT_SETTINGS` order."""
+    """Plain VAULT_* settings (never credentials), in `vsi_common.names.VAULT_SETTINGS` order."""
     token_secret: str | None = None
     """Secret whose key ``token`` becomes VAULT_TOKEN (with ``values``)."""
     tls_secret: str | None = None
@@ -212,8 +210,8 @@ class _Parser:
 
     def secret_name(self, value: Any, where: str) -> str:
         name = self.string(value, where)
-        if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-            raise self.fail(where, "expected a Secret name (lowercase DNS subdomain)")
+        if not validation.is_secret_name(name):
+            raise self.fail(where, f"expected a Secret name, {validation.DNS1123_SUBDOMAIN}")
         return name
 
     def quantity(self, value: Any, where: str) -> str:
@@ -309,8 +307,8 @@ class _Parser:
             if required not in data:
                 raise self.fail(f"{where}.{required}", "required field is missing")
         name = self.string(data["name"], f"{where}.name")
-        if not _DNS_LABEL.match(name):
-            raise self.fail(f"{where}.name", "expected a lowercase DNS label (a-z, 0-9, -)")
+        if not validation.is_dns1123_label(name):
+            raise self.fail(f"{where}.name", f"expected {validation.DNS1123_LABEL}")
         kind = data["type"]
         if kind not in c.PROFILE_TYPES:
             raise self.fail(f"{where}.type", f"expected one of {', '.join(c.PROFILE_TYPES)}")

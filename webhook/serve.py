@@ -22,11 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
+from vsi_common.logs import LOG_FORMATS, configure, fields
 from webhook import settings as settings_module
 from webhook.app import STATE, WebhookState, create_app, create_metrics_app
 from webhook.errors import UsageError, WebhookError
-from webhook.logs import configure, fields
-from webhook.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, LOG_FORMATS, ServeSettings
+from webhook.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, ServeSettings
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
+from vsi_common.logs import LOG_FORMATS, LogFormat
+from vsi_common.values import parse_bool
 from webhook.errors import UsageError
-
-LogFormat = Literal["json", "text"]
-"""JSON lines (the default, for log collectors) or human-readable text."""
-
-LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 
 ENV_PREFIX = "VSI_WEBHOOK_"
 """Every serve flag ``--some-flag`` can also come from ``VSI_WEBHOOK_SOME_FLAG``."""
@@ -144,20 +140,14 @@ def _seconds(flag: str, cli: object, env: Mapping[str, str], default: float) -> 
     return value
 
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
 def _flag(flag: str, cli: bool, env: Mapping[str, str]) -> bool:
     if cli:
         return True
     name = env_name(flag)
-    raw = env.get(name, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise UsageError(f"{flag} (${name}): {raw!r} is not true or false")
+    try:
+        return parse_bool(env.get(name, ""))
+    except ValueError as exc:
+        raise UsageError(f"{flag} (${name}): {exc}") from None
 
 
 def _path(flag: str, cli: object, env: Mapping[str, str]) -> Path | None:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from vsi_common.logs import fields
 from webhook.errors import UsageError
-from webhook.logs import fields
 
 log = logging.getLogger(__name__)
 

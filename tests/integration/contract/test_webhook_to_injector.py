@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.openbao import OpenBao
+from demo.openbao import OpenBao
 from webhook import constants as c
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -14,7 +14,7 @@ from pathlib import Path
 import hvac
 import pytest
 
-from tests.openbao import OpenBao
+from demo.openbao import OpenBao
 
 ROOT = Path(__file__).resolve().parents[3]
 RUN_TIMEOUT = 60.0

@@ -10,6 +10,7 @@ from typing import Any
 import hvac
 import kmock
 
+from demo.openbao import OpenBao
 from injector.settings import parse_vault
 from injector.vault import Deadline, VaultSession
 from tests.integration.injector.conftest import (
@@ -19,7 +20,6 @@ from tests.integration.injector.conftest import (
     stored_volume_key,
     unique,
 )
-from tests.openbao import OpenBao
 
 SERVICE_ACCOUNT = ("storage", "osd-injector")
 SA_UID = "0b5b6f1e-5a37-4c55-9d0f-3f1b2b9d6c11"

@@ -11,6 +11,7 @@ from pathlib import Path
 import hvac
 from hvac.exceptions import Forbidden, InvalidPath
 
+from demo.openbao import OpenBao, bao_binary
 from tests.integration.injector.conftest import (
     CREATE_ONLY_V1,
     read_field,
@@ -19,7 +20,6 @@ from tests.integration.injector.conftest import (
     token_with_policy,
     unique,
 )
-from tests.openbao import OpenBao, bao_binary
 
 FAULT_DEADLINE = "3"
 RACERS = 8

@@ -8,8 +8,8 @@ import hvac
 import kmock
 import yaml
 
+from demo.openbao import OpenBao
 from tests.integration.injector.conftest import read_field, run_injector_async
-from tests.openbao import OpenBao
 
 PVCS = kmock.resource("", "v1", "persistentvolumeclaims")
 PVS = kmock.resource("", "v1", "persistentvolumes")

@@ -13,6 +13,7 @@ import hvac
 import pytest
 from hvac.exceptions import Forbidden, InvalidPath
 
+from demo.openbao import OpenBao
 from injector import layouts
 from tests.integration.injector.conftest import (
     CREATE_ONLY_V1,
@@ -24,7 +25,6 @@ from tests.integration.injector.conftest import (
     token_with_policy,
     unique,
 )
-from tests.openbao import OpenBao
 
 
 @pytest.mark.parametrize("version", [1, 2])

@@ -10,11 +10,11 @@ from pathlib import Path
 import hvac
 from hvac.exceptions import InvalidPath
 
+from demo.openbao import OpenBao
 from injector import luks
 from injector.errors import LuksError
 from injector.luks import cryptsetup_binary
 from tests.integration.injector.conftest import run_injector
-from tests.openbao import OpenBao
 
 VOLUME_BYTES = 20 * 1024 * 1024
 

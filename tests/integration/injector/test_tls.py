@@ -12,8 +12,8 @@ import hvac
 import pytest
 
 from certs.generate import generate
+from demo.openbao import TLS_SERVER_NAME, OpenBao
 from tests.integration.injector.conftest import run_injector, stored_volume_key
-from tests.openbao import TLS_SERVER_NAME, OpenBao
 
 ARGS = ("--layout", "volume-keys", "--volume")
 

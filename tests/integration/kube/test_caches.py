@@ -19,6 +19,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from tests.kubeapi import RunningKubeApi
+from vsi_common.logs import FIELDS_ATTR
 from webhook.kube import Backoff, KubeCaches, KubeUnavailable, kubernetes_configured
 from webhook.model import ClusterView, SecretInfo
 
@@ -181,7 +182,7 @@ async def test_forbidden_secrets_are_unknown_and_logged_once(
         await eventually(
             lambda: cluster.api.count("list", "secrets", "locked") >= 3, "retries after 403"
         )
-        about_locked = [r for r in caplog.records if "locked" in r.getMessage()]
+        about_locked = [r for r in caplog.records if log_fields(r).get("namespace") == "locked"]
         assert len(about_locked) == 1
         assert "403" in about_locked[0].getMessage()
         assert about_locked[0].levelno == logging.WARNING
@@ -190,6 +191,12 @@ async def test_forbidden_secrets_are_unknown_and_logged_once(
         await eventually(lambda: caches.secret("locked", "px-vault") != "unknown", "recovered")
     finally:
         await caches.close()
+
+
+def log_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The structured fields of a log line (`vsi_common.logs.fields`)."""
+    found = getattr(record, FIELDS_ATTR, None)
+    return found if isinstance(found, dict) else {}
 
 
 def reachable_texts(root: object, skip: tuple[type, ...]) -> Iterator[str]:
@@ -250,7 +257,11 @@ async def test_errors_are_retried_with_backoff_and_logged_once(
 
     await eventually(lambda: caches.namespace_labels("after-errors") == {"x": "y"}, "recovered")
     assert cluster.api.count("list", "namespaces") == lists_before + 3
-    failures = [r for r in caplog.records if "list namespaces: HTTP 500" in r.getMessage()]
+    failures = [
+        r
+        for r in caplog.records
+        if "list namespaces failed with HTTP 500" in str(log_fields(r).get("error"))
+    ]
     assert len(failures) == 1
     assert any("reconnected" in r.getMessage() for r in caplog.records)
 

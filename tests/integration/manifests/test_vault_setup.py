@@ -9,8 +9,8 @@ import hvac
 import hvac.exceptions
 import pytest
 
+from demo.openbao import OpenBao, bao_binary
 from tests.integration.manifests.conftest import MANIFESTS
-from tests.openbao import OpenBao, bao_binary
 
 ROOK_SETUP = MANIFESTS / "examples/rook/vault/setup.sh"
 PORTWORX_SETUP = MANIFESTS / "examples/portworx/vault/setup.sh"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 
 import yaml
@@ -17,6 +16,7 @@ from tests.integration.manifests.conftest import (
     pod_templates,
     selector_matches,
 )
+from vsi_common import names
 
 NAME = "vault-storage-injector"
 IMAGE = "ghcr.io/vault-storage-injector/vault-storage-injector:0.1.0"
@@ -181,18 +181,8 @@ def test_webhook_may_only_list_and_watch_namespaces_cluster_wide(base: list[Obj]
 
 
 def vault_settings() -> list[str]:
-    """injector.names.VAULT_SETTINGS, read with ast (the injector package is in progress)."""
-    tree = ast.parse((REPO / "injector/names.py").read_text())
-    constants: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                constants[node.target.id] = node.value.value
-            if node.target.id == "VAULT_SETTINGS" and isinstance(node.value, ast.Tuple):
-                names = [constants[e.id] for e in node.value.elts if isinstance(e, ast.Name)]
-                assert len(names) == len(node.value.elts)
-                return names
-    raise AssertionError("injector/names.py defines no VAULT_SETTINGS tuple")
+    """The VAULT_* names the webhook and the injector share."""
+    return list(names.VAULT_SETTINGS)
 
 
 def test_connection_secret_templates_name_every_vault_setting() -> None:

@@ -6,7 +6,7 @@ import hvac
 import pytest
 import requests
 
-from tests.openbao import TLS_SERVER_NAME, OpenBao
+from demo.openbao import TLS_SERVER_NAME, OpenBao
 
 
 def test_kv_v2_round_trip_over_http(openbao: OpenBao) -> None:

@@ -75,11 +75,3 @@ def test_rook_file_holds_the_stored_text_itself() -> None:
 def test_unusable_volume_keys_values_are_rejected(stored: str) -> None:
     with pytest.raises(ValueError, match="stored key"):
         layouts.file_bytes(layouts.VOLUME_KEYS, stored)
-
-
-@pytest.mark.parametrize(
-    ("name", "ok"),
-    [("data-0", True), ("a.b", True), ("A", False), ("-a", False), ("a" * 254, False)],
-)
-def test_pvc_names_follow_dns_1123_subdomains(name: str, ok: bool) -> None:
-    assert layouts.is_pvc_name(name) is ok

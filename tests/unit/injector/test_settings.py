@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from injector import cli, names
+from injector import cli
 from injector.errors import SettingsError
 from injector.settings import AppRoleAuth, KubernetesAuth, TokenAuth, parse
+from vsi_common import names
 
 NO_SA = Path("/nonexistent-service-account")
 

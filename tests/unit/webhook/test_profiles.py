@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from injector import names
+from vsi_common import names
 from webhook import constants as c
 from webhook.errors import ConfigError
 from webhook.profiles import Connection, load_config, parse_config
@@ -108,7 +108,7 @@ BAD = [
     ),
     (
         "profiles: [{name: A_b, type: rook-osd, connection: {secret: s}}]",
-        "p.yaml: profiles[0].name: expected a lowercase DNS label",
+        "p.yaml: profiles[0].name: expected a DNS-1123 label",
     ),
     (
         "profiles: [{name: a, type: ceph, connection: {secret: s}}]",
@@ -126,6 +126,14 @@ BAD = [
     (
         _conn("{secret: Bad_Name}"),
         "p.yaml: profiles[0].connection.secret: expected a Secret name",
+    ),
+    (
+        _conn("{secret: a..b}"),  # accepted before the name rules were shared
+        "p.yaml: profiles[0].connection.secret: expected a Secret name",
+    ),
+    (
+        _conn("{secret: s, tlsSecret: a.-b}"),
+        "p.yaml: profiles[0].connection.tlsSecret: expected a Secret name",
     ),
     (
         _conn("{secret: s, tokenSecret: t}"),

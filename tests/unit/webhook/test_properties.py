@@ -13,8 +13,8 @@ import jsonpatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from injector import names
 from tests.unit.webhook.support import GOLDEN, validate
+from vsi_common import names
 from webhook import constants as c
 from webhook.model import AdmissionContext, Mutator
 from webhook.mutation import build_mutator

@@ -63,7 +63,7 @@ def test_every_flag_has_its_variable_name() -> None:
         (["--dev", "--port", "x"], {}, "--port: 'x' is not a port number"),
         (["--dev"], {"VSI_WEBHOOK_PORT": "65536"}, "--port ($VSI_WEBHOOK_PORT): 65536 is not"),
         (["--dev"], {"VSI_WEBHOOK_LOG_FORMAT": "xml"}, "'xml' is not one of json, text"),
-        (["--dev"], {"VSI_WEBHOOK_NO_KUBERNETES": "maybe"}, "is not true or false"),
+        (["--dev"], {"VSI_WEBHOOK_NO_KUBERNETES": "maybe"}, "expected true or false"),
         (["--dev", "--read-timeout", "0"], {}, "--read-timeout: '0' is not a positive number"),
         (["--dev", "--idle-timeout", "nan"], {}, "--idle-timeout: 'nan' is not a positive"),
     ],

@@ -1,28 +1,35 @@
-"""Structured logging for the webhook, configured once by the entry point.
+"""One log schema for every command, configured once by each entry point.
 
 Log collectors in a cluster want one JSON object per line; a person at a terminal wants text. Code
 logs through module loggers and passes structured fields with `fields(...)`; this module decides how
-they are written. Callers pass identifiers only (uid, kind, namespace, name, outcome): never an
-object's env values, a Secret or a token.
+they are written: ``{"ts", "level", "logger", "msg", <fields>...}`` in JSON, or
+``<ts> <LEVEL> <msg> key=value ...`` in text, for the webhook, the injector and vsi-certs alike.
+Callers pass identifiers only (uid, kind, namespace, name, volume, outcome): never an object's env
+values, a Secret, a token or a key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any, Final, Literal, TextIO, get_args
 
 import orjson
 
-from webhook.settings import LogFormat
+LogFormat = Literal["json", "text"]
+"""JSON lines (the default, for log collectors) or human-readable text."""
+LOG_FORMATS: Final[tuple[str, ...]] = get_args(LogFormat)
+"""Accepted ``--log-format`` values, default first."""
 
-FIELDS_ATTR = "vsi_fields"
-"""LogRecord attribute that carries the structured fields of one line."""
-LOGGER_NAME = "webhook"
-"""Parent logger of every module in the package."""
+FIELDS_ATTR: Final = "vsi_fields"
+"""LogRecord attribute that carries the structured fields of one line (one attribute, so a field
+named like a LogRecord attribute, ``name`` say, cannot clash with it)."""
+QUIET_LOGGERS: Final = ("aiohttp.access",)
+"""Loggers held at WARNING: aiohttp's access log would repeat the per-review line."""
 
 _HANDLER_MARK = "_vsi_handler"
 
@@ -153,14 +160,13 @@ def info_line(logger: logging.Logger, msg: str, values: Mapping[str, Any]) -> No
 def configure(
     log_format: LogFormat, *, level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
-    """Send the webhook's and aiohttp's records to ``stream`` (stderr) in ``log_format``.
+    """Send every record (ours and the libraries') to ``stream`` (stderr) in ``log_format``.
 
     Calling it again replaces the handler it installed before, so tests and repeated runs do not
     duplicate lines.
     """
-    # One line per review is on the admission path: skip what the lines never show (the caller's
-    # file and line, thread and process names), which the logging docs list as the costly parts.
-    logging._srcfile = None
+    # Skip what the lines never show (thread and process names), which the logging docs list among
+    # the costly parts of a record; one line per review is on the admission path.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
@@ -174,5 +180,22 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log would duplicate the per-review line; probes would flood it.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def emergency(logger: logging.Logger, level: int, msg: str, values: Mapping[str, Any]) -> None:
+    """Write one line straight to stderr's descriptor, taking no lock (for a signal handler).
+
+    A watchdog may interrupt a thread that holds the handler's lock, so this formats the line
+    itself and calls ``os.write``.
+    """
+    created = time.time()
+    name = logging.getLevelName(level)
+    sink = _sink
+    if sink is None or sink.json:
+        line = _json_line(created, name.lower(), logger.name, msg, values)
+        text = orjson.dumps(line, default=str).decode()
+    else:
+        text = _text_line(created, name, msg, values)
+    os.write(2, (text + "\n").encode())

@@ -1,9 +1,10 @@
-"""Every environment name the injector reads, in one place: the reference for docs and the webhook.
+"""Every environment name and value the webhook and the injector agree on, in one place.
 
-The ``VAULT_*`` names are those Portworx (libopenstorage/secrets) and Rook read, so one px-vault
-style Secret serves all three. The ``VSI_*`` names mirror the injector's flags so the webhook can
-pass either.
-This module is pure (no imports beyond the standard library) because the webhook imports it.
+The webhook writes these names into the containers it injects and the injector reads them, so
+they are the contract between the two; docs/injector.md is tested against this module. The
+``VAULT_*`` names are those Portworx (libopenstorage/secrets) and Rook read, so one px-vault style
+Secret serves all three. The ``VSI_*`` names mirror the injector's flags so the webhook can pass
+either. Pure: standard library only.
 """
 
 from typing import Final
@@ -66,6 +67,13 @@ VAULT_SETTINGS: Final = (
     VAULT_APPROLE_SECRET_ID,
 )
 """Every VAULT_* name, in the order the webhook injects them as px-vault ``secretKeyRef``s."""
+
+LAYOUT_ROOK: Final = "rook"
+"""`VSI_LAYOUT` value for Rook-Ceph OSDs on PVCs (Rook's own key naming, file ``luks_key``)."""
+LAYOUT_VOLUME_KEYS: Final = "volume-keys"
+"""`VSI_LAYOUT` value for one generic 256-bit key per PVC (file named after the PVC)."""
+LAYOUTS: Final = (LAYOUT_ROOK, LAYOUT_VOLUME_KEYS)
+"""Every layout name, as accepted by ``--layout`` / `VSI_LAYOUT`."""
 
 VSI_LAYOUT: Final = "VSI_LAYOUT"
 """``--layout``: ``rook`` or ``volume-keys`` (required)."""

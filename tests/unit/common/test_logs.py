@@ -1,4 +1,4 @@
-"""`webhook.logs`: JSON lines by default, text on request, fields carried through."""
+"""`vsi_common.logs`: JSON lines by default, text on request, fields carried through."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Literal
 import orjson
 import pytest
 
-from webhook.logs import configure, fields, info_line
+from vsi_common.logs import configure, fields, info_line
 
 
 @pytest.fixture(autouse=True)

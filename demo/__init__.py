@@ -1,0 +1,1 @@
+"""`make demo`: the whole story on one machine (see `demo.__main__`)."""
