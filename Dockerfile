@@ -19,6 +19,7 @@ COPY pyproject.toml README.md ./
 COPY webhook ./webhook
 COPY injector ./injector
 COPY certs ./certs
+COPY vsi_common ./vsi_common
 
 # Build the wheel, then install it with its dependencies (binary wheels from PyPI, so no compiler
 # is needed) into a venv that the final stage copies whole.

@@ -138,3 +138,16 @@ def test_manifests_run_only_commands_of_the_image(all_objects: list[Obj]) -> Non
     for where, pod in pod_templates(all_objects):
         for container in pod["containers"]:
             assert container["command"][0] in {"vsi-webhook", "vsi-certs"}, where
+
+
+def test_the_image_copies_every_package_the_wheel_includes() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = {a.split()[0].rstrip("/") for k, a in instructions() if k == "COPY"}
+    allowed = {
+        line.strip()[1:].rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert packages <= copied, f"Dockerfile does not COPY {sorted(packages - copied)}"
+    assert packages <= allowed, f".dockerignore keeps out {sorted(packages - allowed)}"
