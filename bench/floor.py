@@ -2,8 +2,8 @@
 
 It reads the body, parses the AdmissionReview with orjson, and answers with a fixed JSON Patch for
 the request's uid; no validation, no mutation logic, no logging, no metrics. TLS uses the webhook's
-own server context (`webhook.tlsreload.new_server_context`) so both servers negotiate the same
-protocol and ciphers. The webhook's throughput is reported as a ratio of this one's.
+own server context (`webhook.server.tlsreload.new_server_context`) so both servers negotiate the
+same protocol and ciphers. The webhook's throughput is reported as a ratio of this one's.
 
 Run: ``python -m bench.floor --port P --tls-cert F --tls-key F [--host 127.0.0.1]``.
 """
@@ -38,7 +38,7 @@ FIXED_PATCH: Final = base64.b64encode(
 def server_context(cert: str, key: str) -> ssl.SSLContext:
     """The webhook's TLS server settings (its own factory when importable) with ``cert``/``key``."""
     try:
-        from webhook.tlsreload import new_server_context
+        from webhook.server.tlsreload import new_server_context
 
         context = new_server_context()
     except ImportError:

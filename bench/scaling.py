@@ -1,9 +1,10 @@
 """Admission time against object size, measured in-process (no HTTP, no TLS, no scheduler noise).
 
-Two costs per size: the pure mutator (`webhook.mutation.build_mutator` on the built-in profiles),
-and the whole review path the HTTP view runs (``parse_review`` -> ``decide`` -> ``build_response``
--> ``dump``), which adds JSON parsing and serialisation that grow with the body. Each figure is the
-best of several timed batches (like ``timeit``): the least disturbed estimate on a shared machine.
+Two costs per size: the pure mutator (`webhook.core.mutation.build_mutator` on the built-in
+profiles), and the whole review path the HTTP view runs (``parse_review`` -> ``decide`` ->
+``build_response`` -> ``dump``), which adds JSON parsing and serialisation that grow with the body.
+Each figure is the best of several timed batches (like ``timeit``): the least disturbed estimate
+on a shared machine.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ def run(min_time: float, say: Say) -> ScalingResult:
     """Time both axes; an import or mutation failure is recorded, not raised."""
     result = ScalingResult()
     try:
-        from webhook import review as rv
-        from webhook.model import AdmissionContext
-        from webhook.mutation import build_mutator
-        from webhook.profiles import load_config
+        from webhook.admission import review as rv
+        from webhook.core.config import load_config
+        from webhook.core.model import AdmissionContext
+        from webhook.core.mutation import build_mutator
     except ImportError as exc:
         result.error = f"webhook modules not importable: {exc}"
         return result

@@ -33,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    from webhook import preview, serve
+    from webhook.commands import mutate, serve
 
     serve.add_parser(sub)
-    preview.add_parser(sub)
+    mutate.add_parser(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.openbao import OpenBao
-from webhook import constants as c
+from webhook.core import constants as c
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,4 +1,4 @@
-"""`webhook.kube.KubeCaches` against the Kubernetes API double: list+watch over real HTTP.
+"""`webhook.server.caches.KubeCaches` against the Kubernetes API double: list+watch over real HTTP.
 
 Namespaces feed `namespace_labels`; opted-in namespaces get a namespaced Secret watch that feeds
 `secret` with key names only. Waits are conditions with a deadline, never fixed sleeps.
@@ -20,8 +20,8 @@ from kubernetes_asyncio.client import ApiClient
 
 from tests.kubeapi import RunningKubeApi
 from vsi_common.logs import FIELDS_ATTR
-from webhook.kube import Backoff, KubeCaches, KubeUnavailable, kubernetes_configured
-from webhook.model import ClusterView, SecretInfo
+from webhook.core.model import ClusterView, SecretInfo
+from webhook.server.caches import Backoff, KubeCaches, KubeUnavailable, kubernetes_configured
 
 WEBHOOK_NS = "vsi"
 ENABLED = {"vault-storage-injector.io/enabled": "true"}
@@ -170,7 +170,7 @@ async def test_forbidden_secrets_are_unknown_and_logged_once(
     cluster.api.apply(namespace("locked", ENABLED))
     cluster.api.apply(secret("locked", "px-vault", PX_VAULT))
     cluster.api.forbid("list", "secrets", "locked")
-    caplog.set_level(logging.INFO, logger="webhook.kube")
+    caplog.set_level(logging.INFO, logger="webhook.server.caches")
     caches = KubeCaches(
         api_client, webhook_namespace=WEBHOOK_NS, secret_names=frozenset({"px-vault"}), backoff=FAST
     )
@@ -247,7 +247,7 @@ async def test_expired_resource_version_lists_again_and_keeps_following(
 async def test_errors_are_retried_with_backoff_and_logged_once(
     cluster: RunningKubeApi, caches: KubeCaches, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="webhook.kube")
+    caplog.set_level(logging.INFO, logger="webhook.server.caches")
     lists_before = cluster.api.count("list", "namespaces")
     cluster.api.fail_next("list", "namespaces")
     cluster.api.fail_next("list", "namespaces")

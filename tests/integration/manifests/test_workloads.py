@@ -242,7 +242,7 @@ def test_network_policy_admits_only_webhook_and_metrics_ports(
 def test_shipped_config_and_its_commented_example_parse_with_the_webhooks_parser(
     base: list[Obj],
 ) -> None:
-    from webhook.profiles import parse_config
+    from webhook.core.config import parse_config
 
     text = find(base, "ConfigMap", "vault-storage-injector-config", WEBHOOK_NAMESPACE)["data"][
         "config.yaml"

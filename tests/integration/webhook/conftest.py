@@ -13,10 +13,10 @@ import pytest
 
 from certs.generate import CertFiles, generate
 from tests.integration.webhook.helpers import NAMESPACE, SERVICE, Client, annotate_loader
-from webhook.app import STATE, ClusterConnector, WebhookState, create_app
-from webhook.configreload import MutatorLoader
-from webhook.serve import Running, start
-from webhook.settings import ServeSettings
+from webhook.server.app import STATE, ClusterConnector, WebhookState, create_app
+from webhook.server.configreload import MutatorLoader
+from webhook.server.running import Running, start
+from webhook.server.settings import ServeSettings
 
 
 @pytest.fixture

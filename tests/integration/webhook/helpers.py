@@ -19,8 +19,8 @@ import jsonpatch
 import orjson
 from cryptography import x509
 
-from webhook.configreload import LoadedConfig
-from webhook.model import AdmissionContext, MutationResult
+from webhook.core.model import AdmissionContext, MutationResult
+from webhook.server.configreload import LoadedConfig
 
 SERVICE = "vault-storage-injector"
 NAMESPACE = "vsi-system"

@@ -9,10 +9,10 @@ import orjson
 
 from tests.integration.webhook.conftest import Server, StartServer
 from tests.integration.webhook.helpers import SNI, admission_review, pod, wait_for
-from webhook.configreload import LoadedConfig
+from webhook.core.model import AdmissionContext, MutationResult, SecretInfo
 from webhook.errors import ConfigError
-from webhook.model import AdmissionContext, MutationResult, SecretInfo
-from webhook.settings import ServeSettings
+from webhook.server.configreload import LoadedConfig
+from webhook.server.settings import ServeSettings
 
 
 async def test_healthz_answers_ok(server: Server) -> None:

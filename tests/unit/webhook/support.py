@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import kubernetes_validate
 
-from webhook.model import AdmissionContext, SecretInfo
+from webhook.core.model import AdmissionContext, SecretInfo
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 """tests/golden: one folder per admission case."""

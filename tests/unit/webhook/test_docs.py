@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from webhook import constants as c
-from webhook import profiles
+from webhook.core import config, profiles
+from webhook.core import constants as c
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
 
@@ -68,10 +68,10 @@ def test_doc_lists_every_skip_reason(reason: str) -> None:
 
 
 FIELDS = (
-    [f"`injector.{f}`" for f in profiles.INJECTOR_FIELDS]
-    + [f"`keyVolume.{f}`" for f in profiles.KEY_VOLUME_FIELDS]
-    + [f"`profiles[].{f}`" for f in profiles.PROFILE_FIELDS if f != "connection"]
-    + [f"`profiles[].connection.{f}`" for f in profiles.CONNECTION_FIELDS]
+    [f"`injector.{f}`" for f in config.INJECTOR_FIELDS]
+    + [f"`keyVolume.{f}`" for f in config.KEY_VOLUME_FIELDS]
+    + [f"`profiles[].{f}`" for f in config.PROFILE_FIELDS if f != "connection"]
+    + [f"`profiles[].connection.{f}`" for f in config.CONNECTION_FIELDS]
     + ["`builtinProfiles`"]
 )
 

@@ -17,9 +17,9 @@ import jsonpatch
 import pytest
 
 from tests.unit.webhook.support import GOLDEN, context_from_review, load_cluster, validate
-from webhook import constants as c
-from webhook.mutation import build_mutator
-from webhook.profiles import load_config
+from webhook.core import constants as c
+from webhook.core.config import load_config
+from webhook.core.mutation import build_mutator
 
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "request.json").exists())
 REGEN = os.environ.get("VSI_REGEN_GOLDEN") == "1"

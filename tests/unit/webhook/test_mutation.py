@@ -9,10 +9,10 @@ from typing import Any
 import jsonpatch
 
 from tests.unit.webhook.support import GOLDEN, StaticCluster, context_from_review, validate
-from webhook import constants as c
-from webhook.model import AdmissionContext, MutationResult
-from webhook.mutation import build_mutator
-from webhook.profiles import load_config, parse_config
+from webhook.core import constants as c
+from webhook.core.config import load_config, parse_config
+from webhook.core.model import AdmissionContext, MutationResult
+from webhook.core.mutation import build_mutator
 
 MUTATOR = build_mutator(load_config(None))
 

@@ -1,4 +1,4 @@
-"""RFC 6901 escaping and the never-below-a-missing-parent rule of webhook.patch."""
+"""RFC 6901 escaping and the never-below-a-missing-parent rule of webhook.core.patch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook import patch
+from webhook.core import patch
 
 
 def test_escape_turns_tilde_into_tilde0_before_slash_into_tilde1() -> None:

@@ -12,7 +12,7 @@ import jsonpatch
 import yaml
 
 from tests.unit.webhook.support import GOLDEN
-from webhook import constants as c
+from webhook.core import constants as c
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from vsi_common import names
-from webhook import constants as c
+from webhook.core import constants as c
+from webhook.core.config import load_config, parse_config
+from webhook.core.profiles import Connection
 from webhook.errors import ConfigError
-from webhook.profiles import Connection, load_config, parse_config
 
 
 def test_no_config_gives_the_four_builtin_profiles_and_the_package_image() -> None:

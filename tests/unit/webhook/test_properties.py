@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from tests.unit.webhook.support import GOLDEN, validate
 from vsi_common import names
-from webhook import constants as c
-from webhook.model import AdmissionContext, Mutator
-from webhook.mutation import build_mutator
-from webhook.profiles import load_config, parse_config
+from webhook.core import constants as c
+from webhook.core.config import load_config, parse_config
+from webhook.core.model import AdmissionContext, Mutator
+from webhook.core.mutation import build_mutator
 
 MUTATOR = build_mutator(load_config(None))
 TLS_SECRET = "vault-tls"

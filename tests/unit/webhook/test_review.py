@@ -1,4 +1,4 @@
-"""`webhook.review`: parsing AdmissionReview v1, deciding when to call the mutator, the response."""
+"""`webhook.admission.review`: parsing AdmissionReview v1, when to call the mutator, the answer."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook.errors import BadReview
-from webhook.model import AdmissionContext, MutationResult
-from webhook.review import (
+from webhook.admission.review import (
     MAX_WARNING_CHARS,
     build_response,
     clean_warning,
@@ -23,6 +21,8 @@ from webhook.review import (
     dump,
     parse_review,
 )
+from webhook.core.model import AdmissionContext, MutationResult
+from webhook.errors import BadReview
 
 
 def _review(**request_overrides: Any) -> dict[str, Any]:
@@ -197,8 +197,8 @@ def test_decide_hands_the_mutator_the_request_context() -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"operation": "DELETE", "object": None}, "operation-delete"),
-        ({"operation": "CONNECT", "object": {"kind": "PodExecOptions"}}, "operation-connect"),
+        ({"operation": "DELETE", "object": None}, "operation"),
+        ({"operation": "CONNECT", "object": {"kind": "PodExecOptions"}}, "operation"),
         ({"object": None}, "no-object"),
     ],
 )

@@ -1,4 +1,4 @@
-"""`webhook.settings`: flags > VSI_WEBHOOK_* variables > defaults, and one-line errors."""
+"""`webhook.server.settings`: flags > VSI_WEBHOOK_* variables > defaults, and one-line errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from webhook import cli
 from webhook.errors import UsageError
-from webhook.settings import ServeSettings, env_name, from_sources
+from webhook.server.settings import ServeSettings, env_name, from_sources
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""`webhook.tlsreload`: what counts as a usable certificate pair."""
+"""`webhook.server.tlsreload`: what counts as a usable certificate pair."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from certs.generate import cert_pem, generate, key_pem, load_cert, load_ec_key, make_leaf
 from webhook.errors import UsageError
-from webhook.tlsreload import CertLoadError, CertReloader, load_pair
+from webhook.server.tlsreload import CertLoadError, CertReloader, load_pair
 
 
 def test_a_matching_pair_loads_with_its_serial_and_tls_1_2_floor(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from webhook.model import PatchOp
+from webhook.core.model import PatchOp
 
 
 def escape(segment: str | int) -> str:

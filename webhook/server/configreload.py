@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vsi_common.logs import fields
+from webhook.core.model import Mutator
 from webhook.errors import WebhookError
-from webhook.model import Mutator
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ MutatorLoader = Callable[[Path | None], LoadedConfig]
 
 
 def default_loader(path: Path | None) -> LoadedConfig:
-    """The production loader: `webhook.profiles.load_config`, `webhook.mutation.build_mutator`."""
-    from webhook.mutation import build_mutator
-    from webhook.profiles import load_config
+    """The production loader: `webhook.core.config.load_config`, then `build_mutator`."""
+    from webhook.core.config import load_config
+    from webhook.core.mutation import build_mutator
 
     config = load_config(path)
     return LoadedConfig(mutator=build_mutator(config), secret_names=config.secret_names)

@@ -1,10 +1,8 @@
 """The profiles file: parse, validate and build the frozen `Config` the mutation runs on.
 
-Profiles are data a cluster admin controls (a YAML file mounted from a ConfigMap). They say which
-objects get which Vault connection; per-object annotations may only pick one of them by name, so
-addresses and credentials never come from a tenant. Credentials never come from the file either:
-``connection.values`` holds settings, tokens and secret ids come from Secrets. Every error is one
-line naming the file, the field and what was expected. Pure: no I/O beyond reading the file.
+Credentials never come from the file: ``connection.values`` holds settings, tokens and secret ids
+come from Secrets. Every error is one line naming the file, the field and what was expected. Pure
+but for reading the file it is given.
 """
 
 from __future__ import annotations
@@ -13,14 +11,23 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
 from vsi_common import names, validation
-from webhook import constants as c
+from webhook.core import constants as c
+from webhook.core.profiles import (
+    BUILTIN_PROFILES,
+    Config,
+    Connection,
+    InjectorSettings,
+    KeyVolume,
+    Profile,
+    Resources,
+    default_config,
+)
 from webhook.errors import ConfigError
 
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
@@ -41,105 +48,6 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _IMAGE = re.compile(r"^[^\s]+$")
 
 
-@dataclass(frozen=True)
-class Resources:
-    """Requests and limits of the injected init container, as Kubernetes quantity strings."""
-
-    requests: tuple[tuple[str, str], ...] = tuple(c.DEFAULT_REQUESTS.items())
-    limits: tuple[tuple[str, str], ...] = tuple(c.DEFAULT_LIMITS.items())
-
-
-@dataclass(frozen=True)
-class InjectorSettings:
-    """``injector:``: how the key-injector init container is run."""
-
-    image: str = field(default_factory=c.default_image)
-    """Image of the init container; default this project's image at the package version."""
-    image_pull_policy: str = c.DEFAULT_IMAGE_PULL_POLICY
-    """``Always``, ``IfNotPresent`` or ``Never``."""
-    run_as_user: int = c.DEFAULT_RUN_AS_USER
-    """Non-zero uid used when the consuming pod names no non-root user."""
-    resources: Resources = Resources()
-    """Small requests and limits."""
-
-
-@dataclass(frozen=True)
-class KeyVolume:
-    """``keyVolume:``: the in-memory volume the injector writes keys to."""
-
-    size_limit: str = c.DEFAULT_KEY_SIZE_LIMIT
-    """``emptyDir.sizeLimit`` (a Kubernetes quantity)."""
-    mount_path: str = c.DEFAULT_KEY_MOUNT_PATH
-    """Absolute path where the key files appear."""
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How the target reaches Vault: a px-vault style Secret, or plain values + a token Secret."""
-
-    secret: str | None = None
-    """px-vault style Secret: every VAULT_* key becomes an env entry (optional but VAULT_ADDR)."""
-    values: tuple[tuple[str, str], ...] = ()
-    """Plain VAULT_* settings (never credentials), in `vsi_common.names.VAULT_SETTINGS` order."""
-    token_secret: str | None = None
-    """Secret whose key ``token`` becomes VAULT_TOKEN (with ``values``)."""
-    tls_secret: str | None = None
-    """Secret with ``ca.crt`` / ``tls.crt`` / ``tls.key``, mounted read-only."""
-
-    @property
-    def secret_names(self) -> frozenset[str]:
-        """Every Secret this connection references."""
-        return frozenset(s for s in (self.secret, self.token_secret, self.tls_secret) if s)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One named rule: a profile type (what to match and inject) and its Vault connection."""
-
-    name: str
-    type: str
-    connection: Connection
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated profiles file (or the built-in defaults)."""
-
-    injector: InjectorSettings = InjectorSettings()
-    key_volume: KeyVolume = KeyVolume()
-    profiles: tuple[Profile, ...] = ()
-    """Configured profiles first (file order), then the built-ins they do not override."""
-    source: str = "<built-in>"
-    """Where the config came from, for logs."""
-
-    @property
-    def secret_names(self) -> frozenset[str]:
-        """Names of every Secret the profiles reference (the server's Secret cache watches them)."""
-        out: set[str] = set()
-        for profile in self.profiles:
-            out |= profile.connection.secret_names
-        return frozenset(out)
-
-    def profile(self, name: str) -> Profile | None:
-        """The profile called ``name``, or None."""
-        for profile in self.profiles:
-            if profile.name == name:
-                return profile
-        return None
-
-
-BUILTIN_PROFILES: Final = (
-    Profile(c.TYPE_PORTWORX, c.TYPE_PORTWORX, Connection(secret=c.DEFAULT_PX_SECRET)),
-    Profile(
-        c.TYPE_PORTWORX_OPERATOR, c.TYPE_PORTWORX_OPERATOR, Connection(secret=c.DEFAULT_PX_SECRET)
-    ),
-    Profile(c.TYPE_ROOK_OSD, c.TYPE_ROOK_OSD, Connection(secret=c.DEFAULT_ROOK_SECRET)),
-    Profile(
-        c.TYPE_VOLUME_KEYS, c.TYPE_VOLUME_KEYS, Connection(secret=c.DEFAULT_VOLUME_KEYS_SECRET)
-    ),
-)
-"""The profiles a webhook with no config file uses; a configured profile of the same name wins."""
-
 TOP_FIELDS: Final = ("injector", "keyVolume", "builtinProfiles", "profiles")
 """Top-level keys of the profiles file."""
 INJECTOR_FIELDS: Final = ("image", "imagePullPolicy", "runAsUser", "resources")
@@ -150,11 +58,6 @@ PROFILE_FIELDS: Final = ("name", "type", "connection")
 """Keys of one ``profiles[]`` entry."""
 CONNECTION_FIELDS: Final = ("secret", "values", "tokenSecret", "tlsSecret")
 """Keys of ``profiles[].connection``."""
-
-
-def default_config() -> Config:
-    """The built-in configuration: default injector settings and the built-in profiles."""
-    return Config(profiles=BUILTIN_PROFILES)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

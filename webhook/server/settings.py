@@ -1,9 +1,10 @@
 """The `vsi-webhook serve` settings: a frozen dataclass filled from flags > environment > defaults.
 
-Read once at start-up by `webhook.serve` (never at import time) and handed to
-`webhook.app.create_app`, so the server, the tests and the benchmark build the same application
-from the same values. Parsing is pure: `from_sources` takes the parsed flags and an environment
-mapping and raises `UsageError` naming the flag (and its variable) when a value is not acceptable.
+Read once at start-up by `webhook.commands.serve` (never at import time) and handed to
+`webhook.server.app.create_app`, so the server, the tests and the benchmark build the same
+application from the same values. Parsing is pure: `from_sources` takes the parsed flags and an
+environment mapping and raises `UsageError` naming the flag (and its variable) when a value is not
+acceptable.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Everything `webhook.app.create_app` and `webhook.serve` need; no I/O happens here."""
+    """Everything `webhook.server.app.create_app` and `webhook.server.running` need; no I/O."""
 
     tls_cert: Path | None = None
     """PEM chain (``tls.crt`` of a ``kubernetes.io/tls`` Secret); required unless --dev."""

@@ -1,18 +1,16 @@
-"""`vsi-webhook serve`: run the admission webhook over HTTPS until SIGTERM.
+"""The running server: listeners started, SIGTERM handled, in-flight reviews drained.
 
-The I/O shell around `webhook.app.create_app`: flags become `ServeSettings`, logging is configured
-once, ``--dev`` makes throw-away certificates, the listeners start (HTTPS, and plain-HTTP metrics),
-and SIGTERM or SIGINT stop accepting connections, let in-flight reviews finish within the shutdown
-timeout, then exit 0. `start` is shared with the tests so they run exactly this listener set-up.
+The I/O shell around `webhook.server.app.create_app`: ``--dev`` makes throw-away certificates, the
+listeners start (HTTPS, and plain-HTTP metrics), and SIGTERM or SIGINT stop accepting connections,
+let in-flight reviews finish within the shutdown timeout, then return. `start` is shared with the
+tests and the benchmark so they run exactly this listener set-up.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -22,11 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
-from vsi_common.logs import LOG_FORMATS, configure, fields
-from webhook import settings as settings_module
-from webhook.app import STATE, WebhookState, create_app, create_metrics_app
+from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
-from webhook.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, ServeSettings
+from webhook.server.app import STATE, WebhookState, create_app, create_metrics_app
+from webhook.server.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,54 +33,6 @@ FINAL_SHUTDOWN_SECONDS = 1.0
 """After the drain, how long aiohttp waits for a request that raced the listener close."""
 DEV_SANS = ("localhost", "127.0.0.1")
 """Extra names in the ``--dev`` certificate so curl on this machine can verify it."""
-
-
-def add_parser(sub: Any) -> None:
-    """Register ``serve`` on the ``vsi-webhook`` subcommands."""
-    env = settings_module.env_name
-    parser = sub.add_parser(
-        "serve",
-        help="serve the admission webhook over HTTPS",
-        description=(
-            "Serve POST /mutate (AdmissionReview admission.k8s.io/v1), /healthz, /readyz and "
-            f"/metrics. Every flag can also be set with its variable, e.g. {env('--port')}."
-        ),
-    )
-    parser.add_argument(
-        "--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --dev)"
-    )
-    parser.add_argument("--port", help=f"HTTPS port (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain (tls.crt)")
-    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key (tls.key)")
-    parser.add_argument(
-        "--dev",
-        action="store_true",
-        help="make throw-away certificates and listen on 127.0.0.1 (try it locally)",
-    )
-    parser.add_argument(
-        "--metrics-port",
-        help=f"plain-HTTP /metrics port (default {DEFAULT_METRICS_PORT}; 0: HTTPS port only)",
-    )
-    parser.add_argument("--config", metavar="FILE", help="profiles file, reloaded on change")
-    parser.add_argument(
-        "--no-kubernetes",
-        action="store_true",
-        help="no API caches: trust the namespaceSelector, no Secret warnings",
-    )
-    parser.add_argument("--log-format", choices=LOG_FORMATS, help="log lines (default json)")
-    parser.add_argument("--idle-timeout", metavar="SECONDS", help="idle and header timeout")
-    parser.add_argument("--read-timeout", metavar="SECONDS", help="request body timeout")
-    parser.add_argument("--shutdown-timeout", metavar="SECONDS", help="grace period on SIGTERM")
-    parser.add_argument("--reload-interval", metavar="SECONDS", help="certificate/profile checks")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``serve``: the exit code; `WebhookError` goes to `webhook.cli.main`."""
-    settings = settings_module.from_sources(args, os.environ)
-    configure(settings.log_format)
-    asyncio.run(serve(settings))
-    return 0
 
 
 @dataclass

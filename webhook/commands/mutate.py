@@ -20,10 +20,10 @@ from typing import Any, TextIO
 import jsonpatch
 import yaml
 
+from webhook.core.config import load_config
+from webhook.core.model import AdmissionContext, MutationResult
+from webhook.core.mutation import build_mutator
 from webhook.errors import UsageError
-from webhook.model import AdmissionContext, MutationResult
-from webhook.mutation import build_mutator
-from webhook.profiles import load_config
 
 OUTPUTS = ("yaml", "json", "patch", "diff")
 """Values of ``-o``."""

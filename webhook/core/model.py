@@ -1,14 +1,14 @@
 """The contract between the admission shell and the pure mutation core.
 
-The HTTPS server (``webhook.app``) and the offline preview (``vsi-webhook mutate``) both turn their
-input into an `AdmissionContext` and call a `Mutator`; the mutator returns a `MutationResult` with
-JSON Patch operations ready to be serialised. Nothing here does I/O.
+The HTTPS server (``webhook.server.app``) and the offline preview (``vsi-webhook mutate``) both
+turn their input into an `AdmissionContext` and call a `Mutator`; the mutator returns a
+`MutationResult` with JSON Patch operations ready to be serialised. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 JsonObject = dict[str, Any]
@@ -67,7 +67,6 @@ class MutationResult:
     ops: Sequence[PatchOp] = ()
     warnings: Sequence[str] = ()
     profile: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 class Mutator(Protocol):

@@ -2,7 +2,7 @@
 
 Keeping the shapes (env entries, the injector init container, volumes, mounts, the restricted
 security context) apart from the patch logic lets tests and docs look at exactly what a container
-gets, and lets `webhook.mutation` precompute the parts that depend only on a profile.
+gets, and lets `webhook.core.mutation` precompute the parts that depend only on a profile.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vsi_common import names
-from webhook import constants as c
-from webhook.profiles import Connection, InjectorSettings, KeyVolume, Resources
+from webhook.core import constants as c
+from webhook.core.profiles import Connection, InjectorSettings, KeyVolume, Resources
 
 Json = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""The webhook's aiohttp application: thin views over `webhook.review` and the mutator.
+"""The webhook's aiohttp application: thin views over `webhook.admission.review` and the mutator.
 
 `create_app` is the one factory that `vsi-webhook serve`, the tests and the benchmark use.
 Resources (profiles, certificate, API caches, their reload tasks) live in a ``cleanup_ctx`` so they
@@ -23,13 +23,13 @@ from typing import Protocol
 from aiohttp import hdrs, web
 
 from vsi_common.logs import fields, info_line
-from webhook.configreload import ConfigReloader, MutatorLoader, default_loader
+from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
+from webhook.core.model import ClusterView, MutationResult
 from webhook.errors import BadReview, UsageError
-from webhook.metrics import CONTENT_TYPE, WebhookMetrics
-from webhook.model import ClusterView, MutationResult
-from webhook.review import Review, Status, build_response, decide, dump, parse_review
-from webhook.settings import ServeSettings
-from webhook.tlsreload import CertReloader, LoadedCert
+from webhook.server.configreload import ConfigReloader, MutatorLoader, default_loader
+from webhook.server.metrics import CONTENT_TYPE, WebhookMetrics
+from webhook.server.settings import ServeSettings
+from webhook.server.tlsreload import CertReloader, LoadedCert
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the web
 
 
 class ClusterCaches(ClusterView, Protocol):
-    """The watch-fed caches the admission path reads (`webhook.kube.KubeCaches`)."""
+    """The watch-fed caches the admission path reads (`webhook.server.caches.KubeCaches`)."""
 
     async def start(self) -> None:
         """Start the watches (returns before they are synced)."""
@@ -77,7 +77,7 @@ async def connect_kubernetes(
             "trusted and Secret warnings are off"
         )
         return None
-    from webhook import kube
+    from webhook.server import caches as kube
 
     if settings.kubeconfig is None and not kube.kubernetes_configured():
         log.info(
@@ -153,8 +153,9 @@ def create_app(
 ) -> web.Application:
     """The webhook application for ``settings``.
 
-    ``mutator_source`` loads the profiles into a mutator (default: `webhook.profiles` and
-    `webhook.mutation`); ``cluster_source`` starts the API caches (default: `webhook.kube`).
+    ``mutator_source`` loads the profiles into a mutator (default: `webhook.core.config` and
+    `webhook.core.mutation`); ``cluster_source`` starts the API caches (default:
+    `webhook.server.caches`).
     Nothing is read or connected until the runner starts the application.
     """
     cert_path, key_path = _check_cert_paths(settings)

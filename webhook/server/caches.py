@@ -3,7 +3,7 @@
 The mutation double-checks the namespace opt-in label and warns about a missing connection Secret,
 but an admission request must not block on the network. `KubeCaches` keeps both in memory with
 kubernetes-asyncio list+watch loops (re-list on 410 Gone, reconnect with capped backoff) and answers
-`webhook.model.ClusterView` from plain dicts. Least privilege: there is no cluster-wide Secret
+`webhook.core.model.ClusterView` from plain dicts. Least privilege: there is no cluster-wide Secret
 access; Secrets are watched per opted-in namespace, and a 403 there makes that namespace's Secrets
 "unknown" (no warnings) instead of an error. Of a Secret only its name and data key names are kept;
 values are dropped as soon as a list or event is parsed.
@@ -24,9 +24,9 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from vsi_common import kube
 from vsi_common.logs import fields
-from webhook.constants import ENABLED_VALUE, LABEL_ENABLED
+from webhook.core.constants import ENABLED_VALUE, LABEL_ENABLED
+from webhook.core.model import SecretInfo
 from webhook.errors import WebhookError
-from webhook.model import SecretInfo
 
 LOG = logging.getLogger(__name__)
 

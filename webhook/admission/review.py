@@ -1,8 +1,8 @@
 """The AdmissionReview ``admission.k8s.io/v1`` protocol: parse and validate a request, build a
 response.
 
-This is the layer between the HTTP shell (`webhook.app`) and the pure mutation
-(`webhook.model.Mutator`): the body is parsed once into a frozen `Review` (or refused with
+This is the layer between the HTTP shell (`webhook.server.app`) and the pure mutation
+(`webhook.core.model.Mutator`): the body is parsed once into a frozen `Review` (or refused with
 `BadReview` carrying the HTTP status and a short machine reason), `decide` calls the mutator only
 when there is something to mutate, and `build_response` turns the result into the exact answer the
 kube-apiserver expects. Nothing here does I/O; messages name fields, never their values.
@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import orjson
 import pybase64
 
-from webhook.errors import BadReview
-from webhook.model import (
+from webhook.core import constants as c
+from webhook.core.model import (
     AdmissionContext,
     ClusterView,
     JsonObject,
@@ -27,6 +27,7 @@ from webhook.model import (
     Mutator,
     PatchOp,
 )
+from webhook.errors import BadReview
 
 API_VERSION = "admission.k8s.io/v1"
 """The only AdmissionReview version served (v1beta1 was removed in Kubernetes 1.22)."""
@@ -45,51 +46,6 @@ MAX_WARNINGS = 20
 
 _WARNING_PREFIX = re.compile(r"^\s*warning:\s*", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-class GroupVersionKind(TypedDict):
-    group: str
-    version: str
-    kind: str
-
-
-class GroupVersionResource(TypedDict):
-    group: str
-    version: str
-    resource: str
-
-
-class UserInfo(TypedDict, total=False):
-    username: str
-    uid: str
-    groups: list[str]
-    extra: dict[str, list[str]]
-
-
-class AdmissionRequest(TypedDict):
-    """``request`` as the kube-apiserver sends it (admission.k8s.io/v1)."""
-
-    uid: str
-    kind: GroupVersionKind
-    resource: GroupVersionResource
-    subResource: NotRequired[str]
-    requestKind: NotRequired[GroupVersionKind]
-    requestResource: NotRequired[GroupVersionResource]
-    requestSubResource: NotRequired[str]
-    name: NotRequired[str]
-    namespace: NotRequired[str]
-    operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-    userInfo: UserInfo
-    object: JsonObject | None
-    oldObject: JsonObject | None
-    dryRun: NotRequired[bool]
-    options: JsonObject | None
-
-
-class AdmissionReviewRequest(TypedDict):
-    apiVersion: str
-    kind: str
-    request: AdmissionRequest
 
 
 class Status(TypedDict, total=False):
@@ -219,9 +175,9 @@ def decide(
     Exceptions from the mutator propagate: the HTTP view decides what they become.
     """
     if review.operation not in MUTATED_OPERATIONS:
-        return MutationResult(outcome="skipped", reason=f"operation-{review.operation.lower()}")
+        return MutationResult(outcome="skipped", reason=c.SKIP_OPERATION)
     if review.object is None:
-        return MutationResult(outcome="skipped", reason="no-object")
+        return MutationResult(outcome="skipped", reason=c.SKIP_NO_OBJECT)
     ctx = AdmissionContext(
         operation=review.operation,
         namespace=review.namespace,

@@ -1,0 +1,33 @@
+"""The profile types the core knows, each mapped to its rule; an unknown type is an error.
+
+A profile type picks its rule here and nowhere else: adding a type means adding a module under
+`webhook.core.rules` and a line in `RULES`, and a profile whose type has no rule fails when the
+profiles load, never by falling through to another type's rule at admission time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from webhook.core.rules import portworx, portworx_operator, rook_osd, volume_keys
+from webhook.core.rules.base import Rule
+from webhook.errors import ConfigError
+
+RULES: Final[Mapping[str, Rule]] = MappingProxyType(
+    {
+        rule.type: rule
+        for rule in (portworx.RULE, portworx_operator.RULE, rook_osd.RULE, volume_keys.RULE)
+    }
+)
+"""Every rule, keyed by its profile type constant."""
+
+
+def rule_for(profile_type: str) -> Rule:
+    """The rule of ``profile_type``; `ConfigError` when there is none."""
+    rule = RULES.get(profile_type)
+    if rule is None:
+        known = ", ".join(RULES)
+        raise ConfigError(f"profile type {profile_type!r} has no rule (known: {known})")
+    return rule

@@ -1,0 +1,92 @@
+"""What a rule is: the objects it matches (`Rule.applies`) and what it plans for them (`Rule.plan`).
+
+`webhook.core.mutation` builds one `Subject` per request, asks every registered rule whether it
+applies, picks a profile among the matching types, and calls that type's `plan`. A plan is patch
+operations (empty: nothing to do) or a skip reason with warnings; a rule never raises for a
+malformed object except `MalformedError`, which the dispatcher turns into a ``malformed`` skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from webhook.core.compiled import CompiledProfile
+from webhook.core.model import PatchOp
+from webhook.core.profiles import Config
+from webhook.core.shapes import as_map, pod_spec
+
+UNCHANGED: Final = "object left unchanged"
+"""How every skip warning ends, so the apiserver's user knows nothing was added."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The admitted object and the request facts every rule looks at, read once per request."""
+
+    obj: Mapping[str, Any]
+    """The object as admitted (untrusted shape)."""
+    kind: str
+    """Its kind (from the request, else the object)."""
+    group: str
+    """Its API group ("" for the core group)."""
+    operation: str
+    """CREATE or UPDATE."""
+    labels: Mapping[str, Any]
+    """``metadata.labels`` (empty when absent or malformed)."""
+    annotations: Mapping[str, Any]
+    """``metadata.annotations`` (empty when absent or malformed)."""
+    base: str
+    """JSON Pointer of the pod spec: ``/spec`` (Pod) or ``/spec/template/spec`` (workloads)."""
+    spec: Mapping[str, Any]
+    """The pod spec (empty for objects without one, such as a StorageCluster)."""
+
+    @classmethod
+    def of(
+        cls, obj: Mapping[str, Any], kind: str, group: str, operation: str, meta: Mapping[str, Any]
+    ) -> Subject:
+        """The subject of one request; ``meta`` is the object's metadata (as a mapping)."""
+        base, spec = pod_spec(obj, kind)
+        labels, annotations = as_map(meta.get("labels")), as_map(meta.get("annotations"))
+        return cls(obj, kind, group, operation, labels, annotations, base, spec)
+
+    @property
+    def is_pod(self) -> bool:
+        """A core-group Pod."""
+        return self.kind == "Pod" and self.group == ""
+
+    @property
+    def creating(self) -> bool:
+        """The request is a CREATE."""
+        return self.operation == "CREATE"
+
+
+@dataclass
+class Plan:
+    """A rule's answer: ops (empty: nothing to do) or a skip reason, plus warnings."""
+
+    ops: list[PatchOp]
+    warnings: list[str] = field(default_factory=list)
+    skip: str | None = None
+
+
+class MalformedError(Exception):
+    """A list the patch must extend holds something else (at ``pointer``)."""
+
+    def __init__(self, pointer: str) -> None:
+        super().__init__(pointer)
+        self.pointer = pointer
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One profile type's rule, registered under its type constant."""
+
+    type: str
+    """The profile type (`webhook.core.constants.PROFILE_TYPES`)."""
+    applies: Callable[[Subject], bool | None]
+    """None: the object is not this type's; False: it is, but the operation is not handled
+    (a Pod UPDATE, say); True: `plan` handles it."""
+    plan: Callable[[CompiledProfile, Subject, Config], Plan]
+    """The patch for a matching object."""
