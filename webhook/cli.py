@@ -9,22 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
+from vsi_common.cli import OneLineParser, run_command
 from webhook.errors import WebhookError
 
 PROG = "vsi-webhook"
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser = OneLineParser(
         prog=PROG,
         description=(
             "Mutating admission webhook that wires HashiCorp Vault / OpenBao volume-encryption "
@@ -32,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
             "vault-storage-injector.io/enabled=true."
         ),
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     from webhook.commands import mutate, serve
 
     serve.add_parser(sub)
@@ -41,16 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except WebhookError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return code
+    """Run ``vsi-webhook``; `WebhookError` becomes one line and its exit code."""
+    return run_command(build_parser(), argv, WebhookError)
 
 
 if __name__ == "__main__":

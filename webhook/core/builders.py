@@ -13,6 +13,7 @@ from typing import Any
 from vsi_common import names
 from webhook.core import constants as c
 from webhook.core.profiles import Connection, InjectorSettings, KeyVolume, Resources
+from webhook.core.user import InjectorUser
 
 Json = dict[str, Any]
 
@@ -130,8 +131,7 @@ def injector_env(
     layout: str,
     volumes: Sequence[str],
     output_dir: str,
-    owner: str,
-    group_readable: bool,
+    user: InjectorUser,
     seed_file: str | None = None,
 ) -> list[Json]:
     """The ``VSI_*`` settings of the injector (see `vsi_common.names`), in a stable order."""
@@ -143,19 +143,14 @@ def injector_env(
     ]
     if seed_file is not None:
         env.append(value_env(names.VSI_SEED_FILE, seed_file))
-    env.append(value_env(names.VSI_FILE_OWNER, owner))
-    if group_readable:
+    env.append(value_env(names.VSI_FILE_OWNER, user.owner))
+    if user.group_readable:
         env.append(value_env(names.VSI_FILE_GROUP_READABLE, "true"))
     return env
 
 
 def injector_container(
-    settings: InjectorSettings,
-    *,
-    env: Iterable[Json],
-    mounts: Iterable[Json],
-    uid: int,
-    gid: int | None = None,
+    settings: InjectorSettings, *, env: Iterable[Json], mounts: Iterable[Json], user: InjectorUser
 ) -> Json:
     """The key-injector init container: ``vsi-injector`` configured by env only, restricted."""
     return {
@@ -165,7 +160,7 @@ def injector_container(
         "command": list(c.INJECTOR_COMMAND),
         "env": list(env),
         "resources": resources(settings.resources),
-        "securityContext": restricted_security_context(uid, gid),
+        "securityContext": restricted_security_context(user.uid, user.gid),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": list(mounts),
     }

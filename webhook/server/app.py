@@ -1,70 +1,37 @@
-"""The webhook's aiohttp application: thin views over `webhook.admission.review` and the mutator.
+"""The webhook's aiohttp application factory: resources in a ``cleanup_ctx``, routes to the views.
 
 `create_app` is the one factory that `vsi-webhook serve`, the tests and the benchmark use.
 Resources (profiles, certificate, API caches, their reload tasks) live in a ``cleanup_ctx`` so they
-start with the runner and stop after in-flight reviews finished. The `mutate` view is the only
-place that turns `BadReview` and mutator failures into HTTP answers. The admission path does no
-network I/O: it reads the body once, parses it once with orjson, and calls a pure mutator over
-cached cluster state.
+start with the runner and stop after in-flight reviews finished.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
-from vsi_common.logs import fields, info_line
-from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
-from webhook.core.model import ClusterView, MutationResult
-from webhook.errors import BadReview, UsageError
+from webhook.errors import UsageError
 from webhook.server.configreload import ConfigReloader, MutatorLoader, default_loader
-from webhook.server.metrics import CONTENT_TYPE, WebhookMetrics
+from webhook.server.metrics import WebhookMetrics
 from webhook.server.settings import ServeSettings
+from webhook.server.state import STATE, ClusterCaches, ClusterConnector, WebhookState
 from webhook.server.tlsreload import CertReloader, LoadedCert
+from webhook.server.views import (
+    HEALTHZ_PATH,
+    METRICS_PATH,
+    MUTATE_PATH,
+    READYZ_PATH,
+    healthz,
+    metrics_view,
+    mutate,
+    readyz,
+)
 
 log = logging.getLogger(__name__)
-
-MUTATE_PATH = "/mutate"
-"""AdmissionReview endpoint (POST, application/json)."""
-HEALTHZ_PATH = "/healthz"
-"""Liveness: 200 while the process serves HTTP."""
-READYZ_PATH = "/readyz"
-"""Readiness: 200 once certificate, profiles and caches are in place, else 503 and why."""
-METRICS_PATH = "/metrics"
-"""Prometheus text exposition."""
-JSON = "application/json"
-"""The only request content type /mutate accepts."""
-MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the webhook's logs"
-"""What the apiserver shows a user when the mutator raised (the object is refused, fail closed)."""
-
-
-class ClusterCaches(ClusterView, Protocol):
-    """The watch-fed caches the admission path reads (`webhook.server.caches.KubeCaches`)."""
-
-    async def start(self) -> None:
-        """Start the watches (returns before they are synced)."""
-
-    def is_synced(self) -> bool:
-        """True once every watched list has been received."""
-
-    async def close(self) -> None:
-        """Stop the watches."""
-
-    def set_secret_names(self, names: frozenset[str]) -> None:
-        """Follow the Secrets a reloaded profiles file references."""
-
-
-ClusterConnector = Callable[[ServeSettings, frozenset[str]], Awaitable[ClusterCaches | None]]
-"""Start the caches for the given Secret names; None serves without them."""
 
 
 async def connect_kubernetes(
@@ -92,51 +59,6 @@ async def connect_kubernetes(
     )
     await caches.start()
     return caches
-
-
-@dataclass
-class WebhookState:
-    """What the views share: settings, metrics and the reloadable resources."""
-
-    settings: ServeSettings
-    metrics: WebhookMetrics
-    config: ConfigReloader
-    tls: CertReloader
-    cluster: ClusterCaches | None = None
-    cluster_started: bool = False
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    in_flight: int = 0
-    """Reviews whose handler has started (headers read) and not yet answered."""
-    shutting_down: bool = False
-    """Set on SIGTERM: answers close their connection, /readyz fails."""
-    _drained: asyncio.Event | None = None
-
-    def begin_shutdown(self) -> None:
-        """From now on, answers carry ``Connection: close`` and /readyz says unready."""
-        self.shutting_down = True
-        self._drained = asyncio.Event()
-        if self.in_flight == 0:
-            self._drained.set()
-
-    def request_done(self) -> None:
-        """A /mutate handler finished; wakes `drain` when it was the last one."""
-        self.in_flight -= 1
-        if self._drained is not None and self.in_flight == 0:
-            self._drained.set()
-
-    async def drain(self, grace: float) -> int:
-        """Wait up to ``grace`` s for in-flight reviews to finish; how many are left."""
-        if self._drained is None:
-            self.begin_shutdown()
-        assert self._drained is not None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._drained.wait()
-        return self.in_flight
-
-
-STATE = web.AppKey("state", WebhookState)
-"""The application's `WebhookState`."""
 
 
 def _check_cert_paths(settings: ServeSettings) -> tuple[Path, Path]:
@@ -229,183 +151,3 @@ def _resources(
                 await state.cluster.close()
 
     return resources
-
-
-async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
-    """The request body, or `BadReview` for a wrong method, type, size or a body that trickles."""
-    if request.method != "POST":
-        raise BadReview(
-            f"{request.method} is not allowed: POST an AdmissionReview",
-            status=405,
-            reason="method-not-allowed",
-        )
-    # The exact header the apiserver sends skips aiohttp's media-type parsing.
-    if request.headers.get(hdrs.CONTENT_TYPE) != JSON and request.content_type != JSON:
-        raise BadReview(f"content type must be {JSON}", status=415, reason="unsupported-media-type")
-    length = request.content_length
-    if length is not None and length > settings.max_body_bytes:
-        raise _too_large(settings)
-    try:
-        if request.content.is_eof():
-            return await request.read()
-        async with asyncio.timeout(settings.read_timeout):
-            return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(settings) from None
-    except TimeoutError:
-        raise BadReview(
-            f"body not received within {settings.read_timeout:g} s",
-            status=408,
-            reason="read-timeout",
-        ) from None
-
-
-def _too_large(settings: ServeSettings) -> BadReview:
-    return BadReview(
-        f"body larger than {settings.max_body_bytes} bytes", status=413, reason="too-large"
-    )
-
-
-def _refuse(request: web.Request, state: WebhookState, exc: BadReview) -> web.Response:
-    state.metrics.bad_request(exc.reason)
-    log.warning(
-        "bad request",
-        extra=fields(status=exc.status, reason=exc.reason, error=str(exc), peer=request.remote),
-    )
-    response = web.Response(status=exc.status, text=f"{exc}\n")
-    if exc.status == 405:
-        response.headers["Allow"] = "POST"
-    if exc.status in (408, 413):
-        response.force_close()
-    return response
-
-
-def _failure_fields(exc: BaseException) -> dict[str, str]:
-    """Where a mutator failed, without its message (which could quote object values)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
-    return {"error_type": type(exc).__name__, "where": where}
-
-
-async def mutate(request: web.Request) -> web.Response:
-    """``POST /mutate``: one AdmissionReview in, its answer out."""
-    started = time.perf_counter()
-    state = request.app[STATE]
-    state.in_flight += 1
-    try:
-        response = await _answer(request, state, started)
-    finally:
-        state.request_done()
-    if state.shutting_down:
-        response.force_close()
-    return response
-
-
-async def _answer(request: web.Request, state: WebhookState, started: float) -> web.Response:
-    try:
-        review = parse_review(await _read_body(request, state.settings))
-    except BadReview as exc:
-        return _refuse(request, state, exc)
-    try:
-        result = decide(
-            review,
-            state.config.mutator,
-            webhook_namespace=state.settings.webhook_namespace,
-            cluster=state.cluster,
-        )
-        body = dump(build_response(review.uid, result.ops, result.warnings))
-        outcome: str = result.outcome
-        reason = result.reason
-    except Exception as exc:
-        log.error("mutation failed", extra=fields(uid=review.uid, **_failure_fields(exc)))
-        status: Status = {"code": 500, "message": MUTATION_FAILED_MESSAGE}
-        body = dump(build_response(review.uid, allowed=False, status=status))
-        result = None
-        outcome, reason = "error", "mutation-failed"
-    elapsed = time.perf_counter() - started
-    state.metrics.review(
-        kind=review.kind,
-        operation=review.operation,
-        outcome=outcome,
-        reason=reason,
-        seconds=elapsed,
-    )
-    _log_review(review, outcome, reason, elapsed, result)
-    return web.Response(body=body, content_type=JSON)
-
-
-def _log_review(
-    review: Review, outcome: str, reason: str, elapsed: float, result: MutationResult | None
-) -> None:
-    info_line(
-        log,
-        "review",
-        {
-            "uid": review.uid,
-            "kind": review.kind,
-            "namespace": review.namespace,
-            "name": review.name,
-            "operation": review.operation,
-            "dry_run": review.dry_run,
-            "outcome": outcome,
-            "reason": reason,
-            "profile": result.profile if result is not None else None,
-            "patch_ops": len(result.ops) if result is not None else 0,
-            "warnings": len(result.warnings) if result is not None else 0,
-            "latency_ms": round(elapsed * 1000, 3),
-        },
-    )
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: the process serves HTTP."""
-    return web.Response(text="ok\n")
-
-
-def readiness_checks(state: WebhookState) -> list[tuple[str, str | None, str]]:
-    """``(check, failure or None, detail)`` for the certificate, the profiles and the caches."""
-    cert_problem = state.tls.readiness()
-    current = state.tls.current
-    cert_detail = f"serial {current.serial:x}" if current is not None else ""
-    config_problem = None if state.config.is_loaded else "profiles not loaded yet"
-    config_error = state.config.last_error
-    config_detail = (
-        f"last change refused, previous profiles in use: {config_error}" if config_error else ""
-    )
-    if not state.cluster_started:
-        cache_problem: str | None = "caches not started yet"
-        cache_detail = ""
-    elif state.cluster is None:
-        cache_problem, cache_detail = None, "off: namespaceSelector trusted, Secret warnings off"
-    elif not state.cluster.is_synced():
-        cache_problem, cache_detail = "caches not synced yet", ""
-    else:
-        cache_problem, cache_detail = None, "synced"
-    shutdown_problem = "shutting down" if state.shutting_down else None
-    return [
-        ("shutdown", shutdown_problem, ""),
-        ("certificate", cert_problem, cert_detail),
-        ("profiles", config_problem, config_detail),
-        ("caches", cache_problem, cache_detail),
-    ]
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """``GET /readyz``: 200 when every check passes, else 503; one line per check either way."""
-    checks = readiness_checks(request.app[STATE])
-    lines = []
-    ready = True
-    for name, problem, detail in checks:
-        if problem is None:
-            lines.append(f"[+]{name} ok" + (f" ({detail})" if detail else ""))
-        else:
-            ready = False
-            lines.append(f"[-]{name} failed: {problem}")
-    lines.append("readyz check passed" if ready else "readyz check failed")
-    return web.Response(status=200 if ready else 503, text="\n".join(lines) + "\n")
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    """``GET /metrics``: the Prometheus text format."""
-    body = request.app[STATE].metrics.exposition()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

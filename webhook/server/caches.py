@@ -12,10 +12,8 @@ values are dropped as soon as a list or event is parsed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -27,13 +25,12 @@ from vsi_common.logs import fields
 from webhook.core.constants import ENABLED_VALUE, LABEL_ENABLED
 from webhook.core.model import SecretInfo
 from webhook.errors import WebhookError
+from webhook.server.watch import WATCH_TIMEOUT_SECONDS, Backoff, ListWatch
 
 LOG = logging.getLogger(__name__)
 
 UNKNOWN: Final = "unknown"
 """`KubeCaches.secret` for a Secret it does not watch (namespace not opted in, 403, not synced)."""
-WATCH_TIMEOUT_SECONDS: Final = 300
-"""Server-side ``timeoutSeconds`` of one watch; then re-opened from the last resourceVersion."""
 LIST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
 """Limit of one list request."""
 
@@ -42,40 +39,9 @@ class KubeUnavailable(WebhookError):
     """No Kubernetes configuration: neither in-cluster nor a kubeconfig (or it does not load)."""
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between reconnection attempts, in seconds."""
-
-    initial: float = 0.5
-    """First delay after an error."""
-    maximum: float = 30.0
-    """Cap of the doubling delay."""
-    forbidden: float = 300.0
-    """Delay before trying again a namespace whose Secrets were forbidden (RBAC may be granted)."""
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield delay
-            delay = min(delay * 2, self.maximum)
-
-
 def kubernetes_configured() -> bool:
     """Whether `KubeCaches.connect` has a configuration to use (in a pod, or a kubeconfig)."""
     return kube.kubernetes_configured()
-
-
-async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """Newline-separated watch events, of any length (a Secret may be up to 1 MiB)."""
-    buffer = b""
-    async for chunk in response.content.iter_any():
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.strip():
-                yield line
-    if buffer.strip():
-        yield buffer
 
 
 def _secret_info(obj: Mapping[str, Any]) -> SecretInfo:
@@ -89,10 +55,6 @@ def _secret_info(obj: Mapping[str, Any]) -> SecretInfo:
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = obj.get("metadata", {}).get("labels") or {}
     return MappingProxyType({str(k): str(v) for k, v in labels.items()})
-
-
-EventHandler = Callable[[str, Mapping[str, Any]], None]
-"""Called with the event type (ADDED, MODIFIED, DELETED) and the object."""
 
 
 class KubeCaches:
@@ -117,8 +79,7 @@ class KubeCaches:
         self._core = CoreV1Api(client)
         self._webhook_namespace = webhook_namespace
         self._secret_names = frozenset(secret_names)
-        self._backoff = backoff or Backoff()
-        self._watch_timeout = watch_timeout_seconds
+        self._lw = ListWatch(self._host, backoff or Backoff(), watch_timeout_seconds)
         self._owns_client = owns_client
         self._namespaces: dict[str, Mapping[str, str]] = {}
         self._namespaces_synced = False
@@ -210,95 +171,12 @@ class KubeCaches:
 
     # ------------------------------------------------------------------ list + watch
 
-    async def _list(self, request: Awaitable[Any], target: kube.Target) -> dict[str, Any]:
-        body = await kube.call_json(request, target, host=self._host)
-        assert body is not None  # missing_ok is False: a 404 raised
-        return body
-
-    async def _watch(
-        self,
-        open_watch: Callable[..., Awaitable[Any]],
-        resource_version: str,
-        handle: EventHandler,
-        target: kube.Target,
-    ) -> tuple[str, int]:
-        """Follow one watch from ``resource_version``; return the last resourceVersion seen and
-        how many events arrived, when the server ends the stream."""
-        request = open_watch(
-            watch=True,
-            resource_version=resource_version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=self._watch_timeout,
-            _preload_content=False,
-            _request_timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10, sock_read=self._watch_timeout + 30
-            ),
-        )
-        response = await kube.open_stream(request, target, host=self._host)
-        events = 0
-        try:
-            async for line in _lines(response):
-                event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    raise kube.status_error(int(obj.get("code") or 500), obj, target, self._host)
-                version = obj.get("metadata", {}).get("resourceVersion")
-                if version:
-                    resource_version = str(version)
-                if kind in {"ADDED", "MODIFIED", "DELETED"}:
-                    handle(kind, obj)
-                    events += 1
-        finally:
-            response.close()
-        return resource_version, events
-
-    async def _follow(
-        self,
-        list_once: Callable[[], Awaitable[str]],
-        open_watch: Callable[..., Awaitable[Any]],
-        handle: EventHandler,
-        target: kube.Target,
-    ) -> None:
-        """List, then watch from the list's resourceVersion for ever; list again after 410 Gone.
-
-        Errors other than 403 are logged once per failing streak and retried with backoff; 403
-        propagates to the caller."""
-        delays = self._backoff.delays()
-        failing = False
-        while True:
-            try:
-                version = await list_once()
-                if failing:
-                    LOG.info("watch reconnected", extra=fields(watch=target.describe()))
-                    failing = False
-                delays = self._backoff.delays()
-                while True:
-                    version, events = await self._watch(open_watch, version, handle, target)
-                    if not events:  # a server that ends watches at once must not make us spin
-                        await asyncio.sleep(self._backoff.initial)
-            except kube.Gone:
-                LOG.info(
-                    "resourceVersion expired (410 Gone); listing again",
-                    extra=fields(watch=target.describe()),
-                )
-            except kube.Forbidden:
-                raise
-            except Exception as exc:  # anything else (network, bad JSON): a dead task would freeze
-                # the caches, so log once per failing streak and keep trying.
-                if not failing:
-                    LOG.warning(
-                        "watch failed, retrying with backoff",
-                        extra=fields(watch=target.describe(), error=kube.first_line(exc)),
-                    )
-                    failing = True
-                await asyncio.sleep(next(delays))
-
     # ------------------------------------------------------------------ namespaces
 
     async def _run_namespaces(self) -> None:
         while True:
             try:
-                await self._follow(
+                await self._lw.follow(
                     self._list_namespaces,
                     self._core.list_namespace,
                     self._on_namespace,
@@ -309,10 +187,10 @@ class KubeCaches:
                     "cannot list namespaces (403): namespace labels unknown, "
                     "the namespaceSelector is trusted"
                 )
-                await asyncio.sleep(self._backoff.forbidden)
+                await asyncio.sleep(self._lw.backoff.forbidden)
 
     async def _list_namespaces(self) -> str:
-        body = await self._list(
+        body = await self._lw.list(
             self._core.list_namespace(_preload_content=False, _request_timeout=LIST_TIMEOUT),
             kube.Target("list", "namespaces"),
         )
@@ -368,7 +246,7 @@ class KubeCaches:
 
         while True:
             try:
-                await self._follow(list_once, open_watch, handle, target)
+                await self._lw.follow(list_once, open_watch, handle, target)
             except kube.Forbidden:
                 self._forbidden.add(namespace)
                 self._secrets.pop(namespace, None)
@@ -378,10 +256,10 @@ class KubeCaches:
                         extra=fields(namespace=namespace),
                     )
                     logged_forbidden = True
-                await asyncio.sleep(self._backoff.forbidden)
+                await asyncio.sleep(self._lw.backoff.forbidden)
 
     async def _list_secrets(self, namespace: str) -> str:
-        body = await self._list(
+        body = await self._lw.list(
             self._core.list_namespaced_secret(
                 namespace, _preload_content=False, _request_timeout=LIST_TIMEOUT
             ),

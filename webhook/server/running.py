@@ -22,8 +22,9 @@ from aiohttp import web
 
 from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
-from webhook.server.app import STATE, WebhookState, create_app, create_metrics_app
+from webhook.server.app import create_app, create_metrics_app
 from webhook.server.settings import ServeSettings
+from webhook.server.state import STATE, WebhookState
 
 log = logging.getLogger(__name__)
 

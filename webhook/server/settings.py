@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, TypeVar
 
 from vsi_common.logs import LOG_FORMATS, LogFormat
 from vsi_common.values import parse_bool
@@ -104,6 +105,11 @@ def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
 
 
+_N = TypeVar("_N", int, float)
+PORT_EXPECTED: Final = "a port number (0-65535)"
+SECONDS_EXPECTED: Final = "a positive number of seconds"
+
+
 def _pick(flag: str, cli: object, env: Mapping[str, str]) -> tuple[str | None, str]:
     """The raw value for ``flag`` (CLI first, then its variable) and where it came from."""
     if cli is not None:
@@ -115,30 +121,36 @@ def _pick(flag: str, cli: object, env: Mapping[str, str]) -> tuple[str | None, s
     return value.strip(), f"{flag} (${name})"
 
 
-def _port(flag: str, cli: object, env: Mapping[str, str], default: int) -> int:
+def _number(
+    flag: str,
+    cli: object,
+    env: Mapping[str, str],
+    default: _N,
+    convert: Callable[[str], _N],
+    valid: Callable[[_N], bool],
+    expected: str,
+) -> _N:
+    """``flag``'s value converted and checked, else `UsageError` naming ``expected``."""
     raw, source = _pick(flag, cli, env)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = convert(raw)
     except ValueError:
-        raise UsageError(f"{source}: {raw!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise UsageError(f"{source}: {value} is not a port number (0-65535)")
+        raise UsageError(f"{source}: {raw!r} is not {expected}") from None
+    if not valid(value):
+        raise UsageError(f"{source}: {raw!r} is not {expected}")
     return value
+
+
+def _port(flag: str, cli: object, env: Mapping[str, str], default: int) -> int:
+    return _number(flag, cli, env, default, int, lambda v: 0 <= v <= 65535, PORT_EXPECTED)
 
 
 def _seconds(flag: str, cli: object, env: Mapping[str, str], default: float) -> float:
-    raw, source = _pick(flag, cli, env)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{source}: {raw!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{source}: {raw!r} is not a positive number of seconds")
-    return value
+    return _number(
+        flag, cli, env, default, float, lambda v: math.isfinite(v) and v > 0, SECONDS_EXPECTED
+    )
 
 
 def _flag(flag: str, cli: bool, env: Mapping[str, str]) -> bool:

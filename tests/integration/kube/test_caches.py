@@ -21,7 +21,8 @@ from kubernetes_asyncio.client import ApiClient
 from tests.kubeapi import RunningKubeApi
 from vsi_common.logs import FIELDS_ATTR
 from webhook.core.model import ClusterView, SecretInfo
-from webhook.server.caches import Backoff, KubeCaches, KubeUnavailable, kubernetes_configured
+from webhook.server.caches import KubeCaches, KubeUnavailable, kubernetes_configured
+from webhook.server.watch import Backoff
 
 WEBHOOK_NS = "vsi"
 ENABLED = {"vault-storage-injector.io/enabled": "true"}
@@ -170,7 +171,7 @@ async def test_forbidden_secrets_are_unknown_and_logged_once(
     cluster.api.apply(namespace("locked", ENABLED))
     cluster.api.apply(secret("locked", "px-vault", PX_VAULT))
     cluster.api.forbid("list", "secrets", "locked")
-    caplog.set_level(logging.INFO, logger="webhook.server.caches")
+    caplog.set_level(logging.INFO, logger="webhook.server")
     caches = KubeCaches(
         api_client, webhook_namespace=WEBHOOK_NS, secret_names=frozenset({"px-vault"}), backoff=FAST
     )
@@ -247,7 +248,7 @@ async def test_expired_resource_version_lists_again_and_keeps_following(
 async def test_errors_are_retried_with_backoff_and_logged_once(
     cluster: RunningKubeApi, caches: KubeCaches, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="webhook.server.caches")
+    caplog.set_level(logging.INFO, logger="webhook.server")
     lists_before = cluster.api.count("list", "namespaces")
     cluster.api.fail_next("list", "namespaces")
     cluster.api.fail_next("list", "namespaces")

@@ -13,10 +13,11 @@ import pytest
 
 from certs.generate import CertFiles, generate
 from tests.integration.webhook.helpers import NAMESPACE, SERVICE, Client, annotate_loader
-from webhook.server.app import STATE, ClusterConnector, WebhookState, create_app
+from webhook.server.app import create_app
 from webhook.server.configreload import MutatorLoader
 from webhook.server.running import Running, start
 from webhook.server.settings import ServeSettings
+from webhook.server.state import STATE, ClusterConnector, WebhookState
 
 
 @pytest.fixture

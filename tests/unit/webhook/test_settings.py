@@ -61,7 +61,11 @@ def test_every_flag_has_its_variable_name() -> None:
         (["--tls-cert", "c"], {}, "--tls-cert and --tls-key are both required"),
         (["--dev", "--tls-key", "k"], {}, "--dev makes its own certificates"),
         (["--dev", "--port", "x"], {}, "--port: 'x' is not a port number"),
-        (["--dev"], {"VSI_WEBHOOK_PORT": "65536"}, "--port ($VSI_WEBHOOK_PORT): 65536 is not"),
+        (
+            ["--dev"],
+            {"VSI_WEBHOOK_PORT": "65536"},
+            "--port ($VSI_WEBHOOK_PORT): '65536' is not a port number (0-65535)",
+        ),
         (["--dev"], {"VSI_WEBHOOK_LOG_FORMAT": "xml"}, "'xml' is not one of json, text"),
         (["--dev"], {"VSI_WEBHOOK_NO_KUBERNETES": "maybe"}, "expected true or false"),
         (["--dev", "--read-timeout", "0"], {}, "--read-timeout: '0' is not a positive number"),

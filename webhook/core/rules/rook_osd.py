@@ -102,16 +102,11 @@ def _injection(
         layout=names.LAYOUT_ROOK,
         volumes=[pvc],
         output_dir=config.key_volume.mount_path,
-        owner=user.owner,
-        group_readable=user.group_readable,
+        user=user,
         seed_file=seed_file,
     )
     container = b.injector_container(
-        config.injector,
-        env=[*env, *compiled.env],
-        mounts=container_mounts,
-        uid=user.uid,
-        gid=user.gid,
+        config.injector, env=[*env, *compiled.env], mounts=container_mounts, user=user
     )
     return [ops.insert(spec, "initContainers", base, position, container), *planned]
 

@@ -101,15 +101,10 @@ def _injector(
         layout=names.LAYOUT_VOLUME_KEYS,
         volumes=pvc_names(spec),
         output_dir=path,
-        owner=user.owner,
-        group_readable=user.group_readable,
+        user=user,
     )
     container = b.injector_container(
-        config.injector,
-        env=[*env, *compiled.env],
-        mounts=container_mounts,
-        uid=user.uid,
-        gid=user.gid,
+        config.injector, env=[*env, *compiled.env], mounts=container_mounts, user=user
     )
     return ops.insert(spec, "initContainers", base, 0, container)
 

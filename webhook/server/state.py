@@ -1,0 +1,86 @@
+"""What the server's views and resources share: settings, metrics, reloaders, caches, draining.
+
+One `WebhookState` per application, stored under `STATE`; `webhook.server.app` builds it,
+`webhook.server.views` reads it, `webhook.server.running` drains it on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import web
+
+from webhook.core.model import ClusterView
+from webhook.server.configreload import ConfigReloader
+from webhook.server.metrics import WebhookMetrics
+from webhook.server.settings import ServeSettings
+from webhook.server.tlsreload import CertReloader
+
+
+class ClusterCaches(ClusterView, Protocol):
+    """The watch-fed caches the admission path reads (`webhook.server.caches.KubeCaches`)."""
+
+    async def start(self) -> None:
+        """Start the watches (returns before they are synced)."""
+
+    def is_synced(self) -> bool:
+        """True once every watched list has been received."""
+
+    async def close(self) -> None:
+        """Stop the watches."""
+
+    def set_secret_names(self, names: frozenset[str]) -> None:
+        """Follow the Secrets a reloaded profiles file references."""
+
+
+ClusterConnector = Callable[[ServeSettings, frozenset[str]], Awaitable[ClusterCaches | None]]
+"""Start the caches for the given Secret names; None serves without them."""
+
+
+@dataclass
+class WebhookState:
+    """What the views share: settings, metrics and the reloadable resources."""
+
+    settings: ServeSettings
+    metrics: WebhookMetrics
+    config: ConfigReloader
+    tls: CertReloader
+    cluster: ClusterCaches | None = None
+    cluster_started: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    in_flight: int = 0
+    """Reviews whose handler has started (headers read) and not yet answered."""
+    shutting_down: bool = False
+    """Set on SIGTERM: answers close their connection, /readyz fails."""
+    _drained: asyncio.Event | None = None
+
+    def begin_shutdown(self) -> None:
+        """From now on, answers carry ``Connection: close`` and /readyz says unready."""
+        self.shutting_down = True
+        self._drained = asyncio.Event()
+        if self.in_flight == 0:
+            self._drained.set()
+
+    def request_done(self) -> None:
+        """A /mutate handler finished; wakes `drain` when it was the last one."""
+        self.in_flight -= 1
+        if self._drained is not None and self.in_flight == 0:
+            self._drained.set()
+
+    async def drain(self, grace: float) -> int:
+        """Wait up to ``grace`` s for in-flight reviews to finish; how many are left."""
+        if self._drained is None:
+            self.begin_shutdown()
+        assert self._drained is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._drained.wait()
+        return self.in_flight
+
+
+STATE = web.AppKey("state", WebhookState)
+"""The application's `WebhookState`."""

@@ -1,0 +1,219 @@
+"""The HTTP views: ``POST /mutate`` over `webhook.admission.review`, and the health endpoints.
+
+The `mutate` view is the only place that turns `BadReview` and mutator failures into HTTP
+answers. The admission path does no network I/O: it reads the body once, parses it once with
+orjson, and calls a pure mutator over cached cluster state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from pathlib import Path
+
+from aiohttp import hdrs, web
+
+from vsi_common.logs import fields, info_line
+from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
+from webhook.core.model import MutationResult
+from webhook.errors import BadReview
+from webhook.server.metrics import CONTENT_TYPE
+from webhook.server.settings import ServeSettings
+from webhook.server.state import STATE, WebhookState
+
+log = logging.getLogger(__name__)
+
+MUTATE_PATH = "/mutate"
+"""AdmissionReview endpoint (POST, application/json)."""
+HEALTHZ_PATH = "/healthz"
+"""Liveness: 200 while the process serves HTTP."""
+READYZ_PATH = "/readyz"
+"""Readiness: 200 once certificate, profiles and caches are in place, else 503 and why."""
+METRICS_PATH = "/metrics"
+"""Prometheus text exposition."""
+JSON = "application/json"
+"""The only request content type /mutate accepts."""
+MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the webhook's logs"
+"""What the apiserver shows a user when the mutator raised (the object is refused, fail closed)."""
+
+
+async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
+    """The request body, or `BadReview` for a wrong method, type, size or a body that trickles."""
+    if request.method != "POST":
+        raise BadReview(
+            f"{request.method} is not allowed: POST an AdmissionReview",
+            status=405,
+            reason="method-not-allowed",
+        )
+    # The exact header the apiserver sends skips aiohttp's media-type parsing.
+    if request.headers.get(hdrs.CONTENT_TYPE) != JSON and request.content_type != JSON:
+        raise BadReview(f"content type must be {JSON}", status=415, reason="unsupported-media-type")
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise _too_large(settings)
+    try:
+        if request.content.is_eof():
+            return await request.read()
+        async with asyncio.timeout(settings.read_timeout):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(settings) from None
+    except TimeoutError:
+        raise BadReview(
+            f"body not received within {settings.read_timeout:g} s",
+            status=408,
+            reason="read-timeout",
+        ) from None
+
+
+def _too_large(settings: ServeSettings) -> BadReview:
+    return BadReview(
+        f"body larger than {settings.max_body_bytes} bytes", status=413, reason="too-large"
+    )
+
+
+def _refuse(request: web.Request, state: WebhookState, exc: BadReview) -> web.Response:
+    state.metrics.bad_request(exc.reason)
+    log.warning(
+        "bad request",
+        extra=fields(status=exc.status, reason=exc.reason, error=str(exc), peer=request.remote),
+    )
+    response = web.Response(status=exc.status, text=f"{exc}\n")
+    if exc.status == 405:
+        response.headers["Allow"] = "POST"
+    if exc.status in (408, 413):
+        response.force_close()
+    return response
+
+
+def _failure_fields(exc: BaseException) -> dict[str, str]:
+    """Where a mutator failed, without its message (which could quote object values)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    return {"error_type": type(exc).__name__, "where": where}
+
+
+async def mutate(request: web.Request) -> web.Response:
+    """``POST /mutate``: one AdmissionReview in, its answer out."""
+    started = time.perf_counter()
+    state = request.app[STATE]
+    state.in_flight += 1
+    try:
+        response = await _answer(request, state, started)
+    finally:
+        state.request_done()
+    if state.shutting_down:
+        response.force_close()
+    return response
+
+
+async def _answer(request: web.Request, state: WebhookState, started: float) -> web.Response:
+    try:
+        review = parse_review(await _read_body(request, state.settings))
+    except BadReview as exc:
+        return _refuse(request, state, exc)
+    try:
+        result = decide(
+            review,
+            state.config.mutator,
+            webhook_namespace=state.settings.webhook_namespace,
+            cluster=state.cluster,
+        )
+        body = dump(build_response(review.uid, result.ops, result.warnings))
+        outcome: str = result.outcome
+        reason = result.reason
+    except Exception as exc:
+        log.error("mutation failed", extra=fields(uid=review.uid, **_failure_fields(exc)))
+        status: Status = {"code": 500, "message": MUTATION_FAILED_MESSAGE}
+        body = dump(build_response(review.uid, allowed=False, status=status))
+        result = None
+        outcome, reason = "error", "mutation-failed"
+    elapsed = time.perf_counter() - started
+    state.metrics.review(
+        kind=review.kind,
+        operation=review.operation,
+        outcome=outcome,
+        reason=reason,
+        seconds=elapsed,
+    )
+    _log_review(review, outcome, reason, elapsed, result)
+    return web.Response(body=body, content_type=JSON)
+
+
+def _log_review(
+    review: Review, outcome: str, reason: str, elapsed: float, result: MutationResult | None
+) -> None:
+    info_line(
+        log,
+        "review",
+        {
+            "uid": review.uid,
+            "kind": review.kind,
+            "namespace": review.namespace,
+            "name": review.name,
+            "operation": review.operation,
+            "dry_run": review.dry_run,
+            "outcome": outcome,
+            "reason": reason,
+            "profile": result.profile if result is not None else None,
+            "patch_ops": len(result.ops) if result is not None else 0,
+            "warnings": len(result.warnings) if result is not None else 0,
+            "latency_ms": round(elapsed * 1000, 3),
+        },
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: the process serves HTTP."""
+    return web.Response(text="ok\n")
+
+
+def readiness_checks(state: WebhookState) -> list[tuple[str, str | None, str]]:
+    """``(check, failure or None, detail)`` for the certificate, the profiles and the caches."""
+    cert_problem = state.tls.readiness()
+    current = state.tls.current
+    cert_detail = f"serial {current.serial:x}" if current is not None else ""
+    config_problem = None if state.config.is_loaded else "profiles not loaded yet"
+    config_error = state.config.last_error
+    config_detail = (
+        f"last change refused, previous profiles in use: {config_error}" if config_error else ""
+    )
+    if not state.cluster_started:
+        cache_problem: str | None = "caches not started yet"
+        cache_detail = ""
+    elif state.cluster is None:
+        cache_problem, cache_detail = None, "off: namespaceSelector trusted, Secret warnings off"
+    elif not state.cluster.is_synced():
+        cache_problem, cache_detail = "caches not synced yet", ""
+    else:
+        cache_problem, cache_detail = None, "synced"
+    shutdown_problem = "shutting down" if state.shutting_down else None
+    return [
+        ("shutdown", shutdown_problem, ""),
+        ("certificate", cert_problem, cert_detail),
+        ("profiles", config_problem, config_detail),
+        ("caches", cache_problem, cache_detail),
+    ]
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """``GET /readyz``: 200 when every check passes, else 503; one line per check either way."""
+    checks = readiness_checks(request.app[STATE])
+    lines = []
+    ready = True
+    for name, problem, detail in checks:
+        if problem is None:
+            lines.append(f"[+]{name} ok" + (f" ({detail})" if detail else ""))
+        else:
+            ready = False
+            lines.append(f"[-]{name} failed: {problem}")
+    lines.append("readyz check passed" if ready else "readyz check failed")
+    return web.Response(status=200 if ready else 503, text="\n".join(lines) + "\n")
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """``GET /metrics``: the Prometheus text format."""
+    body = request.app[STATE].metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
