@@ -37,11 +37,14 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+LINTED := webhook injector certs vsi_common tests bench demo tools
+
 lint: $(STAMP)
-	$(BIN)/ruff check webhook injector certs tests bench demo
-	$(BIN)/ruff format --check webhook injector certs tests bench demo
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m tools.contracts
 
 demo: $(STAMP) system-deps
 	$(BIN)/python -m demo

@@ -213,7 +213,7 @@ async def test_sigterm_during_load_answers_every_in_flight_request_and_exits_0()
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--port", "70000"], "--port: 70000 is not a port number (0-65535)"),
+        (["--port", "70000"], "--port: '70000' is not a port number (0-65535)"),
         (["--tls-cert", "x.crt"], "--dev makes its own certificates"),
         (["--read-timeout", "-1"], "--read-timeout: '-1' is not a positive number of seconds"),
     ],
