@@ -21,7 +21,8 @@ from injector import layouts
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, SettingsError
 from injector.layouts import KeySpec
-from injector.settings import Settings, parse
+from injector.model import Settings
+from injector.settings import parse
 from vsi_common import logs
 from vsi_common.logs import fields
 

@@ -29,7 +29,7 @@ import urllib3
 
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
-from injector.settings import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
 from vsi_common.logs import fields
 
 log = logging.getLogger(__name__)

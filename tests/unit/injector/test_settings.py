@@ -11,7 +11,8 @@ import pytest
 
 from injector import cli
 from injector.errors import SettingsError
-from injector.settings import AppRoleAuth, KubernetesAuth, TokenAuth, parse
+from injector.model import AppRoleAuth, KubernetesAuth, TokenAuth
+from injector.settings import parse
 from vsi_common import names
 
 NO_SA = Path("/nonexistent-service-account")
