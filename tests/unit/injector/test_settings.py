@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from injector import cli
+from injector.cli import parse
 from injector.errors import SettingsError
 from injector.model import AppRoleAuth, KubernetesAuth, TokenAuth
-from injector.settings import parse
 from vsi_common import names
 
 NO_SA = Path("/nonexistent-service-account")
