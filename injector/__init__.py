@@ -1,6 +1,10 @@
 """The key-injector init container (``vsi-injector``): per-volume keys from Vault to memory.
 
-Modules, from pure to I/O: ``names`` and ``layouts`` (pure), ``settings`` (env + flags into frozen
-dataclasses), ``vault`` (hvac session), ``keys`` (get-or-create), ``kube`` (PVC -> PV lookups),
-``luks`` and ``output`` (the node side), ``logs``, and ``cli`` (where errors become exit codes).
+Modules, from the entry point down (an import-linter ``layers`` contract in pyproject.toml keeps
+imports pointing this way): ``cli`` (the command line, and where errors become exit codes),
+``run`` (one run: key paths, keys, files), ``keys`` (get-or-create), the I/O shells ``vault``
+(hvac session), ``output`` (key files), ``luks`` and ``kube`` (PVC -> PV lookups), then the
+settings: ``config`` (flags and ``VSI_*``), ``env`` (``VAULT_*``) and ``checks`` (shared value
+checks), then ``model`` (the frozen settings), ``layouts`` (key paths, pure) and ``deadline``, and
+``errors`` at the bottom.
 """

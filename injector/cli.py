@@ -1,32 +1,31 @@
-"""``vsi-injector``: the init container's entry point and the one place errors become exit codes.
+"""``vsi-injector``: the command line, and the one place errors become exit codes.
 
 Exit codes: 0 every key file written; 2 bad settings (found before any network call); 1 anything
 else (Vault, Kubernetes, LUKS or file failures, or the deadline), after removing every key file of
 this run. The user sees one line; no traceback, no secret. A watchdog ends a run that outlives its
 deadline (a server trickling bytes defeats per-read timeouts) the same way. hvac, requests and
-kubernetes_asyncio are imported only after the settings are valid, and kubernetes_asyncio only for
-templates that need the PV.
+kubernetes_asyncio are imported only after the settings are valid (`injector.run` loads them), and
+kubernetes_asyncio only for templates that need the PV.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
-import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final, NoReturn
 
 from injector import layouts
+from injector.config import Flags, build_settings
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, SettingsError
-from injector.layouts import KeySpec
-from injector.settings import Settings, parse
-from vsi_common import logs
-from vsi_common.logs import fields
-
-if TYPE_CHECKING:
-    from injector.keys import LuksGuard
+from injector.model import SERVICE_ACCOUNT_DIR, Settings
+from injector.run import run
+from vsi_common import logs, names
+from vsi_common.logs import LOG_FORMATS, fields
 
 EXIT_OK: Final = 0
 """All key files written."""
@@ -40,117 +39,70 @@ PROG: Final = "vsi-injector"
 log = logging.getLogger("injector.cli")
 
 
-def key_specs(settings: Settings, remaining: float) -> list[KeySpec]:
-    """Each volume's KeySpec; reads the bound PVs first when the template needs them."""
-    if settings.layout == layouts.ROOK:
-        return [layouts.rook_spec(volume) for volume in settings.volumes]
-    namespace = settings.namespace or ""
-    bound = {}
-    if settings.kube_fields:
-        from injector import kube
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a one-line SettingsError instead of printing usage and exiting."""
 
-        need_handle = "{volume_handle}" in settings.key_path_template
-        bound = kube.resolve_sync(namespace, settings.volumes, remaining, need_handle)
-    specs = []
-    for volume in settings.volumes:
-        pv = bound[volume].pv if volume in bound else ""
-        handle = bound[volume].volume_handle if volume in bound else ""
-        try:
-            specs.append(
-                layouts.volume_keys_spec(
-                    settings.key_path_template,
-                    namespace=namespace,
-                    pvc=volume,
-                    pv=pv,
-                    volume_handle=handle,
-                )
-            )
-        except ValueError as exc:
-            raise InjectorError(str(exc)) from None
-    return specs
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError(message)
 
 
-def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None, str]:
-    """The LUKS guard when --verify-luks names a formatted volume, and the state to log."""
-    from injector.keys import LuksGuard
-
-    device = settings.verify_luks
-    if device is None:
-        return None, "not-checked"
-    from injector import luks
-
-    deadline.doing(f"reading the LUKS header of {device}")
-    if not luks.has_header(device, deadline.remaining):
-        return None, "no-luks-header"
-
-    def check(content: bytes, source: str) -> None:
-        deadline.doing(f"checking the key against the LUKS volume {device}")
-        luks.check_key(device, content, deadline.remaining, source)
-
-    return LuksGuard(str(device), check), "unlocks"
-
-
-def run(settings: Settings, deadline: Deadline | None = None) -> None:
-    """Fetch or create every key (LUKS-checked first if asked), write the files.
-
-    Raises InjectorError.
-    """
-    from injector import output
-    from injector.keys import KvStore, fetch_all
-    from injector.vault import VaultSession
-
-    started = time.monotonic()
-    deadline = deadline or Deadline(settings.deadline)
-    deadline.doing(f"removing stale temporary files in {settings.output_dir}")
-    output.remove_temps(settings.output_dir)
-    deadline.doing("resolving the key paths")
-    specs = key_specs(settings, deadline.remaining())
-    guard, luks_state = luks_guard(settings, deadline)
-    vault = settings.vault
-    session = VaultSession(vault, deadline, pool_size=len(specs))
-    try:
-        session.login()
-        version = vault.kv_version or session.kv_version(vault.backend_path, specs[0].secret_path)
-        store = KvStore(session, vault.backend_path, version, settings.kv1_allow_overwrite)
-        keys = fetch_all(store, specs, settings.layout, settings.seed, guard=guard)
-    finally:
-        session.close()
-
-    deadline.doing(f"writing the key files to {settings.output_dir}")
-    options = output.FileOptions(
-        mode=output.GROUP_READABLE if settings.group_readable else output.OWNER_ONLY,
-        uid=settings.file_uid,
-        gid=settings.file_gid,
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every flag also has a ``VSI_*`` variable (see docs/injector.md)."""
+    p = _Parser(
+        prog=PROG,
+        description="Fetch or create per-volume encryption keys in Vault and write them to files.",
     )
-    output.write_keys(
-        settings.output_dir, [output.KeyFile(k.spec.file_name, k.content) for k in keys], options
+    p.add_argument("--layout", choices=layouts.LAYOUTS, help=f"key layout (env {names.VSI_LAYOUT})")
+    p.add_argument(
+        "--volume",
+        action="append",
+        metavar="PVC",
+        help=f"PVC name, repeatable (env {names.VSI_VOLUMES}, comma-separated)",
     )
-    for key in keys:
-        log.info(
-            "key ready",
-            extra=fields(
-                volume=key.spec.volume,
-                key_path=key.vault_path,
-                outcome=key.outcome,
-                kv_version=key.kv_version,
-                latency_ms=key.latency_ms,
-                file=str(settings.output_dir / key.spec.file_name),
-                luks=luks_state,
-            ),
-        )
-    log.info(
-        "all keys written",
-        extra=fields(
-            layout=settings.layout,
-            volumes=len(keys),
-            keys_created=sum(k.outcome == "created" for k in keys),
-            keys_read=sum(k.outcome == "read" for k in keys),
-            keys_migrated=sum(k.outcome == "migrated" for k in keys),
-            kv_version=keys[0].kv_version,
-            auth_method=vault.auth_method,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
-        ),
+    p.add_argument(
+        "--output-dir", metavar="DIR", help=f"key file directory (env {names.VSI_OUTPUT_DIR})"
     )
+    p.add_argument("--namespace", metavar="NS", help=f"PVC namespace (env {names.VSI_NAMESPACE})")
+    p.add_argument(
+        "--seed-file", metavar="F", help=f"rook: key to migrate once (env {names.VSI_SEED_FILE})"
+    )
+    p.add_argument(
+        "--verify-luks",
+        metavar="PATH",
+        help=f"LUKS device the key must unlock (env {names.VSI_VERIFY_LUKS})",
+    )
+    p.add_argument(
+        "--deadline", metavar="SECONDS", help=f"whole-run deadline (env {names.VSI_DEADLINE})"
+    )
+    p.add_argument(
+        "--key-path-template",
+        metavar="TEMPLATE",
+        help=f"volume-keys secret path (env {names.VSI_KEY_PATH_TEMPLATE})",
+    )
+    p.add_argument(
+        "--file-owner", metavar="UID[:GID]", help=f"key file owner (env {names.VSI_FILE_OWNER})"
+    )
+    p.add_argument(
+        "--group-readable",
+        action="store_const",
+        const="true",
+        help=f"key files 0440 instead of 0400 (env {names.VSI_FILE_GROUP_READABLE})",
+    )
+    p.add_argument(
+        "--log-format", choices=LOG_FORMATS, help=f"log format (env {names.VSI_LOG_FORMAT})"
+    )
+    return p
+
+
+def parse(
+    argv: Sequence[str] | None,
+    env: Mapping[str, str],
+    *,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+) -> Settings:
+    """Flags and environment into validated `Settings`; raises `SettingsError` (one line)."""
+    args = build_parser().parse_args(argv)
+    return build_settings(Flags(**vars(args)), env, service_account_dir=service_account_dir)
 
 
 def _file_names(settings: Settings) -> list[str]:

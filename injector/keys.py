@@ -158,6 +158,29 @@ def _field_value(fields: dict[str, Any], spec: KeySpec, path: str, layout: str) 
         raise KeyFailure(f"the key at {path} field {spec.field!r} is unusable: {exc}") from None
 
 
+def _new_text(
+    path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
+) -> tuple[str, Outcome]:
+    """The text of a key to create at ``path``: the seed (rook) or fresh random bytes.
+
+    Raises when no key may be made: the volume is already formatted (unless a seed can be
+    checked against it), or the rook layout has no seed.
+    """
+    if guard is not None and (layout != layouts.ROOK or seed is None):
+        raise KeyFailure(
+            f"the volume at {guard.device} is already formatted but Vault holds no key at "
+            f"{path}; refusing to create one"
+        )
+    if layout == layouts.ROOK:
+        if seed is None:
+            raise KeyFailure(
+                f"no key at {path} and no seed file: the rook layout never invents a key for an "
+                "existing OSD (store Rook's key there, or pass --seed-file with Rook's key Secret)"
+            )
+        return seed.decode("ascii"), "migrated"
+    return layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))), "created"
+
+
 def get_or_create(
     store: KvStore,
     spec: KeySpec,
@@ -186,24 +209,7 @@ def get_or_create(
     if existing is not None:
         return done(checked(_field_value(existing, spec, path, layout), "from Vault"), "read")
 
-    if guard is not None and (layout != layouts.ROOK or seed is None):
-        raise KeyFailure(
-            f"the volume at {guard.device} is already formatted but Vault holds no key at "
-            f"{path}; refusing to create one"
-        )
-    outcome: Outcome
-    if layout == layouts.ROOK:
-        if seed is None:
-            raise KeyFailure(
-                f"no key at {path} and no seed file: the rook layout never invents a key for an "
-                "existing OSD (store Rook's key there, or pass --seed-file with Rook's key Secret)"
-            )
-        text, outcome = seed.decode("ascii"), "migrated"
-    else:
-        text, outcome = (
-            layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))),
-            "created",
-        )
+    text, outcome = _new_text(path, layout, seed, guard)
     mine = {spec.field: text}
     content = checked(_field_value(mine, spec, path, layout), "in the seed file")
     store.check_create_only(spec.secret_path)

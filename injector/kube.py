@@ -1,6 +1,6 @@
 """PVC -> bound PV lookups for key path templates with ``{pv}`` or ``{volume_handle}``.
 
-Only those templates need the Kubernetes API, so ``cli`` imports this module (and
+Only those templates need the Kubernetes API, so ``run`` imports this module (and
 kubernetes_asyncio with it) lazily. At mount time the claim is bound, so the PVC names its PV and
 the PV carries the CSI volume handle. Objects are read as raw JSON: two small GETs per volume, no
 model deserialization. In a pod the in-cluster config is used; elsewhere the kubeconfig.

@@ -29,7 +29,7 @@ import urllib3
 
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
-from injector.settings import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
 from vsi_common.logs import fields
 
 log = logging.getLogger(__name__)
@@ -239,27 +239,11 @@ class VaultSession:
                 raise self._gave_up(what, last or "none")
             generation = self._login_generation
             self.deadline.doing(what)
-            try:
-                response = self._client.adapter.request(
-                    method.lower(),
-                    f"/v1/{path}",
-                    json=json,
-                    raise_exception=False,
-                    timeout=(min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)),
-                )
-            except requests.exceptions.SSLError as exc:
-                if FATAL_TLS_ERRORS.search(str(exc)):
-                    raise VaultError(
-                        f"{what}: {describe_exception(exc)} talking to {self.settings.addr} (check "
-                        "VAULT_CACERT, VAULT_CAPATH, VAULT_TLS_SERVER_NAME, VAULT_CLIENT_CERT/KEY)"
-                    ) from None
-                last = f"{self.settings.addr} unreachable: {describe_exception(exc)}"
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                last = f"{self.settings.addr} unreachable: {describe_exception(exc)}"
-            except requests.exceptions.RequestException as exc:
-                raise VaultError(f"{what}: {describe_exception(exc)}") from None
+            answer = self._send(method, path, json, remaining, what)
+            if isinstance(answer, str):
+                last = answer
             else:
-                reply = Reply(response.status_code, _json_body(response))
+                reply = answer
                 status = reply.status
                 if status < 400 or status in expect:
                     return reply
@@ -275,14 +259,7 @@ class VaultSession:
                     if self._token_rejected():
                         self._relogin(generation)
                         continue
-                transient = status in RETRY_STATUSES or bool(TRANSIENT_ERRORS.search(errors))
-                if status in (400, 403, 404) and "sealed" not in errors and "standby" not in errors:
-                    transient = False
-                summary = f"Vault answered {status} to {method} {path}" + (
-                    f": {errors}" if errors else ""
-                )
-                if status == 403 and relogin:
-                    summary += " (the token's policy does not allow this)"
+                transient, summary = _judge(reply, method, path, relogin)
                 if not transient:
                     raise VaultError(f"{what}: {summary}")
                 last = summary
@@ -298,6 +275,31 @@ class VaultSession:
                 extra=fields(what=what, attempt=attempt, error=last),
             )
             time.sleep(delay)
+
+    def _send(
+        self, method: str, path: str, json: dict[str, Any] | None, remaining: float, what: str
+    ) -> Reply | str:
+        """One attempt: Vault's answer, or the transport failure worth retrying (others raise)."""
+        try:
+            response = self._client.adapter.request(
+                method.lower(),
+                f"/v1/{path}",
+                json=json,
+                raise_exception=False,
+                timeout=(min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)),
+            )
+        except requests.exceptions.SSLError as exc:
+            if FATAL_TLS_ERRORS.search(str(exc)):
+                raise VaultError(
+                    f"{what}: {describe_exception(exc)} talking to {self.settings.addr} (check "
+                    "VAULT_CACERT, VAULT_CAPATH, VAULT_TLS_SERVER_NAME, VAULT_CLIENT_CERT/KEY)"
+                ) from None
+            return f"{self.settings.addr} unreachable: {describe_exception(exc)}"
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            return f"{self.settings.addr} unreachable: {describe_exception(exc)}"
+        except requests.exceptions.RequestException as exc:
+            raise VaultError(f"{what}: {describe_exception(exc)}") from None
+        return Reply(response.status_code, _json_body(response))
 
     def _token_rejected(self) -> bool:
         """True when Vault refuses the token itself, not just one path (403 on lookup-self)."""
@@ -347,6 +349,18 @@ class VaultSession:
             f"capability on the key paths) nor {SYS_MOUNTS} (grant read on sys/mounts); or set "
             "VAULT_BACKEND=kv or kv-v2"
         )
+
+
+def _judge(reply: Reply, method: str, path: str, relogin: bool) -> tuple[bool, str]:
+    """Whether an unwanted answer is worth retrying, and the one line that describes it."""
+    status, errors = reply.status, reply.errors
+    transient = status in RETRY_STATUSES or bool(TRANSIENT_ERRORS.search(errors))
+    if status in (400, 403, 404) and "sealed" not in errors and "standby" not in errors:
+        transient = False
+    summary = f"Vault answered {status} to {method} {path}" + (f": {errors}" if errors else "")
+    if status == 403 and relogin:
+        summary += " (the token's policy does not allow this)"
+    return transient, summary
 
 
 def _version_of(entry: dict[str, Any], mount: str, what: str) -> int:

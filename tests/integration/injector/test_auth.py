@@ -11,7 +11,7 @@ import hvac
 import kmock
 
 from demo.openbao import OpenBao
-from injector.settings import parse_vault
+from injector.env import parse_vault
 from injector.vault import Deadline, VaultSession
 from tests.integration.injector.conftest import (
     Result,

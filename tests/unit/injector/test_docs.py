@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from injector.settings import build_parser
+from injector.cli import build_parser
 from vsi_common import names
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "injector.md"
