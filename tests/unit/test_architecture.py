@@ -1,0 +1,101 @@
+"""The layer contracts bite: breaking one, or loosening one, fails `make lint`.
+
+import-linter runs on a copy of the tree with one line changed, so the real tree is never touched;
+the contract meta-check (`tools.contracts`) runs on a copy of pyproject.toml without one line.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tools import contracts
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ("webhook", "injector", "certs", "vsi_common")
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def copy_tree(target: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(
+            REPO / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
+    return target
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def append_line(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + line + "\n")
+
+
+def test_the_contracts_hold_on_the_real_tree(tmp_path: Path) -> None:
+    result = lint_imports(copy_tree(tmp_path))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert contracts.problems(tomllib.loads((REPO / "pyproject.toml").read_text())) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("webhook/core/patch.py", "import aiohttp", "Pure core reaches no I/O library"),
+        # Indirect: the shared Kubernetes module imports aiohttp and kubernetes_asyncio.
+        ("webhook/core/shapes.py", "from vsi_common import kube", "Pure core reaches no I/O"),
+        ("webhook/core/profiles.py", "import webhook.server.app", "webhook layers"),
+        ("vsi_common/names.py", "import webhook.errors", "shared package depends on none"),
+        ("injector/layouts.py", "import requests", "Pure core reaches no I/O library"),
+    ],
+)
+def test_an_import_across_a_layer_breaks_its_contract(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    tree = copy_tree(tmp_path)
+    append_line(tree / module, line)
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    broken = [row for row in result.stdout.splitlines() if row.endswith("BROKEN")]
+    assert any(contract in row for row in broken), result.stdout[-2000:]
+
+
+def test_deleting_allow_indirect_imports_fails_the_contract_check(tmp_path: Path) -> None:
+    text = (REPO / "pyproject.toml").read_text()
+    line = "allow_indirect_imports = false\n"
+    assert line in text
+    loosened = tmp_path / "pyproject.toml"
+    loosened.write_text(text.replace(line, "", 1))
+
+    assert contracts.main([str(loosened)]) == 1
+    assert contracts.problems(tomllib.loads(loosened.read_text())) == [
+        "contract 'Pure core reaches no I/O library, directly or through another module': "
+        "must say allow_indirect_imports = false"
+    ]
+
+
+def test_a_package_without_exhaustive_layers_fails_the_contract_check(tmp_path: Path) -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        if contract.get("containers") == ["injector"]:
+            contract["exhaustive"] = False
+
+    assert contracts.problems(config) == [
+        "package 'injector': no exhaustive layers contract over it"
+    ]

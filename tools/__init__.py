@@ -1,0 +1,1 @@
+"""Developer tools that `make lint` runs; not part of the installed package."""
