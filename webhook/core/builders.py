@@ -52,16 +52,16 @@ def connection_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Js
 
     A px-vault style Secret gives one ``secretKeyRef`` per name, optional for all but VAULT_ADDR
     (so a key the Secret lacks stays unset while a missing Secret fails visibly). When the profile
-    has TLS material the three file settings never come from the connection: they are the paths
-    of the files of ``shape`` (for a container that reads paths; the injector gets no shape and
-    finds the files itself in `vsi_common.names.VSI_TLS_DIR`).
+    has TLS material, `webhook.core.tls.OWNED_SETTINGS` never come from the connection: the three
+    file settings are the paths of the files of ``shape`` (for a container that reads paths; the
+    injector gets no shape and finds the files itself in `vsi_common.names.VSI_TLS_DIR`).
     """
     paths = {e["name"]: e for e in tls_env(shape)}
     own_tls = connection.tls is not None
     values = dict(connection.values)
     out: list[Json] = []
     for name in names.VAULT_SETTINGS:
-        if own_tls and name in tls.FILE_NAMES:
+        if own_tls and name in tls.OWNED_SETTINGS:
             if name in paths:
                 out.append(paths[name])
         elif connection.secret is not None:

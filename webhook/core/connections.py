@@ -34,7 +34,7 @@ KMS_PROVIDER_VAULT: Final = "vault"
 CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
 """VAULT_* names that are credentials: never allowed in ``values`` or ``connectionDetails``."""
 TLS_SETTINGS: Final = frozenset(t.SETTINGS)
-"""VAULT_* file settings that a ``tlsSecret`` (or Rook's Secrets) provide."""
+"""VAULT_* file settings that Rook's TLS Secrets name."""
 AUTH_METHODS: Final = ("token", "kubernetes", "approle")
 """VAULT_AUTH_METHOD values."""
 
@@ -174,7 +174,7 @@ def _plain(reader: FieldReader, key: Any, value: Any, where: str, tls_by: str | 
         )
     if key not in names.VAULT_SETTINGS:
         raise reader.fail(where, "unknown field (expected a VAULT_* setting name)")
-    if tls_by and key in TLS_SETTINGS:
+    if tls_by and key in t.OWNED_SETTINGS:
         raise reader.fail(where, f"set by {tls_by}; remove it or the {tls_by}")
     return reader.setting(value, where)
 

@@ -32,6 +32,9 @@ SETTINGS: Final = tuple(setting for setting, _ in names.TLS_FILES)
 """The three file settings, in CA, certificate, key order."""
 CA: Final = names.VAULT_CACERT
 """The CA setting."""
+OWNED_SETTINGS: Final = frozenset({*SETTINGS, names.VAULT_CAPATH})
+"""The VAULT_* settings a profile's TLS material decides: its three files, and VAULT_CAPATH, a
+second CA source (a node path in the Portworx manual) that would compete with ``ca.crt``."""
 PAIR: Final = frozenset({names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY})
 """The client certificate and key: both present or neither."""
 NO_TLS: Final[Shape] = frozenset()

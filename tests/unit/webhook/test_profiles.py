@@ -381,6 +381,10 @@ BAD_CONNECTIONS = [
         "p.yaml: profiles[0].connection.values.VAULT_AUTH_METHOD: expected one of token",
     ),
     (
+        _conn("{tlsSecret: t, values: {VAULT_ADDR: 'http://v', VAULT_CAPATH: /etc/ssl}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_CAPATH: set by tlsSecret",
+    ),
+    (
         _conn("{secret: s, tlsSecret: {keys: [ca.crt]}}"),
         "p.yaml: profiles[0].connection.tlsSecret.name: required field is missing",
     ),

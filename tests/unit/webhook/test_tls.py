@@ -93,6 +93,7 @@ def test_portworx_gets_the_paths_of_exactly_the_files_the_secret_holds(
     out = _mutate(obj, ctx)
 
     assert _tls_env(_portworx(out)) == {name: PATHS[name] for name in expected}
+    assert names.VAULT_CAPATH not in {e["name"] for e in _portworx(out)["env"]}
     assert _items(out) == [PATHS[name].rsplit("/", 1)[1] for name in expected]
 
 
@@ -126,7 +127,8 @@ def test_the_injector_gets_the_directory_and_no_tls_paths_even_from_a_px_vault_s
     injector = out["spec"]["initContainers"][0]
     env = {e["name"]: e for e in injector["env"]}
     assert env[names.VSI_TLS_DIR] == {"name": names.VSI_TLS_DIR, "value": c.TLS_MOUNT_PATH}
-    assert not PATHS.keys() & env.keys()  # not from the px-vault Secret either
+    # Not from the px-vault Secret either, nor its VAULT_CAPATH (a second CA source).
+    assert not {*PATHS, names.VAULT_CAPATH} & env.keys()
     assert {"name": c.TLS_VOLUME_NAME, "mountPath": c.TLS_MOUNT_PATH, "readOnly": True} in (
         injector["volumeMounts"]
     )
