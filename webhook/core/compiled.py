@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from webhook.core import builders as b
 from webhook.core import constants as c
-from webhook.core import patch
+from webhook.core import patch, tls
 from webhook.core.model import ClusterView, PatchOp
 from webhook.core.profiles import Profile
 from webhook.core.tls import NO_TLS, Shape
@@ -42,6 +42,8 @@ class Fragments:
     `vsi_common.names.VAULT_SETTINGS` order: the paths of exactly the files of `shape`."""
     env_names: frozenset[str]
     """Names of `env`."""
+    reconciled: frozenset[str]
+    """`env_names` and the TLS file settings: an object with none of them needs only appends."""
     injector_env: tuple[Json, ...]
     """VAULT_* env for ``vsi-injector``: no TLS paths (it finds the files in `tls_dir`)."""
     tls_dir: str | None
@@ -96,6 +98,7 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             shape=shape,
             env=env,
             env_names=frozenset(e["name"] for e in env),
+            reconciled=frozenset(e["name"] for e in env) | tls.OWNED_SETTINGS,
             injector_env=injector_env,
             tls_dir=c.TLS_MOUNT_PATH if files else None,
             tls_volume=b.tls_volume(source, shape) if source and shape else None,

@@ -15,6 +15,7 @@ A client certificate without its key (or the reverse) is never part of a shape. 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import product
@@ -82,6 +83,14 @@ class TlsSource:
         """Every Secret the files come from."""
         return frozenset(f.secret for f in self.files)
 
+    @functools.cached_property
+    def by_secret(self) -> tuple[tuple[str, tuple[TlsFile, ...]], ...]:
+        """The files grouped by Secret, in file order (one cache lookup per Secret)."""
+        groups: dict[str, list[TlsFile]] = {}
+        for tls_file in self.files:
+            groups.setdefault(tls_file.secret, []).append(tls_file)
+        return tuple((secret, tuple(files)) for secret, files in groups.items())
+
     def shapes(self) -> tuple[Shape, ...]:
         """Every shape `resolve` can give: the CA or not, times the pair or not (at most four)."""
         named = {f.setting for f in self.files}
@@ -98,14 +107,17 @@ class TlsSource:
         A Secret the cache knows gives exactly the keys it holds; otherwise (no cache, not
         watched, not created yet) the profile's declaration stands, never "everything".
         """
+        if cluster is None or not namespace:
+            return complete(self.declared)
         present: set[str] = set()
-        for tls_file in self.files:
-            info = cluster.secret(namespace, tls_file.secret) if cluster and namespace else None
-            if isinstance(info, SecretInfo):
-                if tls_file.key in info.keys:
+        for secret, files in self.by_secret:
+            info = cluster.secret(namespace, secret)
+            for tls_file in files:
+                if isinstance(info, SecretInfo):
+                    if tls_file.key in info.keys:
+                        present.add(tls_file.setting)
+                elif tls_file.setting in self.declared:
                     present.add(tls_file.setting)
-            elif tls_file.setting in self.declared:
-                present.add(tls_file.setting)
         return complete(present)
 
 

@@ -11,8 +11,6 @@ Secret the caches do not watch says nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from vsi_common import names
 from webhook.core import constants as c
 from webhook.core import tls
@@ -89,7 +87,7 @@ def _tls_files(source: tls.TlsSource, namespace: str, cluster: ClusterView) -> l
     """Declared TLS files whose Secret or key is missing, and half a client pair."""
     out: list[str] = []
     held: dict[str, tls.TlsFile] = {}
-    for secret, files in _by_secret(source):
+    for secret, files in source.by_secret:
         info = _known(cluster, namespace, secret, out)
         if info is None:
             continue
@@ -98,7 +96,7 @@ def _tls_files(source: tls.TlsSource, namespace: str, cluster: ClusterView) -> l
                 held[tls_file.setting] = tls_file
             elif tls_file.setting in source.declared:
                 out.append(_no_key(secret, namespace, tls_file.key))
-    halves = [held[s] for s in sorted(tls.PAIR) if s in held]
+    halves = [held[s] for s in tls.SETTINGS[1:] if s in held]
     if len(halves) == 1:
         other = next(f for f in source.files if f.setting in tls.PAIR - {halves[0].setting})
         if other.setting not in source.declared:  # otherwise warned about above
@@ -107,11 +105,3 @@ def _tls_files(source: tls.TlsSource, namespace: str, cluster: ClusterView) -> l
                 f"{other.key}; the client certificate is not used"
             )
     return out
-
-
-def _by_secret(source: tls.TlsSource) -> Iterator[tuple[str, list[tls.TlsFile]]]:
-    """The source's files grouped by Secret, in file order."""
-    groups: dict[str, list[tls.TlsFile]] = {}
-    for tls_file in source.files:
-        groups.setdefault(tls_file.secret, []).append(tls_file)
-    yield from groups.items()

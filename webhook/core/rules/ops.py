@@ -82,11 +82,7 @@ def env_ops(frags: Fragments, parent: Mapping[str, Any], base: str) -> list[Patc
         for index, e in enumerate(entries)
         if is_map(e) and isinstance(name := e.get("name"), str)
     }
-    if (
-        type(current) is list
-        and present.keys().isdisjoint(frags.env_names)
-        and present.keys().isdisjoint(tls.FILE_NAMES)
-    ):
+    if type(current) is list and not (present.keys() & frags.reconciled):
         return list(frags.env_appends(base))  # the usual case: none of ours there yet
     planned = _tls_env_fixes(frags, entries, present, base)
     missing = [e for e in frags.env if e["name"] not in present]
