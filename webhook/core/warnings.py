@@ -95,7 +95,7 @@ def _tls_files(source: tls.TlsSource, namespace: str, cluster: ClusterView) -> l
             if tls_file.key in info.keys:
                 held[tls_file.setting] = tls_file
             elif tls_file.setting in source.declared:
-                out.append(_no_key(secret, namespace, tls_file.key))
+                out.append(_no_key(secret, namespace, tls_file.key, tls_file.setting))
     halves = [held[s] for s in tls.SETTINGS[1:] if s in held]
     if len(halves) == 1:
         other = next(f for f in source.files if f.setting in tls.PAIR - {halves[0].setting})

@@ -414,6 +414,27 @@ async def test_portworx_daemonset_account_logs_in_and_manages_its_keys(
     await asyncio.to_thread(as_portworx)
 
 
+def test_portworx_setup_dry_run_changes_nothing_and_a_second_run_reports_no_change(
+    openbao: OpenBao,
+) -> None:
+    names = {"MOUNT": unique("px"), "POLICY": unique("px"), "AUTH_MOUNT": unique("k8s")}
+    root = openbao.client()
+    empty = state(root, names["MOUNT"], names["POLICY"], names["AUTH_MOUNT"])
+
+    dry = setup(openbao, PORTWORX_SETUP, "--dry-run", "kubernetes", PX_INSTALL="daemonset", **names)
+    assert state(root, names["MOUNT"], names["POLICY"], names["AUTH_MOUNT"]) == empty
+    assert "would create: role portworx bound to service account kube-system/px-account" in (
+        dry.stderr
+    )
+    setup(openbao, PORTWORX_SETUP, "kubernetes", PX_INSTALL="daemonset", **names)
+    made = state(root, names["MOUNT"], names["POLICY"], names["AUTH_MOUNT"])
+    again = setup(openbao, PORTWORX_SETUP, "kubernetes", PX_INSTALL="daemonset", **names)
+
+    assert made != empty
+    assert again.stderr.rstrip().endswith("setup.sh: no changes"), again.stderr
+    assert state(root, names["MOUNT"], names["POLICY"], names["AUTH_MOUNT"]) == made
+
+
 def test_setup_refuses_an_unknown_argument_or_setting(openbao: OpenBao) -> None:
     result = setup(openbao, ROOK_SETUP, "ldap", code=2)
     assert "usage: setup.sh [--dry-run] kubernetes|token" in result.stderr

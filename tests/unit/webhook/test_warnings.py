@@ -89,11 +89,15 @@ def test_a_tls_secret_lacking_a_declared_file_or_half_a_pair_is_named() -> None:
     default = _profile("{secret: px-vault, tlsSecret: tls}")
     px = {"px-vault": ["VAULT_ADDR", "VAULT_TOKEN"]}
     tls = f"Secret tls in namespace {NS}"
-    assert _warnings(declared, tls=["ca.crt", "tls.crt"], **px) == [f"{tls} has no key tls.key"]
+    assert _warnings(declared, tls=["ca.crt", "tls.crt"], **px) == [
+        f"{tls} has no key tls.key (VAULT_CLIENT_KEY)"
+    ]
     assert _warnings(default, tls=["ca.crt", "tls.crt"], **px) == [
         f"{tls} has tls.crt but no tls.key; the client certificate is not used"
     ]
-    assert _warnings(default, tls=["tls.crt", "tls.key"], **px) == [f"{tls} has no key ca.crt"]
+    assert _warnings(default, tls=["tls.crt", "tls.key"], **px) == [
+        f"{tls} has no key ca.crt (VAULT_CACERT)"
+    ]
     assert _warnings(default, **px) == [
         f"Secret tls not found in namespace {NS}; Vault connection will fail"
     ]
@@ -107,7 +111,7 @@ def test_rooks_tls_secrets_are_each_checked_for_their_key() -> None:
     )
     found = _warnings(rook, ca=["cert"], crt=["tls.crt"], tok=["token"])
     assert found == [
-        f"Secret crt in namespace {NS} has no key cert",
+        f"Secret crt in namespace {NS} has no key cert (VAULT_CLIENT_CERT)",
         f"Secret key not found in namespace {NS}; Vault connection will fail",
     ]
 
