@@ -43,13 +43,10 @@ def _keyish(match: str) -> bool:
     """
     if match.startswith(("hv", "s.", "b.", "r.", "eyJ")):
         return True
-    if len(match) >= 32 and all(c in "0123456789abcdefABCDEF" for c in match):
-        return True
-    return (
-        any(c.isdigit() for c in match)
-        and any(c.isupper() for c in match)
-        and any(c.islower() for c in match)
-    )
+    digits = any(c.isdigit() for c in match)
+    if len(match) >= 32 and digits and all(c in "0123456789abcdefABCDEF" for c in match):
+        return not match.isdigit()
+    return digits and any(c.isupper() for c in match) and any(c.islower() for c in match)
 
 
 def one_line(text: str, limit: int = MAX_QUOTED) -> str:

@@ -205,7 +205,8 @@ class Transport:
         self.scheme = parts.scheme
         self.host = host
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.origin = f"{self.scheme}://{host}:{self.port}"
+        shown = f"[{host}]" if ":" in host else host
+        self.origin = f"{self.scheme}://{shown}:{self.port}"
         """Where every request goes: scheme, host and port of VAULT_ADDR."""
         self._prefix = parts.path.rstrip("/")
         common: dict[str, Any] = {"maxsize": max(pool_size, 2), "block": False, "retries": False}
