@@ -59,7 +59,7 @@ Responder = Callable[[web.Request, bytes, Forward], Awaitable[web.StreamResponse
 
 @dataclass
 class Rule:
-    """Answer requests matching ``method`` and ``path`` (a regex on the URL path) with ``respond``."""
+    """Answer requests matching ``method`` and ``path`` (a regex on the path) with ``respond``."""
 
     method: str
     path: str

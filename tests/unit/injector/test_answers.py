@@ -1,4 +1,4 @@
-"""The answer table, case by case: what each answer from Vault (or from whatever is in between) means.
+"""The answer table, case by case: what each answer from Vault (or from whatever is between) means.
 
 Pure: every case is a `Wire` (status, Content-Type, body, headers) and the `Answer` it must give.
 """

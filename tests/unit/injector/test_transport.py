@@ -137,7 +137,7 @@ def test_an_encrypted_client_key_is_refused_without_prompting(pki: Path) -> None
         )
     )
 
-    with pytest.raises(VaultError, match="VAULT_CLIENT_KEY: .*is encrypted"):
+    with pytest.raises(VaultError, match=r"VAULT_CLIENT_KEY: .*is encrypted"):
         build_ssl_context(tls(client_cert=pki / "tls.crt", client_key=locked))
 
 

@@ -7,7 +7,6 @@ deadline), what is not (everything else), and when a rejected token earns one mo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +93,10 @@ def denied(error: str = "permission denied", endpoint: Endpoint = Endpoint.KV2_R
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(vault.time, "sleep", fake.sleep)
-    yield fake
+    return fake
 
 
 def session(clock: Clock, script: Script, seconds: float = 10, auth: Any = None) -> VaultSession:
