@@ -86,6 +86,9 @@ def describe_exception(exc: BaseException) -> str:
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
         match = _SSL_TEXT.search(text) or _EOF_TEXT.search(text)
         return "TLS error: " + (match.group(0).strip() if match else "handshake failed")
+    cause = exc.args[1] if len(exc.args) > 1 else None
+    if isinstance(exc, urllib3.exceptions.ProtocolError) and isinstance(cause, OSError):
+        return cause.strerror or type(cause).__name__  # ('Connection aborted.', reset by peer)
     match = _ERRNO_TEXT.search(text)
     if match:  # before timeouts: urllib3's NewConnectionError is a ConnectTimeoutError
         return match.group(1).strip()
@@ -275,6 +278,7 @@ class Transport:
             data = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         limit = MAX_LISTING if endpoint is Endpoint.MOUNTS else MAX_ANSWER
+        answered = False
         try:
             response = self._pool.urlopen(
                 method,
@@ -290,6 +294,7 @@ class Transport:
                 preload_content=False,
                 decode_content=False,
             )
+            answered = True
             try:
                 wire = _read_bounded(response, limit)
             finally:
@@ -311,9 +316,13 @@ class Transport:
             ConnectionError,
             TimeoutError,
         ) as exc:
-            raise Failure(
-                f"{self.addr} unreachable: {describe_exception(exc)}", transient=True
-            ) from None
+            described = describe_exception(exc)
+            if answered:
+                described += " while reading the answer"
+            elif self.scheme == "https" and isinstance(exc, urllib3.exceptions.ProtocolError):
+                # Cut before any status line: the TLS session (handshake or request) was dropped.
+                described = f"TLS error: {described} before an answer"
+            raise Failure(f"{self.addr} unreachable: {described}", transient=True) from None
         except urllib3.exceptions.HTTPError as exc:
             raise Failure(
                 f"talking to {self.addr}: {self.redactor.quote(describe_exception(exc))}",
