@@ -25,6 +25,7 @@ import re
 import ssl
 import stat
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -222,6 +223,8 @@ class Transport:
                     "anyone on the network path can impersonate Vault and receive the token and "
                     "the keys"
                 )
+                # Said once above, as a log line; urllib3 would repeat it on stderr per request.
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             name = tls.server_name
             self._pool = urllib3.HTTPSConnectionPool(
                 host,

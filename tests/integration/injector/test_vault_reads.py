@@ -1,4 +1,4 @@
-"""The reads a preflight check shares with a run, against the real OpenBao: same transport, same table.
+"""Reads a preflight check shares with a run, against the real OpenBao: one transport, one table.
 
 Token lookup, capabilities on several paths, the mount serving a path, a KV v2 secret with its
 version and its metadata: each returns the promised fields, or None when Vault says there is none.
