@@ -71,8 +71,10 @@ class Outcome(enum.Enum):
     """Anything else: a redirect, a page that is not Vault's, a broken promise, a refusal."""
 
 
-READS: Final = frozenset({Endpoint.KV1_READ, Endpoint.KV2_READ, Endpoint.KV2_METADATA})
-"""Endpoints whose Vault 404 means "no such secret"."""
+READS: Final = frozenset(
+    {Endpoint.KV1_READ, Endpoint.KV2_READ, Endpoint.KV2_METADATA, Endpoint.MOUNT}
+)
+"""Endpoints whose Vault 404 means "no such secret" (or, for the mount lookup, no such mount)."""
 TRANSIENT_STATUSES: Final = frozenset({412, 429, 500, 502, 503, 504})
 """Retried whatever the body: consistency (412), rate limit, server and gateway errors, sealed."""
 TRANSIENT_ERRORS: Final = re.compile(r"sealed|standby|not active|leader|(?i:timeout)")
@@ -452,7 +454,7 @@ RULES: Final = (
         Outcome.OK,
     ),
     Rule(
-        'Vault\'s JSON 404 `{"errors": []}` to a read (KV v1, KV v2, KV v2 metadata)',
+        'Vault\'s JSON 404 `{"errors": []}` to a read (KV v1, KV v2, KV v2 metadata, mount lookup)',
         Outcome.NOT_FOUND,
     ),
     Rule(

@@ -289,7 +289,9 @@ def test_a_timeout_text_on_a_404_is_not_transient() -> None:
     assert answer(Endpoint.KV2_READ, wire(404, {"errors": ["timeout"]})).outcome is Outcome.FATAL
 
 
-@pytest.mark.parametrize("endpoint", [Endpoint.KV1_READ, Endpoint.KV2_READ, Endpoint.KV2_METADATA])
+@pytest.mark.parametrize(
+    "endpoint", [Endpoint.KV1_READ, Endpoint.KV2_READ, Endpoint.KV2_METADATA, Endpoint.MOUNT]
+)
 def test_vaults_own_404_to_a_read_means_no_such_secret(endpoint: Endpoint) -> None:
     got = answer(endpoint, wire(404, {"errors": []}))
 
