@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs.errors import CertsError, InvalidInput
-from certs.generate import (
+from certs.pki import (
     CA_CERT_FILE,
     CA_KEY_FILE,
     DEFAULT_CA_DAYS,

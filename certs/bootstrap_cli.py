@@ -19,7 +19,7 @@ from certs.bootstrap import (
     make_settings,
     run,
 )
-from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
 
 _P = TypeVar("_P", bound=argparse.ArgumentParser)
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from certs.errors import CertsError
-from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, generate
+from certs.generate import generate
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
 
 PROG = "vsi-certs"
 

@@ -17,7 +17,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 
 from certs.bootstrap import BootstrapSettings, bootstrap, make_settings, secret_data
 from certs.errors import CertsError
-from certs.generate import key_matches, load_ec_key, san_names, signed_by
+from certs.pki import key_matches, load_ec_key, san_names, signed_by
 from tests.integration.kube.conftest import (
     NAMESPACE,
     SECRET,

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs import generate
-from certs.generate import load_cert, san_names, signed_by
+from certs.pki import load_cert, san_names, signed_by
 
 SERVICE, NAMESPACE = "vsi-webhook", "vsi-system"
 EXPECTED_NAMES = {
