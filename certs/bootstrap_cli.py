@@ -11,15 +11,14 @@ import asyncio
 import os
 from typing import TypeVar
 
-from certs.bootstrap import (
+from certs.bootstrap import describe, run
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
+from certs.plan import (
     DEFAULT_CA_ROTATE_BEFORE_DAYS,
     DEFAULT_ROTATE_BEFORE_DAYS,
     NAMESPACE_ENV,
-    describe,
     make_settings,
-    run,
 )
-from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
 
 _P = TypeVar("_P", bound=argparse.ArgumentParser)
 
