@@ -2,21 +2,21 @@
 
 The kube-apiserver trusts the webhook through the ``caBundle`` of every entry of its
 MutatingWebhookConfiguration, and the webhook pods serve the leaf from a ``kubernetes.io/tls``
-Secret. `bootstrap` (the thin kubernetes-asyncio shell) reads both objects, lets `certs.plan`
-(pure) decide what the Secret and the bundle must hold, and writes only what differs, in the order
-that keeps every admission request verifiable: the bundle (old and new CA) first, then the Secret
-with the leaf signed by the new CA. The Secret also keeps the CA key (``ca.key``) so that the next
-run can sign a new leaf without replacing the CA.
+Secret. This module is the flow: read both objects (`certs.kube`), let `certs.plan` (pure) decide
+what the Secret and the bundle must hold, and write only what differs, in the order that keeps
+every admission request verifiable: the bundle (old and new CA) first, then the Secret with the
+leaf signed by the new CA. The Secret also keeps the CA key (``ca.key``) so that the next run can
+sign a new leaf without replacing the CA.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from certs.errors import CertsError, InvalidInput
+from certs.kube import BootstrapApi, Retry
 from certs.plan import (
     BootstrapSettings,
     CertPlan,
@@ -36,100 +36,6 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 5
 """How many times a read-modify-write is tried when another writer wins the race (409 Conflict)."""
-REQUEST_TIMEOUT_SECONDS = kube.REQUEST_TIMEOUT_SECONDS
-"""Per-request limit: an unreachable or hanging API server is an error, not a hang."""
-WEBHOOK_RESOURCE = "mutatingwebhookconfigurations"
-"""The resource whose caBundle bootstrap writes."""
-
-
-class _Retry(Exception):
-    """409: another writer changed an object since we read it; re-read and try again."""
-
-
-class _Kube:
-    """Raw-JSON calls (objects are never round-tripped through the client's models, which would
-    drop fields the client does not know), with `vsi_common.kube` errors mapped to `CertsError`."""
-
-    def __init__(self, client: ApiClient) -> None:
-        from kubernetes_asyncio.client import AdmissionregistrationV1Api, CoreV1Api
-
-        self._host = kube.host_of(client)
-        self._core = CoreV1Api(client)
-        self._admission = AdmissionregistrationV1Api(client)
-
-    async def _call(
-        self, target: kube.Target, request: Awaitable[Any], *, missing_ok: bool = False
-    ) -> dict[str, Any] | None:
-        try:
-            return await kube.call_json(request, target, host=self._host, missing_ok=missing_ok)
-        except kube.Conflict:  # Conflict, or AlreadyExists from a concurrent create
-            raise _Retry() from None
-        except kube.NotFound:
-            if target.resource != WEBHOOK_RESOURCE:
-                raise
-            raise CertsError(
-                f"MutatingWebhookConfiguration {target.name!r} not found "
-                "(apply the manifests first, or check --webhook-config)"
-            ) from None
-        except kube.KubeError as exc:
-            raise CertsError(str(exc)) from None
-
-    async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """``GET /api/v1/namespaces/{namespace}/secrets/{name}``; None when it does not exist."""
-        target = kube.Target("get", "secrets", name, namespace)
-        return await self._call(
-            target,
-            self._core.read_namespaced_secret(
-                name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS
-            ),
-            missing_ok=True,
-        )
-
-    async def write_secret(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-        """``PUT`` the Secret when ``body`` has a resourceVersion (it was read), else ``POST``."""
-        if body["metadata"].get("resourceVersion"):
-            target = kube.Target("update", "secrets", name, namespace)
-            request = self._core.replace_namespaced_secret(
-                name,
-                namespace,
-                body,  # type: ignore[arg-type]  # raw JSON on purpose
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        else:
-            target = kube.Target("create", "secrets", name, namespace)
-            request = self._core.create_namespaced_secret(
-                namespace,
-                body,  # type: ignore[arg-type]  # raw JSON on purpose
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        await self._call(target, request)
-
-    async def read_webhook(self, name: str) -> dict[str, Any]:
-        """``GET`` the MutatingWebhookConfiguration; a missing one is a `CertsError` naming it."""
-        target = kube.Target("get", WEBHOOK_RESOURCE, name)
-        body = await self._call(
-            target,
-            self._admission.read_mutating_webhook_configuration(
-                name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS
-            ),
-        )
-        assert body is not None  # missing_ok is False: a 404 raised
-        return body
-
-    async def replace_webhook(self, name: str, body: dict[str, Any]) -> None:
-        """``PUT`` the MutatingWebhookConfiguration (``body`` carries the resourceVersion read)."""
-        target = kube.Target("update", WEBHOOK_RESOURCE, name)
-        await self._call(
-            target,
-            self._admission.replace_mutating_webhook_configuration(
-                name,
-                body,  # type: ignore[arg-type]  # raw JSON on purpose
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -153,12 +59,12 @@ async def bootstrap(
     pod serves a leaf signed by it), then the Secret. A 409 Conflict on either write starts over
     from the reads, at most `MAX_ATTEMPTS` times.
     """
-    api = _Kube(client)
+    api = BootstrapApi(client)
     for _ in range(MAX_ATTEMPTS):
         when = now or dt.datetime.now(dt.UTC)
         try:
             return await _reconcile(api, settings, when)
-        except _Retry:
+        except Retry:
             continue
     raise CertsError(
         f"gave up after {MAX_ATTEMPTS} attempts: secrets/{settings.secret} or "
@@ -166,7 +72,9 @@ async def bootstrap(
     )
 
 
-async def _reconcile(api: _Kube, settings: BootstrapSettings, now: dt.datetime) -> BootstrapResult:
+async def _reconcile(
+    api: BootstrapApi, settings: BootstrapSettings, now: dt.datetime
+) -> BootstrapResult:
     config = await api.read_webhook(settings.webhook_config)
     secret = await api.read_secret(settings.namespace, settings.secret)
     current = existing_data(secret, settings)
