@@ -11,8 +11,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from certs import bootstrap_cli
+from certs.bootstrap_cli import whole_number
 from certs.errors import CertsError
-from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, generate
+from certs.generate import generate
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
 
 PROG = "vsi-certs"
 
@@ -22,13 +25,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, metavar="DIR", help="directory for the PEM files")
     gen.add_argument(
         "--days",
-        type=_positive_int,
+        type=whole_number,
         default=DEFAULT_LEAF_DAYS,
         help=f"validity of the serving certificate in days (default {DEFAULT_LEAF_DAYS})",
     )
     gen.add_argument(
         "--ca-days",
-        type=_positive_int,
+        type=whole_number,
         default=DEFAULT_CA_DAYS,
         help=f"validity of a new CA in days (default {DEFAULT_CA_DAYS})",
     )
@@ -72,16 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--rotate", action="store_true", help="make a new serving certificate")
     gen.set_defaults(func=_cmd_generate)
-    _add_bootstrap(sub)
-    return parser
-
-
-def _add_bootstrap(sub: argparse._SubParsersAction[_Parser]) -> None:
-    try:
-        from certs import bootstrap_cli
-    except ImportError:  # bootstrap lands with the install issue
-        return
     bootstrap_cli.add_parser(sub)
+    return parser
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
