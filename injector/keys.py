@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from injector import layouts
-from injector.answers import Endpoint, Kv1Secret, Kv2Created, Kv2Metadata, Kv2Secret
 from injector.answers import Outcome as Answered
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
+from injector.replies import Endpoint, Kv1Secret, Kv2Created, Kv2Metadata, Kv2Secret
 from injector.vault import VaultSession
 from vsi_common import names
 from vsi_common.logs import fields

@@ -34,10 +34,11 @@ from urllib.parse import quote, urlsplit
 import urllib3
 import urllib3.exceptions
 
-from injector.answers import Answer, Endpoint, Wire, classify
+from injector.answers import Answer, Wire, classify
 from injector.errors import VaultError
 from injector.model import TlsSettings, VaultSettings
 from injector.redact import Redactor
+from injector.replies import Endpoint
 from vsi_common import names
 from vsi_common.files import UnreadableFile, read_regular_file
 
@@ -266,20 +267,7 @@ class Transport:
         timeout: float,
     ) -> Answer:
         """One attempt: the classified answer; raises `Failure` when no answer came back."""
-        headers = {
-            "Accept": "application/json",
-            "Accept-Encoding": "identity",
-            "User-Agent": USER_AGENT,
-            "X-Vault-Request": "true",
-        }
-        if token:
-            headers["X-Vault-Token"] = token
-        if self._namespace:
-            headers["X-Vault-Namespace"] = self._namespace
-        data = None
-        if body is not None:
-            data = json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json"
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         limit = MAX_LISTING if endpoint is Endpoint.MOUNTS else MAX_ANSWER
         answered = False
         try:
@@ -287,7 +275,7 @@ class Transport:
                 method,
                 self.url_path(path),
                 body=data,
-                headers=headers,
+                headers=self._headers(token, json_body=data is not None),
                 retries=False,
                 redirect=False,
                 assert_same_host=True,
@@ -302,36 +290,55 @@ class Transport:
                 wire = _read_bounded(response, limit)
             finally:
                 response.release_conn()
-        except urllib3.exceptions.SSLError as exc:
-            described = describe_exception(exc)
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._failure(exc, answered) from None
+        except (ConnectionError, TimeoutError) as exc:
+            raise self._failure(exc, answered) from None
+        return classify(endpoint, wire, self.redactor, now=time.time())
+
+    def _headers(self, token: str | None, *, json_body: bool) -> dict[str, str]:
+        """The headers of one request: no compression, the token and namespace when there are."""
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": USER_AGENT,
+            "X-Vault-Request": "true",
+        }
+        if token:
+            headers["X-Vault-Token"] = token
+        if self._namespace:
+            headers["X-Vault-Namespace"] = self._namespace
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _failure(self, exc: Exception, answered: bool) -> Failure:
+        """The `Failure` for an attempt that got no (whole) answer: TLS, network or protocol."""
+        described = describe_exception(exc)
+        if isinstance(exc, urllib3.exceptions.SSLError):
             if FATAL_TLS_ERRORS.search(str(exc)):
-                raise Failure(
+                return Failure(
                     f"{described} talking to {self.addr} (check {names.VAULT_CACERT}, "
                     f"{names.VAULT_CAPATH}, {names.VAULT_TLS_SERVER_NAME}, "
                     f"{names.VAULT_CLIENT_CERT}/KEY)",
                     transient=False,
-                ) from None
-            raise Failure(f"{self.addr} unreachable: {described}", transient=True) from None
-        except (
-            urllib3.exceptions.TimeoutError,
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.IncompleteRead,
-            ConnectionError,
-            TimeoutError,
-        ) as exc:
-            described = describe_exception(exc)
+                )
+            return Failure(f"{self.addr} unreachable: {described}", transient=True)
+        if isinstance(
+            exc,
+            urllib3.exceptions.TimeoutError
+            | urllib3.exceptions.ProtocolError
+            | urllib3.exceptions.IncompleteRead
+            | ConnectionError
+            | TimeoutError,
+        ):
             if answered:
                 described += " while reading the answer"
             elif self.scheme == "https" and isinstance(exc, urllib3.exceptions.ProtocolError):
                 # Cut before any status line: the TLS session (handshake or request) was dropped.
                 described = f"TLS error: {described} before an answer"
-            raise Failure(f"{self.addr} unreachable: {described}", transient=True) from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise Failure(
-                f"talking to {self.addr}: {self.redactor.quote(describe_exception(exc))}",
-                transient=False,
-            ) from None
-        return classify(endpoint, wire, self.redactor, now=time.time())
+            return Failure(f"{self.addr} unreachable: {described}", transient=True)
+        return Failure(f"talking to {self.addr}: {self.redactor.quote(described)}", transient=False)
 
 
 def _read_bounded(response: urllib3.BaseHTTPResponse, limit: int) -> Wire:

@@ -20,20 +20,12 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from injector.answers import (
-    Answer,
-    Capabilities,
-    Endpoint,
-    Login,
-    Mount,
-    Mounts,
-    Outcome,
-    TokenInfo,
-)
+from injector.answers import Answer, Outcome
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
 from injector.model import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSettings
 from injector.redact import Redactor
+from injector.replies import Capabilities, Endpoint, Login, Mount, Mounts, TokenInfo
 from injector.transport import Failure, Transport
 from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import fields
@@ -180,13 +172,7 @@ class VaultSession:
             else:
                 if answer.outcome in accept:
                     return answer
-                if (
-                    answer.outcome is Outcome.DENIED
-                    and relogin
-                    and not relogged
-                    and self.can_relogin
-                    and RELOGIN_ERRORS.search(" ".join(answer.errors))
-                ):
+                if relogin and not relogged and self._token_may_be_stale(answer):
                     relogged = True
                     if self._token_rejected():
                         self._relogin(generation)
@@ -194,22 +180,35 @@ class VaultSession:
                 if answer.outcome is not Outcome.TRANSIENT:
                     raise VaultError(f"{what}: {self._explain(answer, relogin)}")
                 last, retry_after = answer.reason, answer.retry_after
-            delay = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-            if retry_after is not None:
-                delay = max(delay, retry_after)
             attempt += 1
-            if delay > self.deadline.remaining() - MIN_ATTEMPT:
-                if retry_after is not None and retry_after >= delay:
-                    last += f" (asked to retry after {retry_after:g}s)"
-                raise self._gave_up(what, last)
-            # The first retry of a request is worth a line: an init container waiting on a sealed
-            # or restarting Vault should say so; later attempts of the same request stay quiet.
-            log.log(
-                logging.WARNING if attempt == 1 else logging.DEBUG,
-                "Vault not ready, retrying until the deadline",
-                extra=fields(what=what, attempt=attempt, error=last, wait_s=round(delay, 3)),
-            )
-            time.sleep(delay)
+            self._wait(what, attempt, last, retry_after)
+
+    def _token_may_be_stale(self, answer: Answer) -> bool:
+        """A denial that a new login could cure: the token (not the policy) may be the problem."""
+        return (
+            answer.outcome is Outcome.DENIED
+            and self.can_relogin
+            and bool(RELOGIN_ERRORS.search(" ".join(answer.errors)))
+        )
+
+    def _wait(self, what: str, attempt: int, last: str, retry_after: float | None) -> None:
+        """Sleep before attempt ``attempt + 1`` (jittered backoff, or Retry-After when longer);
+        `VaultError` when the wait would not leave time for another attempt in the deadline."""
+        delay = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if delay > self.deadline.remaining() - MIN_ATTEMPT:
+            if retry_after is not None and retry_after >= delay:
+                last += f" (asked to retry after {retry_after:g}s)"
+            raise self._gave_up(what, last)
+        # The first retry of a request is worth a line: an init container waiting on a sealed
+        # or restarting Vault should say so; later attempts of the same request stay quiet.
+        log.log(
+            logging.WARNING if attempt == 1 else logging.DEBUG,
+            "Vault not ready, retrying until the deadline",
+            extra=fields(what=what, attempt=attempt, error=last, wait_s=round(delay, 3)),
+        )
+        time.sleep(delay)
 
     @staticmethod
     def _explain(answer: Answer, relogin: bool) -> str:

@@ -11,8 +11,8 @@ import hvac
 import kmock
 
 from demo.openbao import OpenBao
-from injector.answers import Endpoint, Kv2Secret
 from injector.env import parse_vault
+from injector.replies import Endpoint, Kv2Secret
 from injector.vault import Deadline, VaultSession
 from tests.integration.injector.conftest import (
     Result,

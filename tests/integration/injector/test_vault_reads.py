@@ -11,10 +11,10 @@ from pathlib import Path
 import hvac
 
 from demo.openbao import OpenBao
-from injector.answers import Kv2Secret
 from injector.deadline import Deadline
 from injector.env import parse_vault
 from injector.keys import KvStore
+from injector.replies import Kv2Secret
 from injector.vault import VaultSession
 from tests.integration.injector.conftest import READ_CREATE_V2, token_with_policy
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from injector.answers import (
+from injector.answers import RULES, TRANSIENT_STATUSES, Outcome, Wire, classify, parse_retry_after
+from injector.redact import Redactor
+from injector.replies import (
     PROMISES,
-    RULES,
-    TRANSIENT_STATUSES,
     Capabilities,
     Endpoint,
     Kv1Secret,
@@ -24,13 +24,8 @@ from injector.answers import (
     Login,
     Mount,
     Mounts,
-    Outcome,
     TokenInfo,
-    Wire,
-    classify,
-    parse_retry_after,
 )
-from injector.redact import Redactor
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from injector import layouts, redact, transport
-from injector.answers import MAX_ERRORS, PROMISES, RULES, TRANSIENT_STATUSES, Outcome
+from injector.answers import MAX_ERRORS, RULES, TRANSIENT_STATUSES, Outcome
 from injector.cli import build_parser
+from injector.replies import PROMISES
 from vsi_common import names
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "injector.md"

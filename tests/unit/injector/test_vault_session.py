@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from injector import vault
-from injector.answers import Answer, Endpoint, Kv2Secret, Login, Outcome, TokenInfo
+from injector.answers import Answer, Outcome
 from injector.deadline import Deadline
 from injector.errors import VaultError
 from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from injector.replies import Endpoint, Kv2Secret, Login, TokenInfo
 from injector.transport import Failure
 from injector.vault import VaultSession
 
@@ -229,7 +230,7 @@ def test_a_jwt_path_swapped_for_a_fifo_fails_at_once(clock: Clock, tmp_path: Pat
 
 
 def test_capabilities_of_one_path_accept_vaults_single_path_answer(clock: Clock) -> None:
-    from injector.answers import Capabilities
+    from injector.replies import Capabilities
 
     script = Script(ok(Endpoint.CAPABILITIES, Capabilities({"capabilities": frozenset({"read"})})))
 
