@@ -21,8 +21,9 @@ from typing import Final, NoReturn
 from injector import layouts
 from injector.config import Flags, build_settings
 from injector.deadline import Deadline, Watchdog
-from injector.errors import InjectorError, SettingsError
+from injector.errors import InjectorError, KeyFileConflict, SettingsError
 from injector.model import SERVICE_ACCOUNT_DIR, Settings
+from injector.redact import Redactor
 from injector.run import run
 from vsi_common import logs, names
 from vsi_common.logs import LOG_FORMATS, fields
@@ -122,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from injector import output  # imported before the watchdog can need it
 
     deadline = Deadline(settings.deadline)
+    redactor = Redactor(settings.seed)  # the session adds tokens, credentials and keys
 
     def expired(message: str) -> None:
         output.remove_keys(settings.output_dir, _file_names(settings))
@@ -132,11 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     watchdog = Watchdog(deadline, expired)
     watchdog.arm()
     try:
-        run(settings, deadline)
+        run(settings, deadline, redactor)
     except BaseException as exc:
-        output.remove_keys(settings.output_dir, _file_names(settings))
+        # A key file found with other bytes is left alone (it may be the only right copy).
+        keep = {exc.kept} if isinstance(exc, KeyFileConflict) else set()
+        output.remove_keys(settings.output_dir, _file_names(settings), keep=keep)
         if isinstance(exc, InjectorError):
-            log.error(f"{PROG}: failed: {exc}", extra=fields(error=type(exc).__name__))
+            line = redactor.scrub(str(exc))
+            log.error(f"{PROG}: failed: {line}", extra=fields(error=type(exc).__name__))
         elif isinstance(exc, KeyboardInterrupt):
             log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))
         else:

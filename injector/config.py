@@ -29,8 +29,13 @@ from injector.model import (
     Settings,
 )
 from vsi_common import names, validation
+from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import LOG_FORMATS
 
+MAX_SEED: Final = 64 * 1024
+"""Largest seed file read (Rook's key text is 172 bytes)."""
+MAX_NAMESPACE_FILE: Final = 4096
+"""Largest service-account namespace file read."""
 _OWNER: Final = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 
 
@@ -120,9 +125,10 @@ def _namespace(flag: str | None, env: Mapping[str, str], service_account_dir: Pa
     if not value:
         ns_file = service_account_dir / "namespace"
         try:
-            value, name = ns_file.read_text().strip(), str(ns_file)
-        except OSError:
+            value = read_regular_file(ns_file, max_bytes=MAX_NAMESPACE_FILE).decode().strip()
+        except (UnreadableFile, UnicodeDecodeError):
             return None
+        name = str(ns_file)
     if not validation.is_namespace_name(value):
         fail(name, f"expected a namespace name (DNS-1123 label), got {value!r}")
     return value
@@ -176,7 +182,10 @@ def _seed(
     if layout != layouts.ROOK:
         fail(name, "only the rook layout takes a seed file")
     seed_file = existing_file(value, name)
-    content = seed_file.read_bytes()
+    try:
+        content = read_regular_file(seed_file, max_bytes=MAX_SEED)
+    except UnreadableFile as exc:
+        fail(name, str(exc))
     problem = layouts.check_seed(content)
     if problem is not None:
         fail(name, f"the seed in {value!r} is unusable: {problem}")

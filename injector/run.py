@@ -19,6 +19,7 @@ from injector.deadline import Deadline
 from injector.errors import InjectorError
 from injector.layouts import KeySpec
 from injector.model import Settings
+from injector.redact import Redactor
 from vsi_common.logs import fields
 
 if TYPE_CHECKING:
@@ -79,9 +80,12 @@ def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None
     return LuksGuard(str(device), check), "unlocks"
 
 
-def run(settings: Settings, deadline: Deadline | None = None) -> None:
+def run(
+    settings: Settings, deadline: Deadline | None = None, redactor: Redactor | None = None
+) -> None:
     """Fetch or create every key (LUKS-checked first if asked), write the files.
 
+    ``redactor`` collects the run's secrets as they appear (the caller quotes errors through it).
     Raises InjectorError.
     """
     from injector import output
@@ -96,7 +100,7 @@ def run(settings: Settings, deadline: Deadline | None = None) -> None:
     specs = key_specs(settings, deadline.remaining())
     guard, luks_state = luks_guard(settings, deadline)
     vault = settings.vault
-    session = VaultSession(vault, deadline, pool_size=len(specs))
+    session = VaultSession(vault, deadline, pool_size=len(specs), redactor=redactor)
     try:
         session.login()
         version = vault.kv_version or session.kv_version(vault.backend_path, specs[0].secret_path)

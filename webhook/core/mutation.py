@@ -26,8 +26,8 @@ from webhook.core import patch
 from webhook.core.compiled import CompiledProfile, compile_profile
 from webhook.core.model import AdmissionContext, MutationResult, Mutator
 from webhook.core.profiles import Config
-from webhook.core.registry import RULES, rule_for
-from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject
+from webhook.core.registry import BY_KIND, rule_for
+from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject, subject_of
 from webhook.core.shapes import as_map, is_map, is_map_or_none
 from webhook.core.warnings import secret_warnings
 
@@ -58,7 +58,7 @@ class _Mutator:
         subject, namespace = gated
         candidates = {
             rule.type: handled
-            for rule in RULES.values()
+            for rule in BY_KIND.get((subject.group, subject.kind), ())
             if (handled := rule.applies(subject)) is not None
         }
         chosen = self._choose(subject, candidates)
@@ -134,7 +134,7 @@ def _gate(obj: Mapping[str, Any], ctx: AdmissionContext) -> tuple[Subject, str] 
         if labels is not None and labels.get(c.LABEL_ENABLED) != c.ENABLED_VALUE:
             return _skipped(c.SKIP_NAMESPACE_NOT_ENABLED)
     kind = ctx.kind or str(obj.get("kind") or "")
-    subject = Subject.of(obj, kind, ctx.group, ctx.operation, meta)
+    subject = subject_of(obj, kind, ctx.group, ctx.operation, meta)
     if kind == "Pod" and c.ANNOTATION_MIRROR_POD in subject.annotations:
         return _skipped(c.SKIP_MIRROR_POD)
     if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_FALSE:

@@ -35,6 +35,11 @@ class Result:
         return self.stdout + self.stderr
 
 
+def error_lines(stderr: str) -> list[str]:
+    """The error-level lines of a run's JSON log (warnings, e.g. about http://, are not counted)."""
+    return [line for line in stderr.splitlines() if '"level":"error"' in line]
+
+
 def run_injector(env: dict[str, str], *args: str | Path, timeout: float = RUN_TIMEOUT) -> Result:
     """Run ``python -m injector`` as a real process and capture everything it prints."""
     done = subprocess.run(

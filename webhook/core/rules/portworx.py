@@ -13,21 +13,15 @@ from webhook.core import patch
 from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import Plan, Rule, Subject
+from webhook.core.rules.base import POD, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, flag_value
 
 
 def applies(subject: Subject) -> bool | None:
     """A DaemonSet or Pod with a ``portworx`` container; Pods on CREATE only."""
-    if subject.kind == "DaemonSet" and subject.group == "apps":
-        handled = True
-    elif subject.is_pod:
-        handled = subject.creating
-    else:
-        return None
     if find(subject.spec.get("containers"), c.PORTWORX_CONTAINER) is None:
         return None
-    return handled
+    return subject.creating or subject.kind == "DaemonSet"
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
@@ -56,5 +50,5 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     return Plan(planned)
 
 
-RULE = Rule(c.TYPE_PORTWORX, applies, plan)
+RULE = Rule(c.TYPE_PORTWORX, frozenset({("apps", "DaemonSet"), POD}), applies, plan)
 """The ``portworx`` rule."""

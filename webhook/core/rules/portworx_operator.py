@@ -25,10 +25,8 @@ SC_VOLUME_FIELDS: Final = ("mountPath", "readOnly", "mountPropagation")
 
 
 def applies(subject: Subject) -> bool | None:
-    """A ``core.libopenstorage.org`` StorageCluster."""
-    if subject.kind == c.STORAGE_CLUSTER_KIND and subject.group == c.STORAGE_CLUSTER_GROUP:
-        return True
-    return None
+    """A ``core.libopenstorage.org`` StorageCluster (the only kind this rule is asked about)."""
+    return True
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
@@ -84,5 +82,10 @@ def _tls_conflict(frags: Fragments, spec: Mapping[str, Any]) -> str | None:
     return None
 
 
-RULE = Rule(c.TYPE_PORTWORX_OPERATOR, applies, plan)
+RULE = Rule(
+    c.TYPE_PORTWORX_OPERATOR,
+    frozenset({(c.STORAGE_CLUSTER_GROUP, c.STORAGE_CLUSTER_KIND)}),
+    applies,
+    plan,
+)
 """The ``portworx-operator`` rule."""

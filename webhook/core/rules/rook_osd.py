@@ -21,7 +21,7 @@ from webhook.core.compiled import Fragments, Json
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import UNCHANGED, Plan, Rule, Subject
+from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, as_map, find, is_map, mounts, pvc_names
 from webhook.core.user import injector_user
 
@@ -30,8 +30,7 @@ def applies(subject: Subject) -> bool | None:
     """A Pod labelled as an OSD on a PVC, with Rook's key volume; CREATE only."""
     labels = subject.labels
     if (
-        subject.is_pod
-        and labels.get(c.ROOK_APP_LABEL) == c.ROOK_OSD_APP
+        labels.get(c.ROOK_APP_LABEL) == c.ROOK_OSD_APP
         and labels.get(c.ROOK_PVC_LABEL)
         and find(subject.spec.get("volumes"), c.ROOK_KEY_VOLUME) is not None
     ):
@@ -142,5 +141,5 @@ def _seed_path(secret_source: Mapping[str, Any]) -> str:
     return c.ROOK_SECRET_KEY
 
 
-RULE = Rule(c.TYPE_ROOK_OSD, applies, plan)
+RULE = Rule(c.TYPE_ROOK_OSD, frozenset({POD}), applies, plan)
 """The ``rook-osd`` rule."""

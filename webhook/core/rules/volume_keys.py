@@ -15,7 +15,7 @@ from webhook.core.compiled import Fragments
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import Plan, Rule, Subject
+from webhook.core.rules.base import POD, Plan, Rule, Subject
 from webhook.core.shapes import (
     as_list,
     find,
@@ -30,11 +30,7 @@ from webhook.core.user import injector_user
 
 def applies(subject: Subject) -> bool | None:
     """A Pod annotated ``inject: "true"`` that has at least one PVC volume; CREATE only."""
-    if (
-        subject.is_pod
-        and subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_TRUE
-        and pvc_names(subject.spec)
-    ):
+    if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_TRUE and pvc_names(subject.spec):
         return subject.creating
     return None
 
@@ -108,5 +104,5 @@ def _injector(frags: Fragments, subject: Subject, config: Config, warnings: list
     return ops.insert(spec, "initContainers", base, 0, container)
 
 
-RULE = Rule(c.TYPE_VOLUME_KEYS, applies, plan)
+RULE = Rule(c.TYPE_VOLUME_KEYS, frozenset({POD}), applies, plan)
 """The ``volume-keys`` rule."""
