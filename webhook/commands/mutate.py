@@ -93,8 +93,10 @@ def mutate(
     """Read, mutate and print; raises `UsageError` for bad input or config."""
     if output not in OUTPUTS:
         raise UsageError(f"-o: expected one of {', '.join(OUTPUTS)}")
+    if filename == "-" and cluster_path == "-":
+        raise UsageError("-f and --cluster cannot both read stdin")
     config = load_config(config_path)
-    cluster = _snapshot(cluster_path) if cluster_path is not None else None
+    cluster = _snapshot(cluster_path, stdin or sys.stdin) if cluster_path is not None else None
     text, source = _read(filename, stdin or sys.stdin)
     documents = parse_documents(text, source)
     mutator = build_mutator(config)
@@ -173,21 +175,17 @@ def _document(item: Any, where: str) -> Document:
     return Document(label, json.loads(json.dumps(item, default=str)))
 
 
-def _snapshot(path: str) -> Snapshot:
+def _snapshot(path: str, stdin: TextIO) -> Snapshot:
     """The ``--cluster`` file: YAML or JSON Namespaces and Secrets, or the compact form."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--cluster {path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--cluster {path}: not UTF-8 text") from None
+    text, source = _read(path, stdin)
+    source = f"--cluster {source}"
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"--cluster {path}: invalid YAML{where}") from None
-    return parse_snapshot(documents, f"--cluster {path}")
+        raise UsageError(f"{source}: invalid YAML{where}") from None
+    return parse_snapshot(documents, source)
 
 
 def _context(doc: Document, namespace: str | None, cluster: Snapshot | None) -> AdmissionContext:
