@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-from webhook.core.compiled import CompiledProfile
+from webhook.core.compiled import Fragments
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.shapes import as_map, pod_spec
@@ -89,5 +89,5 @@ class Rule:
     applies: Callable[[Subject], bool | None]
     """None: the object is not this type's; False: it is, but the operation is not handled
     (a Pod UPDATE, say); True: `plan` handles it."""
-    plan: Callable[[CompiledProfile, Subject, Config], Plan]
-    """The patch for a matching object."""
+    plan: Callable[[Fragments, Subject, Config], Plan]
+    """The patch for a matching object, given the profile's fragments for its TLS shape."""

@@ -1,7 +1,8 @@
 """Profile type ``portworx``: the Portworx DaemonSet (CREATE, UPDATE) and its Pods (CREATE).
 
 The ``portworx`` container gets the profile's VAULT_* env (px-vault style ``secretKeyRef``s or
-values), ``-secret_type vault`` unless it already names a provider, and the TLS Secret mount. A
+values), ``-secret_type vault`` unless it already names a provider, and the TLS mount with the
+paths of exactly the TLS files that exist (Portworx fails on a path to a missing file). A
 container that selects another secrets provider is a ``conflict``: its settings are never changed.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from webhook.core import constants as c
 from webhook.core import patch
-from webhook.core.compiled import CompiledProfile
+from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
 from webhook.core.rules.base import POD, Plan, Rule, Subject
@@ -23,7 +24,7 @@ def applies(subject: Subject) -> bool | None:
     return subject.creating or subject.kind == "DaemonSet"
 
 
-def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
+def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """Env, ``-secret_type vault`` and the TLS mount for the ``portworx`` container."""
     spec, base = subject.spec, subject.base
     index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
@@ -35,17 +36,17 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
         return ops.conflict(
             f"container portworx sets -secret_type {shown}; Vault settings not added"
         )
-    if compiled.tls_mount is not None:
-        problem = ops.tls_volume_conflict(compiled, spec) or ops.path_conflict(
+    if frags.tls_mount is not None:
+        problem = ops.tls_volume_conflict(frags, spec.get("volumes")) or ops.path_conflict(
             [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
         )
         if problem:
             return ops.conflict(problem)
     cbase = patch.join(base, "containers", index)
-    planned = ops.env_ops(compiled, container, cbase)
+    planned = ops.env_ops(frags, container, cbase)
     if secret_type is None:
         planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
-    planned += ops.tls_ops(compiled, spec, base, [(container, cbase)])
+    planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
     return Plan(planned)
 
 
