@@ -285,3 +285,31 @@ def test_the_prepare_pods_vault_paths_are_files_in_its_mounts_that_rook_reads_as
     )
     assert result.returncode == 0, result.stderr
     assert (out / c.ROOK_KEY_FILE).read_bytes() == key.encode()
+
+
+def test_the_kv1_policies_let_rook_write_without_cas_and_the_injector_only_read(
+    openbao: OpenBao,
+) -> None:
+    """Rook's KMS document makes a KV v1 mount (``vault secrets enable -path=rook kv``)."""
+    root = openbao.client()
+    mount = f"rook-kv1-{os.urandom(4).hex()}"
+    root.sys.enable_secrets_engine("kv", path=mount)
+    clients = {}
+    for role in ("operator", "osd"):
+        policy = (POLICIES / f"rook-kms-{role}-kv1.hcl").read_text()
+        name = f"{mount}-{role}"
+        root.sys.create_or_update_policy(name, policy.replace('"rook/', f'"{mount}/'))
+        token = root.auth.token.create(policies=[name], no_parent=True)["auth"]["client_token"]
+        clients[role] = openbao.client(token=token)
+    rook, osd = clients["operator"], clients["osd"]
+    first, rotated = rook_key(), rook_key()
+
+    rook.secrets.kv.v1.create_or_update_secret(KEY_NAME, {KEY_NAME: first}, mount_point=mount)
+    rook.secrets.kv.v1.create_or_update_secret(KEY_NAME, {KEY_NAME: rotated}, mount_point=mount)
+
+    read = osd.secrets.kv.v1.read_secret(KEY_NAME, mount_point=mount)["data"]
+    assert read == {KEY_NAME: rotated}
+    with pytest.raises(Forbidden):
+        osd.secrets.kv.v1.create_or_update_secret(KEY_NAME, {KEY_NAME: first}, mount_point=mount)
+    with pytest.raises(Forbidden):
+        rook.secrets.kv.v1.delete_secret(KEY_NAME, mount_point=mount)

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
+import yaml
 
 from tests.unit.webhook.support import GOLDEN, StaticCluster, context_from_review, validate
 from vsi_common import names
@@ -150,6 +151,16 @@ def test_without_a_block_device_before_it_the_injector_runs_unchecked_with_a_war
     assert "volumeDevices" not in injector
     assert "runAsGroup" not in injector["securityContext"]
     assert c.CRYPTSETUP_LOCK_VOLUME not in {v["name"] for v in out["spec"]["volumes"]}
+
+
+def test_an_osd_pod_of_rook_1_14_has_the_same_shape_and_is_mutated() -> None:
+    obj, ctx = _case("rook-osd-kms-managed")  # rook-version v1.14.9
+    assert obj["metadata"]["labels"]["rook-version"] == "v1.14.9"
+
+    result, out = _mutate(KMS, obj, ctx)
+
+    assert (result.outcome, list(result.warnings)) == ("mutated", [])
+    assert c.ROOK_KMS_INIT_CONTAINER not in {i["name"] for i in out["spec"]["initContainers"]}
 
 
 def test_the_builtin_profile_gives_the_injector_the_rook_vault_secret() -> None:
@@ -413,3 +424,25 @@ def test_rooks_pods_are_not_touched_when_the_namespace_is_not_enabled() -> None:
 def test_the_cryptsetup_lock_directory_is_no_key_mount_path() -> None:
     with pytest.raises(ConfigError, match=r"keyVolume\.mountPath: must not be, contain or lie"):
         parse_config("keyVolume: {mountPath: /run/cryptsetup}\n", source="p.yaml")
+
+
+def test_the_kms_example_config_loads_and_leaves_the_address_and_mount_to_the_cephcluster() -> None:
+    example = GOLDEN.parents[1] / "manifests" / "examples" / "rook" / "kms"
+    config = load_config(example / "config.yaml")
+    cluster = yaml.safe_load((example / "cephcluster-security-kms.yaml").read_text())
+    details = cluster["spec"]["security"]["kms"]["connectionDetails"]
+    profile = config.profile(c.TYPE_ROOK_KMS)
+    assert profile is not None
+    assert profile.type == c.TYPE_ROOK_KMS
+    values = dict(profile.connection.values)
+    for name in (names.VAULT_ADDR, names.VAULT_BACKEND_PATH, names.VAULT_AUTH_METHOD):
+        assert values[name] == details[name], name
+    # Least privilege: the injector's role is not Rook's.
+    role = names.VAULT_AUTH_KUBERNETES_ROLE
+    assert values[role] != details[role]
+    assert set(details) <= {
+        c.ROOK_KMS_PROVIDER_ENV,
+        names.VAULT_BACKEND_PATH,
+        role,
+        *c.ROOK_OWN_SETTINGS,
+    }
