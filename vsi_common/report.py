@@ -18,11 +18,11 @@ Status = Literal["ok", "warn", "fail"]
 """How a check came out."""
 STATUSES: Final[tuple[str, ...]] = get_args(Status)
 """Every status, from best to worst."""
-OK: Final = "ok"
+OK: Final[Status] = "ok"
 """The check found nothing to change."""
-WARN: Final = "warn"
+WARN: Final[Status] = "warn"
 """A real run would succeed, but something deserves attention (a risk, an unknown)."""
-FAIL: Final = "fail"
+FAIL: Final[Status] = "fail"
 """A real run would fail; the check's fix says what to change."""
 
 OUTPUT_FORMATS: Final = ("table", "json")
