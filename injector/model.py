@@ -51,6 +51,9 @@ class KubernetesAuth:
     """File holding the JWT (re-read on every login: projected tokens rotate)."""
     mount: str
     """Auth method mount path, e.g. ``kubernetes``."""
+    jwt: str | None = field(default=None, repr=False)
+    """The JWT itself when the caller holds it in memory (``vsi-webhook doctor`` gets one from a
+    TokenRequest); then `jwt_path` only says where it came from and is not read. Secret."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,8 @@ class Settings:
     """``rook`` or ``volume-keys``."""
     volumes: tuple[str, ...]
     """PVC names, in the order given, without duplicates."""
-    output_dir: Path
-    """Existing directory that receives the key files."""
+    output_dir: Path | None
+    """Existing directory that receives the key files; None only for a ``--check`` without one."""
     namespace: str | None
     """Namespace of the PVCs (for volume-keys templates with {namespace} and PV lookups)."""
     seed: bytes | None = field(repr=False)

@@ -106,6 +106,8 @@ def run(
 
     started = time.monotonic()
     directory = settings.output_dir
+    if directory is None:
+        raise InjectorError("a run needs --output-dir (only --check goes without)")
     deadline = deadline or Deadline(settings.deadline)
     deadline.doing(f"removing stale temporary files in {directory}")
     output.remove_temps(directory)
