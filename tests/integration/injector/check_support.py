@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +77,24 @@ class Checked:
         return self.checks[name]["fix"]
 
 
-def run_check(env: dict[str, str], *args: str | Path) -> Checked:
-    """``python -m injector --check -o json ARGS``; the report parsed (it must be JSON)."""
+def secrets_of(env: dict[str, str], args: Sequence[str | Path]) -> list[str]:
+    """Every secret a check run with ``env`` and ``args`` holds: credentials, JWT, keys, seed."""
+    found = [env.get(n, "") for n in ("VAULT_TOKEN", "VAULT_APPROLE_SECRET_ID")]
+    found.append(env.get("VAULT_APPROLE_ROLE_ID", ""))
+    files = [env.get(n, "") for n in ("VAULT_AUTH_KUBERNETES_TOKEN_PATH", "VAULT_CLIENT_KEY")]
+    flags = [str(a) for a in args]
+    files += [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == "--seed-file"]
+    found += [Path(f).read_text().strip() for f in files if f and Path(f).is_file()]
+    return [s for s in found if s]
+
+
+def run_check(env: dict[str, str], *args: str | Path, keys: Sequence[str | bytes] = ()) -> Checked:
+    """``python -m injector --check -o json ARGS``; the report parsed (it must be JSON).
+
+    The output is scanned for every secret of the run (`secrets_of`) and for ``keys``.
+    """
     result = run_injector(env, "--check", "-o", "json", *args)
+    assert_no_secrets(result, *secrets_of(env, args), *keys)
     assert result.code in (0, 1), result.output
     parsed = json.loads(result.stdout)
     assert all(set(c) == {"name", "status", "detail", "fix"} for c in parsed)

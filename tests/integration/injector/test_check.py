@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import hvac
+import pytest
 
 from demo.openbao import OpenBao
 from tests.integration.injector.check_support import (
@@ -26,6 +27,7 @@ from tests.integration.injector.check_support import (
 )
 from tests.integration.injector.conftest import (
     READ_CREATE_V2,
+    Result,
     enable_kv,
     read_field,
     run_injector,
@@ -173,13 +175,14 @@ def test_a_key_of_the_wrong_length_fails_without_showing_it(
 def test_a_soft_deleted_key_fails_with_the_undelete_command(
     openbao: OpenBao, root_client: hvac.Client, kv2: str
 ) -> None:
-    store_volume_key(root_client, kv2, "gone", secrets.token_bytes(32))
+    raw = secrets.token_bytes(32)
+    store_volume_key(root_client, kv2, "gone", raw)
     root_client.secrets.kv.v2.delete_latest_version_of_secret(
         "vault-storage-injector/ns/gone", mount_point=kv2
     )
     env = openbao.env(VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
 
-    checked = run_check(env, *VOLUME_KEYS, "--volume", "gone")
+    checked = run_check(env, *VOLUME_KEYS, "--volume", "gone", keys=[raw])
 
     assert checked.result.code == 1
     assert "(version 1) is soft-deleted" in checked.detail("key:gone")
@@ -224,3 +227,21 @@ def test_the_check_reads_what_the_real_run_then_writes(
         base64.b64decode(read_field(root_client, mount, 2, "keys/db", "key"))
         == (out_dir / "db").read_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "hvs.CAESIJ-token-value-1234",
+        base64.b64encode(b"hvs.CAESIJ-token-value-1234").decode(),
+        b"hvs.CAESIJ-token-value-1234".hex(),
+        "CAESIJ-token",  # a fragment cut out of the middle
+    ],
+)
+def test_the_secret_scan_finds_a_secret_in_any_of_its_forms(shown: str) -> None:
+    """The scan every check run goes through must itself be able to fail."""
+    leaked = Result(1, f"detail: {shown}\n", "")
+
+    with pytest.raises(AssertionError, match="secret material in the output"):
+        assert_no_secrets(leaked, "hvs.CAESIJ-token-value-1234")
+    assert_no_secrets(Result(0, "nothing here\n", ""), "hvs.CAESIJ-token-value-1234")

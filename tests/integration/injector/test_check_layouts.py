@@ -256,11 +256,14 @@ def test_verify_luks_checks_the_key_a_run_would_use_against_the_volume(
     blank.write_bytes(b"\0" * 4096)
     env = openbao.env(VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
 
-    unlocks = run_check(env, *VOLUME_KEYS, "--volume", "disk", "--verify-luks", device)
+    unlocks = run_check(env, *VOLUME_KEYS, "--volume", "disk", "--verify-luks", device, keys=[raw])
     formatted_no_key = run_check(env, *VOLUME_KEYS, "--volume", "nokey", "--verify-luks", device)
     not_formatted = run_check(env, *VOLUME_KEYS, "--volume", "fresh", "--verify-luks", blank)
-    store_volume_key(root_client, kv2, "disk", secrets.token_bytes(32))
-    wrong = run_check(env, *VOLUME_KEYS, "--volume", "disk", "--verify-luks", device)
+    other = secrets.token_bytes(32)
+    store_volume_key(root_client, kv2, "disk", other)
+    wrong = run_check(
+        env, *VOLUME_KEYS, "--volume", "disk", "--verify-luks", device, keys=[raw, other]
+    )
 
     assert unlocks.detail("luks") == f"the key from Vault unlocks the LUKS volume {device}"
     assert unlocks.result.code == 0
@@ -272,4 +275,3 @@ def test_verify_luks_checks_the_key_a_run_would_use_against_the_volume(
     assert wrong.status("luks") == "fail"
     assert f"does not unlock the LUKS volume {device}" in wrong.detail("luks")
     assert wrong.result.code == 1
-    assert_no_secrets(unlocks.result, raw)
