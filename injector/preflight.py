@@ -24,14 +24,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from injector import layouts, run
+from injector import layouts, run, tlsfacts, tlsprobe
 from injector.deadline import Deadline
 from injector.errors import InjectorError, KubernetesError
 from injector.keys import KvStore, LuksGuard
-from injector.keystate import KeyState, Volumes
+from injector.keystate import KeyState, Volumes, volume
 from injector.layouts import KeySpec
 from injector.model import KubernetesAuth, Settings, TokenAuth
 from injector.redact import Redactor
+from injector.transport import CONNECT_TIMEOUT
 from injector.vault import VaultSession
 from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check
@@ -85,8 +86,6 @@ def _preflight(
     guard = _luks_header(settings, deadline, found)
     if specs is None or not _tls(settings, deadline, found):
         return
-    from injector import keystate
-
     session = VaultSession(settings.vault, deadline, pool_size=2, redactor=redactor)
     try:
         if not _auth(session, found):
@@ -106,7 +105,7 @@ def _preflight(
         states = []
         for spec in specs:
             deadline.doing(f"checking the key of {spec.volume}")
-            states.append(keystate.volume(volumes, spec))
+            states.append(volume(volumes, spec))
             found.extend(states[-1].checks)
         if store.version == 2:
             found.append(_cas(settings, store, states))
@@ -149,9 +148,6 @@ def _luks_header(settings: Settings, deadline: Deadline, found: list[Check]) -> 
 
 def _tls(settings: Settings, deadline: Deadline, found: list[Check]) -> bool:
     """The ``tls-*`` checks; False when a run would fail at the handshake."""
-    from injector import tlsfacts, tlsprobe
-    from injector.transport import CONNECT_TIMEOUT
-
     vault = settings.vault
     if vault.origin.scheme != "https":
         found.append(tlsfacts.plain_http(vault.addr))
