@@ -114,10 +114,10 @@ def volume(ctx: Volumes, spec: KeySpec) -> KeyState:
     try:
         entry = store.read_entry(spec.secret_path)
     except InjectorError as exc:
-        denied = "403" in str(exc) or "permission denied" in str(exc)
+        by_policy = "403" in str(exc) or "permission denied" in str(exc)
         fix = (
             f"add to the token's policy: {policy_line(ctx, spec, ('read',))}"
-            if denied
+            if by_policy
             else f"check that Vault is healthy and that {names.VAULT_ADDR} reaches it directly"
         )
         return _failed(spec, path, Check(name, FAIL, str(exc), fix))
