@@ -96,6 +96,22 @@ class WebhookMetrics:
             registry=self.registry,
         )
         self.config_last_reload_ok.set(1)
+        self.connections = Gauge(
+            "connections",
+            "Connections open now, by listener (https, metrics).",
+            ["listener"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "connections_refused",
+            "Connections closed to keep the connection budget, by listener and reason: evicted "
+            "(at the cap, the one silent longest makes room for a new one), handshake-timeout "
+            "(no TLS handshake started within --tls-handshake-timeout).",
+            ["listener", "reason"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
         self._kind = BoundedLabel()
         self._reason = BoundedLabel()
         self._bad_reason = BoundedLabel()

@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from aiohttp import hdrs, web
+from aiohttp import StreamReader, hdrs, web
 
 from vsi_common.logs import fields, info_line
 from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
@@ -35,8 +35,23 @@ METRICS_PATH = "/metrics"
 """Prometheus text exposition."""
 JSON = "application/json"
 """The only request content type /mutate accepts."""
+UNREAD_BODY_REASONS = frozenset({"read-timeout", "too-large"})
+"""Refusals that leave (part of) the body unread: the answer closes the connection."""
 MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the webhook's logs"
 """What the apiserver shows a user when the mutator raised (the object is refused, fail closed)."""
+
+
+class Answer(web.Response):
+    """A response that lets go of its body once sent.
+
+    aiohttp keeps a connection's last response until its next request arrives, and orjson's
+    output holds a 64 KiB buffer whatever its length: without this, each idle keep-alive
+    connection (the apiserver keeps several) would hold one.
+    """
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await super().write_eof(data)
+        self.body = None
 
 
 async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
@@ -53,19 +68,34 @@ async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         raise _too_large(settings)
+    content = request.content
     try:
-        if request.content.is_eof():
-            return await request.read()
+        if content.is_eof():
+            return await _read_all(content, length, settings)
         async with asyncio.timeout(settings.read_timeout):
-            return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(settings) from None
+            return await _read_all(content, length, settings)
     except TimeoutError:
         raise BadReview(
             f"body not received within {settings.read_timeout:g} s",
             status=408,
             reason="read-timeout",
         ) from None
+
+
+async def _read_all(content: StreamReader, length: int | None, settings: ServeSettings) -> bytes:
+    """The whole body, taken from the stream: ``request.read()`` would keep a copy on the request,
+    which aiohttp holds until the connection's next request (for every idle keep-alive one)."""
+    if length is not None:
+        # aiohttp's empty stream refuses even readexactly(0).
+        return await content.readexactly(length) if length else b""
+    chunks = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > settings.max_body_bytes:
+            raise _too_large(settings)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(settings: ServeSettings) -> BadReview:
@@ -83,7 +113,7 @@ def _refuse(request: web.Request, state: WebhookState, exc: BadReview) -> web.Re
     response = web.Response(status=exc.status, text=f"{exc}\n")
     if exc.status == 405:
         response.headers["Allow"] = "POST"
-    if exc.status in (408, 413):
+    if exc.reason in UNREAD_BODY_REASONS:
         response.force_close()
     return response
 
@@ -139,7 +169,7 @@ async def _answer(request: web.Request, state: WebhookState, started: float) -> 
         seconds=elapsed,
     )
     _log_review(review, outcome, reason, elapsed, result)
-    return web.Response(body=body, content_type=JSON)
+    return Answer(body=body, content_type=JSON)
 
 
 def _log_review(
