@@ -18,7 +18,13 @@ from webhook.errors import UsageError
 from webhook.server.configreload import ConfigReloader, MutatorLoader, default_loader
 from webhook.server.metrics import WebhookMetrics
 from webhook.server.settings import ServeSettings
-from webhook.server.state import STATE, ClusterCaches, ClusterConnector, WebhookState
+from webhook.server.state import (
+    STATE,
+    BodyBudget,
+    ClusterCaches,
+    ClusterConnector,
+    WebhookState,
+)
 from webhook.server.tlsreload import CertReloader, LoadedCert
 from webhook.server.views import (
     HEALTHZ_PATH,
@@ -95,6 +101,7 @@ def create_app(
     state = WebhookState(
         settings=settings,
         metrics=metrics,
+        bodies=BodyBudget(settings.max_body_bytes_in_flight),
         config=ConfigReloader(
             settings.config_path, mutator_source or default_loader, on_reload=config_reloaded
         ),
@@ -106,6 +113,7 @@ def create_app(
             on_failure=lambda: metrics.certificate_reloads.labels("failure").inc(),
         ),
     )
+    metrics.bodies_in_flight.set_function(lambda: state.bodies.in_use)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[STATE] = state
     app.cleanup_ctx.append(_resources(cluster_source or connect_kubernetes))

@@ -31,6 +31,10 @@ TLS_READ_BUFFER: Final = 16 * 1024
 full TLS record, a whole review as the apiserver sends it. It also bounds what OpenSSL's input
 buffer of each connection grows to (that buffer never shrinks), and asyncio's own allocation of
 this size per connection (dropped at once) and per decrypted read stay small heap allocations."""
+TLS_INPUT_HIGH_WATER: Final = 2 * TLS_READ_BUFFER
+"""Encrypted bytes a connection whose reader is paused may hold before asyncio stops reading its
+socket (asyncio's own: 256 KiB, kept by OpenSSL's input buffer for good). Above one whole TLS
+record, so that a record still arriving can never stall the connection."""
 TLS_SHUTDOWN_TIMEOUT: Final = 2.0
 """Seconds a closing TLS connection waits for the client's close_notify (asyncio's own: 30)."""
 
@@ -144,6 +148,8 @@ class TLSConnection(sslproto.SSLProtocol):
         # get_buffer() -> recv_into() -> buffer_updated(), which copies them into OpenSSL at once.
         self._ssl_buffer = budget.read_buffer.obj
         self._ssl_buffer_view = budget.read_buffer
+        # What the app transport's set_read_buffer_limits() calls; that transport is made later.
+        self._set_read_buffer_limits(high=TLS_INPUT_HIGH_WATER)  # type: ignore[attr-defined]
         self._budget = budget
         self._slot = slot
 

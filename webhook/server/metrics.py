@@ -64,7 +64,7 @@ class WebhookMetrics:
         )
         self.bad_requests = Counter(
             "bad_requests",
-            "Requests to /mutate refused without a review (4xx), by reason.",
+            "Requests refused without a review (4xx, 503), by reason.",
             ["reason"],
             namespace=NAMESPACE,
             registry=self.registry,
@@ -109,6 +109,12 @@ class WebhookMetrics:
             "(at the cap, the one silent longest makes room for a new one), handshake-timeout "
             "(no TLS handshake started within --tls-handshake-timeout).",
             ["listener", "reason"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.bodies_in_flight = Gauge(
+            "body_bytes_in_flight",
+            "Bytes reserved by request bodies that are still arriving.",
             namespace=NAMESPACE,
             registry=self.registry,
         )

@@ -24,6 +24,7 @@ from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
 from webhook.server.app import create_app, create_metrics_app
 from webhook.server.connections import ConnectionBudget, plain_factory, tls_factory
+from webhook.server.httplog import HttpServerLog
 from webhook.server.listeners import BudgetSite, trim_after_closes
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
@@ -34,6 +35,9 @@ LINGER_SECONDS = 2.0
 """How long unread request bytes are drained after an early answer (413, 408) before closing."""
 FINAL_SHUTDOWN_SECONDS = 1.0
 """After the drain, how long aiohttp waits for a request that raced the listener close."""
+HTTP_READ_BUFFER = 16 * 1024
+"""aiohttp's read size for request bodies: a body still arriving holds at most twice this before
+its connection stops being read (aiohttp's own: 64 KiB, on each of up to 512 connections)."""
 METRICS_MAX_CONNECTIONS = 64
 """Concurrent connections of the plain-HTTP metrics listener (a scraper needs one)."""
 DEV_SANS = ("localhost", "127.0.0.1")
@@ -97,6 +101,9 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
     runner = web.AppRunner(
         app,
         access_log=None,
+        auto_decompress=False,
+        read_bufsize=HTTP_READ_BUFFER,
+        logger=HttpServerLog(state.metrics.bad_request),
         keepalive_timeout=settings.idle_timeout,
         lingering_time=LINGER_SECONDS,
         shutdown_timeout=FINAL_SHUTDOWN_SECONDS,
@@ -120,6 +127,8 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
             metrics_runner = web.AppRunner(
                 create_metrics_app(state),
                 access_log=None,
+                auto_decompress=False,
+                logger=HttpServerLog(state.metrics.bad_request),
                 keepalive_timeout=settings.idle_timeout,
             )
             await metrics_runner.setup()

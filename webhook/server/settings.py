@@ -49,13 +49,15 @@ DEFAULT_RELOAD_INTERVAL = 2.0
 """Seconds between two checks of the certificate and profile files."""
 DEFAULT_CERT_FAILURES_UNREADY = 3
 """Consecutive failed certificate checks after which ``/readyz`` turns unready."""
-DEFAULT_MAX_CONNECTIONS = 1024
-"""Concurrent HTTPS connections: 1024 x at most 64 KiB each stays far inside the Deployment's
+DEFAULT_MAX_CONNECTIONS = 512
+"""Concurrent HTTPS connections: 512 x at most 100 KiB each stays far inside the Deployment's
 256 Mi limit (docs/server.md, "Connection budget", has the measured figures)."""
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 5.0
 """Seconds a new connection may take to complete its TLS handshake before it is closed."""
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """Largest accepted request body: the kube-apiserver's own limit for an admission request."""
+MAX_BODY_BYTES_IN_FLIGHT = 16 * 1024 * 1024
+"""Bytes of request bodies read at once (five of the largest, or two thousand typical reviews)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class ServeSettings:
     """TLS handshake timeout, seconds."""
     max_body_bytes: int = MAX_BODY_BYTES
     """Largest request body accepted; larger gets 413."""
+    max_body_bytes_in_flight: int = MAX_BODY_BYTES_IN_FLIGHT
+    """Bytes of request bodies still arriving at once; beyond, a body waits for room (503 when
+    none comes within the read timeout)."""
 
     @property
     def dev_namespace(self) -> str:

@@ -19,6 +19,7 @@ from vsi_common.logs import fields, info_line
 from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
 from webhook.core.model import MutationResult
 from webhook.errors import BadReview
+from webhook.server.httplog import framing_reason
 from webhook.server.metrics import CONTENT_TYPE
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
@@ -35,7 +36,22 @@ METRICS_PATH = "/metrics"
 """Prometheus text exposition."""
 JSON = "application/json"
 """The only request content type /mutate accepts."""
-UNREAD_BODY_REASONS = frozenset({"read-timeout", "too-large"})
+IDENTITY = frozenset({"", "identity"})
+"""The only ``Content-Encoding`` values accepted: the apiserver never compresses a review."""
+ENCODING_MESSAGE = "Content-Encoding must be identity: compressed bodies are not accepted"
+"""The 415 answer to a compressed body, which is refused without being read."""
+BUSY_MESSAGE = "too many request bodies arriving at once: try again"
+"""The 503 answer when the bodies in flight did not leave room within the read timeout."""
+UNREAD_BODY_REASONS = frozenset(
+    {
+        "read-timeout",
+        "too-large",
+        "unsupported-encoding",
+        "bodies-in-flight",
+        "bad-chunked-encoding",
+        "incomplete-body",
+    }
+)
 """Refusals that leave (part of) the body unread: the answer closes the connection."""
 MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the webhook's logs"
 """What the apiserver shows a user when the mutator raised (the object is refused, fail closed)."""
@@ -54,8 +70,8 @@ class Answer(web.Response):
         self.body = None
 
 
-async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
-    """The request body, or `BadReview` for a wrong method, type, size or a body that trickles."""
+def _check_head(request: web.Request, settings: ServeSettings) -> int | None:
+    """The body's declared length, after `BadReview` for a wrong method, type, encoding or size."""
     if request.method != "POST":
         raise BadReview(
             f"{request.method} is not allowed: POST an AdmissionReview",
@@ -65,21 +81,46 @@ async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
     # The exact header the apiserver sends skips aiohttp's media-type parsing.
     if request.headers.get(hdrs.CONTENT_TYPE) != JSON and request.content_type != JSON:
         raise BadReview(f"content type must be {JSON}", status=415, reason="unsupported-media-type")
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING)
+    if encoding is not None and encoding.strip().lower() not in IDENTITY:
+        raise BadReview(ENCODING_MESSAGE, status=415, reason="unsupported-encoding")
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         raise _too_large(settings)
+    return length
+
+
+async def _read_body(request: web.Request, state: WebhookState) -> bytes:
+    """The request body, or `BadReview` for a bad head (`_check_head`), a body that trickles, too
+    many bodies arriving at once, or broken framing."""
+    settings = state.settings
+    length = _check_head(request, settings)
     content = request.content
+    # Usually the whole body came with the headers: nothing to wait for, nothing to reserve.
+    if content.is_eof():
+        return await _read_all(content, length, settings)
+    need = length if length is not None else settings.max_body_bytes
+    reserved = False
     try:
-        if content.is_eof():
-            return await _read_all(content, length, settings)
         async with asyncio.timeout(settings.read_timeout):
+            await state.bodies.take(need)
+            reserved = True
             return await _read_all(content, length, settings)
     except TimeoutError:
+        if not reserved:
+            raise BadReview(BUSY_MESSAGE, status=503, reason="bodies-in-flight") from None
         raise BadReview(
             f"body not received within {settings.read_timeout:g} s",
             status=408,
             reason="read-timeout",
         ) from None
+    except (web.RequestPayloadError, asyncio.IncompleteReadError, ConnectionError) as exc:
+        # A framing error, or the client went away before the whole body arrived.
+        reason, description = framing_reason(exc) or ("incomplete-body", "body cut short")
+        raise BadReview(description, status=400, reason=reason) from None
+    finally:
+        if reserved:
+            state.bodies.give_back(need)
 
 
 async def _read_all(content: StreamReader, length: int | None, settings: ServeSettings) -> bytes:
@@ -141,7 +182,7 @@ async def mutate(request: web.Request) -> web.Response:
 
 async def _answer(request: web.Request, state: WebhookState, started: float) -> web.Response:
     try:
-        review = parse_review(await _read_body(request, state.settings))
+        review = parse_review(await _read_body(request, state))
     except BadReview as exc:
         return _refuse(request, state, exc)
     try:

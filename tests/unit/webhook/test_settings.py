@@ -52,7 +52,7 @@ def test_flags_win_over_variables_which_win_over_defaults() -> None:
 
 def test_connection_cap_and_handshake_timeout_come_from_flags_or_variables() -> None:
     defaults = from_sources(_args("--dev"), {})
-    assert (defaults.max_connections, defaults.tls_handshake_timeout) == (1024, 5.0)
+    assert (defaults.max_connections, defaults.tls_handshake_timeout) == (512, 5.0)
     env = {"VSI_WEBHOOK_MAX_CONNECTIONS": "300", "VSI_WEBHOOK_TLS_HANDSHAKE_TIMEOUT": "2.5"}
     from_env = from_sources(_args("--dev"), env)
     assert (from_env.max_connections, from_env.tls_handshake_timeout) == (300, 2.5)
