@@ -77,14 +77,16 @@ class WebhookMetrics:
         )
         self.certificate_reloads = Counter(
             "certificate_reloads",
-            "Changed certificate files loaded (result=success) or refused (result=failure).",
+            "Changed certificate files loaded (result=success), refused (result=failure), or "
+            "checks that did not finish in time (result=timeout).",
             ["result"],
             namespace=NAMESPACE,
             registry=self.registry,
         )
         self.config_reloads = Counter(
             "config_reloads",
-            "Changed profile files loaded (result=success) or refused (result=failure).",
+            "Changed profile files loaded (result=success), refused (result=failure), or "
+            "checks that did not finish in time (result=timeout).",
             ["result"],
             namespace=NAMESPACE,
             registry=self.registry,

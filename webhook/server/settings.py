@@ -47,6 +47,9 @@ DEFAULT_SHUTDOWN_TIMEOUT = 8.0
 """Seconds in-flight reviews get to finish after SIGTERM (the process exits within 10 s)."""
 DEFAULT_RELOAD_INTERVAL = 2.0
 """Seconds between two checks of the certificate and profile files."""
+DEFAULT_RELOAD_TIMEOUT = 5.0
+"""Seconds a check of the certificate or profiles files may take before it counts as failed
+(reading and loading a few KiB takes milliseconds)."""
 DEFAULT_CERT_FAILURES_UNREADY = 3
 """Consecutive failed certificate checks after which ``/readyz`` turns unready."""
 DEFAULT_MAX_CONNECTIONS = 512
@@ -96,6 +99,8 @@ class ServeSettings:
     """Grace period for in-flight reviews on SIGTERM, seconds."""
     reload_interval: float = DEFAULT_RELOAD_INTERVAL
     """Seconds between checks of the certificate and profile files."""
+    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
+    """Seconds one check of the certificate or profiles files may take."""
     cert_failures_unready: int = DEFAULT_CERT_FAILURES_UNREADY
     """Consecutive failed certificate checks that make ``/readyz`` unready."""
     max_connections: int = DEFAULT_MAX_CONNECTIONS

@@ -246,7 +246,7 @@ def readiness_checks(state: WebhookState) -> list[tuple[str, str | None, str]]:
     cert_problem = state.tls.readiness()
     current = state.tls.current
     cert_detail = f"serial {current.serial:x}" if current is not None else ""
-    config_problem = None if state.config.is_loaded else "profiles not loaded yet"
+    config_problem = state.config.readiness()
     config_error = state.config.last_error
     config_detail = (
         f"last change refused, previous profiles in use: {config_error}" if config_error else ""
