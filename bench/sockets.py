@@ -156,3 +156,37 @@ def _step(
     selector.unregister(sock)
     opened.sockets.append(sock)
     return 1
+
+
+def review_on_each(opened: list[socket.socket], body: bytes, *, timeout: float = 30.0) -> None:
+    """POST ``body`` to /mutate on each open TLS socket and read the whole answer, keeping the
+    connection open (what the apiserver's kept-alive connections look like between reviews)."""
+    head = (
+        b"POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    for sock in opened:
+        sock.settimeout(timeout)
+        sock.sendall(head + body)
+    for sock in opened:
+        _read_answer(sock)
+
+
+def _read_answer(sock: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise FloodError("the server closed a connection before answering")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise FloodError("the server closed a connection in the middle of its answer")
+        rest += chunk
