@@ -76,6 +76,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def budget_parts(parts: Sequence[str], workdir: Path, quick: bool, broken: list[str]) -> list[Row]:
+    """Issue 12's parts: connections (memory per connection, a flood) and caches at scale."""
+    rows: list[Row] = []
+    if "connections" in parts:
+        say("\n== connections: memory per connection, and a flood against the cap ==")
+        cbench = connections.ConnectionBench(workdir / "connections", say)
+        cbench.workdir.mkdir()
+        try:
+            cresult = cbench.run()
+        except (procs.HarnessError, OSError) as exc:
+            broken.append(f"connections: {exc}")
+            say(f"HARNESS ERROR (connections): {exc}")
+            cresult = cbench.result
+        rows += connections.rows(cresult)
+    if "caches" in parts:
+        say("\n== caches: namespaces and Secrets at scale, served by the API double ==")
+        kbench = caches.CacheBench(workdir / "caches", say, quick=quick)
+        kbench.workdir.mkdir()
+        try:
+            kresult = kbench.run()
+        except (procs.HarnessError, OSError) as exc:
+            broken.append(f"caches: {exc}")
+            say(f"HARNESS ERROR (caches): {exc}")
+            kresult = kbench.result
+        rows += caches.rows(kresult)
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     parts = args.only or list(PARTS)
@@ -136,28 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if sresult.error:
                 say(f"ERROR (scaling): {sresult.error}")
             rows += scaling.rows(sresult)
-        if "connections" in parts:
-            say("\n== connections: memory per connection, and a flood against the cap ==")
-            cbench = connections.ConnectionBench(workdir / "connections", say)
-            cbench.workdir.mkdir()
-            try:
-                cresult = cbench.run()
-            except (procs.HarnessError, OSError) as exc:
-                broken.append(f"connections: {exc}")
-                say(f"HARNESS ERROR (connections): {exc}")
-                cresult = cbench.result
-            rows += connections.rows(cresult)
-        if "caches" in parts:
-            say("\n== caches: namespaces and Secrets at scale, served by the API double ==")
-            kbench = caches.CacheBench(workdir / "caches", say, quick=quick)
-            kbench.workdir.mkdir()
-            try:
-                kresult = kbench.run()
-            except (procs.HarnessError, OSError) as exc:
-                broken.append(f"caches: {exc}")
-                say(f"HARNESS ERROR (caches): {exc}")
-                kresult = kbench.result
-            rows += caches.rows(kresult)
+        rows += budget_parts(parts, workdir, quick, broken)
     finally:
         if args.keep:
             say(f"\nwork directory kept: {workdir}")

@@ -98,6 +98,15 @@ class WebhookMetrics:
             registry=self.registry,
         )
         self.config_last_reload_ok.set(1)
+        self._connection_metrics()
+        self._kind = BoundedLabel()
+        self._reason = BoundedLabel()
+        self._bad_reason = BoundedLabel()
+        # Label lookups cost more than the increment; the combinations are few and bounded.
+        self._review_children: dict[tuple[str, str, str, str], Counter] = {}
+
+    def _connection_metrics(self) -> None:
+        """What the connection and body budgets show (`webhook.server.connections`)."""
         self.connections = Gauge(
             "connections",
             "Connections open now, by listener (https, metrics).",
@@ -120,11 +129,6 @@ class WebhookMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
-        self._kind = BoundedLabel()
-        self._reason = BoundedLabel()
-        self._bad_reason = BoundedLabel()
-        # Label lookups cost more than the increment; the combinations are few and bounded.
-        self._review_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def review(
         self, *, kind: str, operation: str, outcome: str, reason: str, seconds: float

@@ -131,15 +131,8 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
                 logger=HttpServerLog(state.metrics.bad_request),
                 keepalive_timeout=settings.idle_timeout,
             )
-            await metrics_runner.setup()
-            assert metrics_runner.server is not None
             budgets.append(_budget(state, "metrics", METRICS_MAX_CONNECTIONS))
-            factory = plain_factory(budgets[1], metrics_runner.server)
-            metrics_site = BudgetSite(
-                metrics_runner, settings.host, settings.metrics_port, factory, scheme="http"
-            )
-            await _bind(metrics_site, settings.host, settings.metrics_port)
-            metrics_port = metrics_site.port
+            metrics_port = await _start_metrics(metrics_runner, budgets[1], settings)
     except BaseException:
         if metrics_runner is not None:
             await metrics_runner.cleanup()
@@ -156,6 +149,18 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
         budgets,
         trimmer,
     )
+
+
+async def _start_metrics(
+    runner: web.AppRunner, budget: ConnectionBudget, settings: ServeSettings
+) -> int:
+    """Start the plain-HTTP metrics listener; its bound port."""
+    await runner.setup()
+    assert runner.server is not None
+    factory = plain_factory(budget, runner.server)
+    site = BudgetSite(runner, settings.host, settings.metrics_port, factory, scheme="http")
+    await _bind(site, settings.host, settings.metrics_port)
+    return site.port
 
 
 async def _bind(site: BudgetSite, host: str, port: int) -> None:

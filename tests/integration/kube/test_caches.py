@@ -10,64 +10,27 @@ import asyncio
 import base64
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from tests.integration.kube.conftest import (
+    ENABLED,
+    FAST,
+    PX_VAULT,
+    TOKEN_VALUE,
+    WEBHOOK_NS,
+    eventually,
+    namespace,
+    secret,
+)
 from tests.kubeapi import RunningKubeApi
 from vsi_common.logs import FIELDS_ATTR
 from webhook.core.model import ClusterView, SecretInfo
 from webhook.server.caches import KubeCaches, KubeUnavailable, kubernetes_configured
-from webhook.server.watch import Backoff
-
-WEBHOOK_NS = "vsi"
-ENABLED = {"vault-storage-injector.io/enabled": "true"}
-TOKEN_VALUE = "s3cr3t-vault-token-do-not-keep"
-FAST = Backoff(initial=0.01, maximum=0.05, forbidden=0.05)
-DEADLINE = 5.0
-"""Seconds a condition may take to come true; only reached when something is broken."""
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {DEADLINE}s: {what}")
-        await asyncio.sleep(0.01)
-
-
-def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
-def secret(ns: str, name: str, data: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
-        "type": "Opaque",
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    }
-
-
-PX_VAULT = {"VAULT_ADDR": "https://vault.example:8200", "VAULT_TOKEN": TOKEN_VALUE}
-
-
-@pytest.fixture
-def cluster(kubeapi: RunningKubeApi) -> RunningKubeApi:
-    api = kubeapi.api
-    api.apply(namespace("portworx", ENABLED | {"team": "storage"}))
-    api.apply(namespace("plain", {"team": "apps"}))
-    api.apply(namespace(WEBHOOK_NS, ENABLED))
-    api.apply(secret("portworx", "px-vault", PX_VAULT))
-    api.apply(secret("portworx", "unrelated", {"password": "not-ours"}))
-    api.apply(secret("plain", "px-vault", PX_VAULT))
-    return kubeapi
 
 
 @pytest.fixture
@@ -329,74 +292,3 @@ async def test_new_secret_names_from_a_profiles_reload_are_listed_and_followed(
 
     caches.set_secret_names(frozenset({"rook-vault"}))
     assert caches.secret("portworx", "px-vault") == "unknown"
-
-
-async def _paged_caches(cluster: RunningKubeApi, api_client: ApiClient) -> KubeCaches:
-    caches = KubeCaches(
-        api_client,
-        webhook_namespace=WEBHOOK_NS,
-        secret_names=frozenset({"px-vault"}),
-        backoff=FAST,
-        list_page_size=2,
-    )
-    await caches.start()
-    return caches
-
-
-def _pages(cluster: RunningKubeApi, resource: str) -> list[dict[str, str]]:
-    return [r.query for r in cluster.api.requests if r.verb == "list" and r.resource == resource]
-
-
-async def test_lists_come_in_pages_and_every_object_is_cached(
-    cluster: RunningKubeApi, api_client: ApiClient
-) -> None:
-    for n in range(4):
-        cluster.api.apply(namespace(f"team-{n}", {"n": str(n)}))
-        cluster.api.apply(secret("portworx", f"other-{n}", {"k": "v"}))
-    # Created between two pages: not in the list's snapshot, but its watch event follows.
-    cluster.api.before(
-        "list",
-        "namespaces",
-        lambda: cluster.api.before(
-            "list", "namespaces", lambda: cluster.api.apply(namespace("late", {"x": "y"}))
-        ),
-    )
-    caches = await _paged_caches(cluster, api_client)
-    try:
-        await eventually(caches.is_synced, "initial sync")
-        for n in range(4):
-            assert caches.namespace_labels(f"team-{n}") == {"n": str(n)}
-        assert caches.secret("portworx", "px-vault") == SecretInfo(
-            "px-vault", frozenset({"VAULT_ADDR", "VAULT_TOKEN"})
-        )
-        await eventually(lambda: caches.namespace_labels("late") == {"x": "y"}, "the late one")
-    finally:
-        await caches.close()
-    pages = _pages(cluster, "namespaces")
-    assert len(pages) == 4  # 7 namespaces, 2 a page
-    assert all(page["limit"] == "2" for page in pages)
-    assert "continue" not in pages[0]
-    assert all("continue" in page for page in pages[1:])
-    assert len(_pages(cluster, "secrets")) == 3  # px-vault, unrelated and four others
-
-
-async def test_an_expired_continue_token_lists_again_from_the_start(
-    cluster: RunningKubeApi, api_client: ApiClient
-) -> None:
-    for n in range(4):
-        cluster.api.apply(namespace(f"team-{n}", {"n": str(n)}))
-    # Compacted between the first page and the second: the token's snapshot is gone (410).
-    cluster.api.before(
-        "list", "namespaces", lambda: cluster.api.before("list", "namespaces", cluster.api.compact)
-    )
-    caches = await _paged_caches(cluster, api_client)
-    try:
-        await eventually(caches.is_synced, "sync after listing again")
-        for n in range(4):
-            assert caches.namespace_labels(f"team-{n}") == {"n": str(n)}
-    finally:
-        await caches.close()
-    lists = [r for r in cluster.api.requests if r.verb == "list" and r.resource == "namespaces"]
-    assert (lists[1].status, "continue" in lists[1].query) == (410, True)
-    assert "continue" not in lists[2].query  # from the start, not from the expired token
-    assert [r.status for r in lists[2:]] == [200] * 4
