@@ -24,6 +24,7 @@ import orjson
 
 from bench import bodies, load, procs
 from bench.report import Row, median, verdict
+from demo.openbao import free_port
 
 Say = Callable[[str], None]
 
@@ -141,7 +142,7 @@ class AdmissionBench:
         return self.result
 
     def _start_webhook(self, tls_cert: Path, tls_key: Path) -> float:
-        port, metrics_port = procs.free_port(), procs.free_port()
+        port, metrics_port = free_port(), free_port()
         argv = [
             webhook_binary(),
             "serve",
@@ -177,7 +178,7 @@ class AdmissionBench:
             files[name].write_bytes(data)
             self.result.body_sizes[name] = len(data)
 
-        floor_port = procs.free_port()
+        floor_port = free_port()
         self.floor = procs.spawn(
             FLOOR,
             [

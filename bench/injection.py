@@ -23,6 +23,7 @@ from typing import Final
 
 from bench import procs
 from bench.report import Growth, Row, describe_growth, growth, median, verdict
+from demo.openbao import free_port
 
 Say = Callable[[str], None]
 
@@ -80,7 +81,7 @@ class InjectorBench:
         self.workdir = workdir
         self.say = say
         self.result = InjectorResult()
-        self.port = procs.free_port()
+        self.port = free_port()
         self.addr = f"http://127.0.0.1:{self.port}"
         home = str(workdir)  # the dev server writes ~/.vault-token: keep it out of the real home
         self.bao_env = procs.clean_env(

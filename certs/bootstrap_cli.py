@@ -11,20 +11,21 @@ import asyncio
 import os
 from typing import TypeVar
 
-from certs.bootstrap import (
+from certs.bootstrap import describe, run
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
+from certs.plan import (
     DEFAULT_CA_ROTATE_BEFORE_DAYS,
     DEFAULT_ROTATE_BEFORE_DAYS,
     NAMESPACE_ENV,
-    describe,
     make_settings,
-    run,
 )
-from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
 
 _P = TypeVar("_P", bound=argparse.ArgumentParser)
 
 
-def _whole_number(text: str) -> int:
+def whole_number(text: str) -> int:
+    """argparse ``type`` for the day counts of both subcommands; the range is checked later, where
+    the message can name the flag and its rule (`certs.plan.make_settings`, `certs.generate`)."""
     try:
         return int(text)
     except ValueError:
@@ -56,21 +57,29 @@ def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
         metavar="NAME",
         help="the MutatingWebhookConfiguration whose caBundle to set",
     )
+    _add_day_flags(boot)
+    boot.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: in-cluster)")
+    boot.add_argument("--context", help="kubeconfig context (default: its current context)")
+    boot.set_defaults(func=_cmd_bootstrap)
+
+
+def _add_day_flags(boot: argparse.ArgumentParser) -> None:
+    """Validity of new certificates and when to renew them."""
     boot.add_argument(
         "--days",
-        type=_whole_number,
+        type=whole_number,
         default=DEFAULT_LEAF_DAYS,
         help=f"validity of a new serving certificate in days (default {DEFAULT_LEAF_DAYS})",
     )
     boot.add_argument(
         "--ca-days",
-        type=_whole_number,
+        type=whole_number,
         default=DEFAULT_CA_DAYS,
         help=f"validity of a new CA in days (default {DEFAULT_CA_DAYS})",
     )
     boot.add_argument(
         "--rotate-before",
-        type=_whole_number,
+        type=whole_number,
         default=DEFAULT_ROTATE_BEFORE_DAYS,
         metavar="DAYS",
         help=(
@@ -80,7 +89,7 @@ def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
     )
     boot.add_argument(
         "--ca-rotate-before",
-        type=_whole_number,
+        type=whole_number,
         default=DEFAULT_CA_ROTATE_BEFORE_DAYS,
         metavar="DAYS",
         help=(
@@ -88,9 +97,6 @@ def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
             f"expires (default {DEFAULT_CA_ROTATE_BEFORE_DAYS})"
         ),
     )
-    boot.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: in-cluster)")
-    boot.add_argument("--context", help="kubeconfig context (default: its current context)")
-    boot.set_defaults(func=_cmd_bootstrap)
 
 
 def _cmd_bootstrap(args: argparse.Namespace) -> int:

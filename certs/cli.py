@@ -9,37 +9,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
+from certs import bootstrap_cli
+from certs.bootstrap_cli import whole_number
 from certs.errors import CertsError
-from certs.generate import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, generate
+from certs.generate import generate
+from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
+from vsi_common.cli import OneLineParser, run_command
 
 PROG = "vsi-certs"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description=(
             "Make the CA and serving certificate of the vault-storage-injector admission webhook "
             "(ECDSA P-256; files ca.crt, ca.key, tls.crt, tls.key), or install them in a cluster."
         ),
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     gen = sub.add_parser(
         "generate",
         help="write a CA and a serving certificate for <service>.<namespace>.svc to a directory",
@@ -53,13 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, metavar="DIR", help="directory for the PEM files")
     gen.add_argument(
         "--days",
-        type=_positive_int,
+        type=whole_number,
         default=DEFAULT_LEAF_DAYS,
         help=f"validity of the serving certificate in days (default {DEFAULT_LEAF_DAYS})",
     )
     gen.add_argument(
         "--ca-days",
-        type=_positive_int,
+        type=whole_number,
         default=DEFAULT_CA_DAYS,
         help=f"validity of a new CA in days (default {DEFAULT_CA_DAYS})",
     )
@@ -72,16 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--rotate", action="store_true", help="make a new serving certificate")
     gen.set_defaults(func=_cmd_generate)
-    _add_bootstrap(sub)
-    return parser
-
-
-def _add_bootstrap(sub: argparse._SubParsersAction[_Parser]) -> None:
-    try:
-        from certs import bootstrap_cli
-    except ImportError:  # bootstrap lands with the install issue
-        return
     bootstrap_cli.add_parser(sub)
+    return parser
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -105,16 +86,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CertsError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return code
+    """Run ``vsi-certs``; `CertsError` becomes one line and its exit code."""
+    return run_command(build_parser(), argv, CertsError)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import jsonpatch
 import yaml
 
 from certs import generate
+from demo import luks
 from demo.openbao import OpenBao, free_port
 
 OBJECTS = Path(__file__).parent / "objects"
@@ -317,28 +318,8 @@ def luks_story(env: dict[str, str], work: Path, volume: str) -> None:
         note("cryptsetup is not installed (make demo installs cryptsetup-bin as root); skipping")
         return
     disk = work / "disk.img"
-    with disk.open("wb") as handle:
-        handle.truncate(16 * 1024 * 1024)
     key_file = work / "pg-1" / volume
-    subprocess.run(
-        [
-            tool,
-            "luksFormat",
-            "--batch-mode",
-            "--type",
-            "luks2",
-            "--pbkdf",
-            "pbkdf2",
-            "--pbkdf-force-iterations",
-            "1000",
-            "--key-file",
-            str(key_file),
-            str(disk),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    luks.format_file(tool, disk, key_file)
     note(f"formatted a 16 MiB LUKS2 file with the key of {volume} from run 1")
     out = work / "pg-verify"
     out.mkdir()

@@ -21,7 +21,8 @@ from pathlib import Path
 import hvac
 import requests
 
-from certs.generate import cert_pem, generate, key_pem, load_cert, load_ec_key, make_leaf
+from certs.generate import generate
+from certs.pki import cert_pem, key_pem, load_cert, load_ec_key, make_leaf
 
 ROOT_TOKEN = "vsi-test-root-token"  # noqa: S105 - a throw-away dev server's token
 """The dev server's root token; test-only, never a real credential."""

@@ -29,8 +29,13 @@ from injector.model import (
     Settings,
 )
 from vsi_common import names, validation
+from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import LOG_FORMATS
 
+MAX_SEED: Final = 64 * 1024
+"""Largest seed file read (Rook's key text is 172 bytes)."""
+MAX_NAMESPACE_FILE: Final = 4096
+"""Largest service-account namespace file read."""
 _OWNER: Final = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 
 
@@ -101,10 +106,12 @@ def _volumes(flags: Sequence[str] | None, env: Mapping[str, str], layout: str) -
     return tuple(volumes)
 
 
-def _output_dir(flag: str | None, env: Mapping[str, str]) -> Path:
-    """--output-dir / VSI_OUTPUT_DIR: an existing directory, required."""
+def _output_dir(flag: str | None, env: Mapping[str, str], required: bool) -> Path | None:
+    """--output-dir / VSI_OUTPUT_DIR: an existing directory, required except for ``--check``."""
     value, name = _pick(flag, env, names.VSI_OUTPUT_DIR)
     if not value:
+        if not required:
+            return None
         fail(name, "required, expected the directory that receives the key files")
     path = Path(value)
     if not path.is_dir():
@@ -120,9 +127,10 @@ def _namespace(flag: str | None, env: Mapping[str, str], service_account_dir: Pa
     if not value:
         ns_file = service_account_dir / "namespace"
         try:
-            value, name = ns_file.read_text().strip(), str(ns_file)
-        except OSError:
+            value = read_regular_file(ns_file, max_bytes=MAX_NAMESPACE_FILE).decode().strip()
+        except (UnreadableFile, UnicodeDecodeError):
             return None
+        name = str(ns_file)
     if not validation.is_namespace_name(value):
         fail(name, f"expected a namespace name (DNS-1123 label), got {value!r}")
     return value
@@ -176,7 +184,10 @@ def _seed(
     if layout != layouts.ROOK:
         fail(name, "only the rook layout takes a seed file")
     seed_file = existing_file(value, name)
-    content = seed_file.read_bytes()
+    try:
+        content = read_regular_file(seed_file, max_bytes=MAX_SEED)
+    except UnreadableFile as exc:
+        fail(name, str(exc))
     problem = layouts.check_seed(content)
     if problem is not None:
         fail(name, f"the seed in {value!r} is unusable: {problem}")
@@ -244,16 +255,18 @@ def build_settings(
     flags: Flags,
     env: Mapping[str, str],
     *,
+    check: bool = False,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Settings:
     """Flags and environment into validated `Settings`; raises `SettingsError` (one line).
 
     The settings are checked in a fixed order (flags and ``VSI_*`` first, then ``VAULT_*``), so with
-    several bad values the same one is always reported.
+    several bad values the same one is always reported. ``check``: the settings of a preflight
+    check (``--check``), the same as a run's except that no output directory is needed.
     """
     chosen = _layout(flags.layout, env)
     volumes = _volumes(flags.volume, env, chosen)
-    output_dir = _output_dir(flags.output_dir, env)
+    output_dir = _output_dir(flags.output_dir, env, required=not check)
     namespace = _namespace(flags.namespace, env, service_account_dir)
     template, kube_fields = _key_path_template(
         flags.key_path_template, env, chosen, volumes, namespace

@@ -3,7 +3,8 @@
 One small function per concern (address, auth method, KV mount and version, secret engine, Vault
 namespace, TLS), each naming the variable it blames. Values are trimmed. Nothing here talks to
 the network; the JWT and certificate files are checked to exist so that a missing mount fails
-with exit code 2.
+with exit code 2. The one ``VSI_*`` name read here, VSI_TLS_DIR, is where the webhook mounts the
+TLS files: those found there fill the VAULT_* file settings left unset.
 """
 
 from __future__ import annotations
@@ -182,18 +183,53 @@ def _vault_namespace(env: Mapping[str, str]) -> str | None:
     return namespace
 
 
-def _client_pair(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+def _tls_dir(env: Mapping[str, str]) -> dict[str, Path]:
+    """The files found in VSI_TLS_DIR (the webhook mounts the TLS files there), by VAULT_* name.
+
+    The directory holds whichever of ``ca.crt``, ``tls.crt`` and ``tls.key`` the Secrets provide;
+    half a client pair is refused, as it is in the VAULT_* settings.
+    """
+    value = _get(env, names.VSI_TLS_DIR)
+    if not value:
+        return {}
+    directory = Path(value)
+    if not directory.is_dir():
+        fail(names.VSI_TLS_DIR, f"expected the directory of the TLS files, {value!r} is not one")
+    found = {
+        setting: existing_file(str(directory / file), names.VSI_TLS_DIR)
+        for setting, file in names.TLS_FILES
+        if (directory / file).exists()
+    }
+    cert, key = names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY
+    if (cert in found) != (key in found):
+        have, lacks = (names.TLS_CERT_FILE, names.TLS_KEY_FILE)
+        if key in found:
+            have, lacks = lacks, have
+        fail(names.VSI_TLS_DIR, f"{value!r} holds {have} but no {lacks}: a client pair needs both")
+    return found
+
+
+def _client_pair(
+    env: Mapping[str, str], discovered: Mapping[str, Path]
+) -> tuple[Path | None, Path | None]:
     cert_s, key_s = _get(env, names.VAULT_CLIENT_CERT), _get(env, names.VAULT_CLIENT_KEY)
     if bool(cert_s) != bool(key_s):
         missing = names.VAULT_CLIENT_KEY if cert_s else names.VAULT_CLIENT_CERT
         fail(missing, "required when the other half of the client certificate pair is set")
-    client_cert = existing_file(cert_s, names.VAULT_CLIENT_CERT) if cert_s else None
-    client_key = existing_file(key_s, names.VAULT_CLIENT_KEY) if key_s else None
-    return client_cert, client_key
+    if not cert_s:
+        return discovered.get(names.VAULT_CLIENT_CERT), discovered.get(names.VAULT_CLIENT_KEY)
+    return existing_file(cert_s, names.VAULT_CLIENT_CERT), existing_file(
+        key_s, names.VAULT_CLIENT_KEY
+    )
 
 
 def _tls(env: Mapping[str, str]) -> TlsSettings:
-    """VAULT_CACERT, VAULT_CAPATH, the client pair, VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY."""
+    """VAULT_CACERT, VAULT_CAPATH, the client pair, VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY.
+
+    Files found in VSI_TLS_DIR fill the settings left unset: the CA when neither VAULT_CACERT
+    nor VAULT_CAPATH is set, the client pair when neither half is.
+    """
+    discovered = _tls_dir(env)
     cacert_s, capath_s = _get(env, names.VAULT_CACERT), _get(env, names.VAULT_CAPATH)
     cacert = existing_file(cacert_s, names.VAULT_CACERT) if cacert_s else None
     capath: Path | None = None
@@ -204,7 +240,9 @@ def _tls(env: Mapping[str, str]) -> TlsSettings:
                 names.VAULT_CAPATH,
                 f"expected a directory of CA certificates, {capath_s!r} is not one",
             )
-    client_cert, client_key = _client_pair(env)
+    if cacert is None and capath is None:
+        cacert = discovered.get(names.VAULT_CACERT)
+    client_cert, client_key = _client_pair(env, discovered)
     server_name = _get(env, names.VAULT_TLS_SERVER_NAME) or None
     if server_name is not None and not validation.is_hostname(server_name):
         fail(names.VAULT_TLS_SERVER_NAME, f"expected a DNS name, got {server_name!r}")

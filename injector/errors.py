@@ -24,6 +24,15 @@ class OutputError(InjectorError):
     """A key file could not be written to the output directory."""
 
 
+class KeyFileConflict(OutputError):
+    """A key file already exists with other bytes: it is left alone and the run fails closed."""
+
+    def __init__(self, message: str, kept: str) -> None:
+        super().__init__(message)
+        self.kept = kept
+        """The file name in the output directory that must not be removed."""
+
+
 class LuksError(InjectorError):
     """The key does not unlock the LUKS volume, or the check could not run."""
 

@@ -1,8 +1,11 @@
 """Get-or-create of per-volume keys: the Key safety rules of DESIGN.md in code.
 
 A key is only ever created by a create-only write (KV v2 ``cas=0``); a conflict means someone else
-won, so the stored key is re-read and used. KV v1 has no CAS: write, read back, and fail closed when
-the stored value is not ours (the create-only policy makes Vault refuse the second writer outright).
+won, so the stored key is re-read and used. A create counts only when Vault proves it: the KV v2
+answer names the new version and a read-back finds that version holding our value. KV v1 has no
+CAS: write, read back, and fail closed when the stored value is not ours (the create-only policy
+makes Vault refuse the second writer outright). Every key, read or made, is checked against its
+layout (`injector.layouts.file_bytes`: 32 bytes, or Rook's text) before anything uses it.
 A soft-deleted or destroyed KV v2 key is an error, never a reason to make a new one: the volume may
 still hold data encrypted with it. Read-back cannot see a writer that comes after our read, so on
 KV v1 a key is only created when the token may not ``update`` the path (or the operator opted in).
@@ -15,14 +18,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from injector import layouts
+from injector.answers import Outcome as Answered
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
+from injector.replies import Endpoint, Kv1Secret, Kv2Config, Kv2Created, Kv2Metadata, Kv2Secret
 from injector.vault import VaultSession
 from vsi_common import names
 from vsi_common.logs import fields
@@ -32,8 +37,6 @@ log = logging.getLogger(__name__)
 Outcome = Literal["read", "created", "migrated"]
 MAX_WORKERS: Final = 32
 """Most volumes fetched at once (one pooled connection each)."""
-CAS_MISMATCH: Final = "check-and-set"
-"""Text of Vault's 400 answer when a ``cas=0`` write finds an existing version."""
 OVERWRITE_CAPABILITIES: Final = frozenset({"update", "sudo", "root"})
 """Capabilities that let a KV v1 write replace an existing key (so racing creators can lose one)."""
 
@@ -68,7 +71,11 @@ class FetchedKey:
 
 @dataclass(frozen=True)
 class KvStore:
-    """A KV mount of known version, reached through a session."""
+    """A KV mount of known version, reached through a session.
+
+    Reads return only what Vault's own answers prove (`injector.answers`); `read_entry` and
+    `read_metadata` also give a preflight check the versions and deletion state it reports.
+    """
 
     session: VaultSession
     """The authenticated session."""
@@ -85,42 +92,94 @@ class KvStore:
             return f"{self.mount}/data/{secret_path}"
         return f"{self.mount}/{secret_path}"
 
-    def read(self, secret_path: str) -> dict[str, Any] | None:
-        """The stored fields, or None when there is no key; deleted/destroyed KV v2 keys raise."""
+    def metadata_path(self, secret_path: str) -> str:
+        """KV v2: the logical path of the secret's metadata (``<mount>/metadata/<path>``)."""
+        return f"{self.mount}/metadata/{secret_path}"
+
+    def read_entry(self, secret_path: str) -> Kv1Secret | Kv2Secret | None:
+        """The secret as Vault holds it (KV v2: with its version and deletion state), or None."""
         path = self.api_path(secret_path)
-        reply = self.session.request("GET", path, what=f"reading {path}", expect=(404,))
-        if self.version == 1:
-            return reply.data if reply.status == 200 else None
-        data = reply.data
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        assert isinstance(metadata, dict)
-        version = metadata.get("version")
-        if metadata.get("destroyed"):
+        endpoint = Endpoint.KV2_READ if self.version == 2 else Endpoint.KV1_READ
+        answer = self.session.call(
+            endpoint, "GET", path, what=f"reading {path}", accept=(Answered.OK, Answered.NOT_FOUND)
+        )
+        value = answer.value
+        assert value is None or isinstance(value, Kv1Secret | Kv2Secret)
+        return value
+
+    def read_metadata(self, secret_path: str) -> Kv2Metadata | None:
+        """KV v2: the secret's metadata (versions, CAS), without any value; None when absent."""
+        if self.version != 2:
+            raise ValueError("KV v1 keeps no metadata")
+        path = self.metadata_path(secret_path)
+        answer = self.session.call(
+            Endpoint.KV2_METADATA,
+            "GET",
+            path,
+            what=f"reading the metadata {path}",
+            accept=(Answered.OK, Answered.NOT_FOUND),
+        )
+        value = answer.value
+        assert value is None or isinstance(value, Kv2Metadata)
+        return value
+
+    def read_config(self) -> Kv2Config | None:
+        """KV v2: the mount's settings (``cas_required``); None when the token may not read them."""
+        if self.version != 2:
+            raise ValueError("KV v1 has no mount config")
+        path = f"{self.mount}/config"
+        answer = self.session.call(
+            Endpoint.KV2_CONFIG,
+            "GET",
+            path,
+            what=f"reading the mount settings {path}",
+            accept=(Answered.OK, Answered.DENIED),
+        )
+        return answer.value if isinstance(answer.value, Kv2Config) else None
+
+    def read(self, secret_path: str) -> Mapping[str, Any] | None:
+        """The stored fields, or None when there is no key; deleted/destroyed KV v2 keys raise."""
+        return self.stored_fields(secret_path, self.read_entry(secret_path))
+
+    def stored_fields(
+        self, secret_path: str, entry: Kv1Secret | Kv2Secret | None
+    ) -> Mapping[str, Any] | None:
+        """The fields of a read entry, None for no key; `KeyFailure` for a deleted or destroyed one.
+
+        A run and a preflight check both decide here whether a KV v2 key can be used.
+        """
+        if entry is None or isinstance(entry, Kv1Secret):
+            return None if entry is None else entry.data
+        path = self.api_path(secret_path)
+        if entry.destroyed:
             raise KeyFailure(
-                f"the key at {path} (version {version}) is destroyed; refusing to "
+                f"the key at {path} (version {entry.version}) is destroyed; refusing to "
                 "create a new one for a volume that may hold data (restore the key or delete "
                 "the metadata)"
             )
-        if metadata.get("deletion_time"):
+        if entry.deletion_time or entry.data is None:
             raise KeyFailure(
-                f"the key at {path} (version {version}) is soft-deleted; refusing to create a "
-                f"new one (undelete it: bao kv undelete -versions={version} ...)"
+                f"the key at {path} (version {entry.version}) is soft-deleted; refusing to create "
+                f"a new one (undelete it: bao kv undelete -versions={entry.version} ...)"
             )
-        if reply.status == 404:
-            return None
-        fields = data.get("data")
-        return fields if isinstance(fields, dict) else None
+        return entry.data
 
-    def check_create_only(self, secret_path: str) -> None:
+    def check_create_only(
+        self, secret_path: str, capabilities: frozenset[str] | None = None
+    ) -> None:
         """KV v1: raise unless the token cannot overwrite the key path (or the operator opted in).
 
         Without ``update`` Vault itself refuses a second write to an existing key; with it, racing
         creators each read back their own write and one of them holds a key Vault no longer has.
+        ``capabilities`` are the token's on the key path when the caller has asked already (a
+        preflight check); otherwise ``sys/capabilities-self`` is asked here.
         """
         if self.version != 1 or self.allow_overwrite_policy:
             return
         path = self.api_path(secret_path)
-        risky = self.session.capabilities(path) & OVERWRITE_CAPABILITIES
+        if capabilities is None:
+            capabilities = self.session.capabilities([path])[path]
+        risky = capabilities & OVERWRITE_CAPABILITIES
         if risky:
             raise KeyFailure(
                 f"refusing to create the key at {path} on KV v1: the token has "
@@ -130,41 +189,90 @@ class KvStore:
                 "the risk"
             )
 
-    def create(self, secret_path: str, fields: dict[str, str]) -> bool:
-        """Create-only write; False when a key exists (CAS conflict or create-only refusal).
+    def create(self, secret_path: str, field_name: str, text: str) -> bool:
+        """Create-only write, then proof; False when a key exists (CAS conflict or refusal).
 
-        A 403 is also returned as False: under a create-only policy Vault refuses a write to an
-        existing key with 403, so the caller re-reads and only then decides it was a real denial.
+        True only once Vault has proven it holds exactly ``text``: on KV v2 the create answer names
+        the new version and a read-back finds that version with that value; on KV v1 a read-back
+        finds the value. Anything else raises `KeyFailure` before the key is used. A 403 is also
+        returned as False: under a create-only policy Vault refuses a write to an existing key with
+        403, so the caller re-reads and only then decides it was a real denial.
         """
         path = self.api_path(secret_path)
-        body: dict[str, Any] = (
-            {"options": {"cas": 0}, "data": fields} if self.version == 2 else dict(fields)
+        self.session.redactor.add(text)
+        if self.version == 2:
+            answer = self.session.call(
+                Endpoint.KV2_CREATE,
+                "POST",
+                path,
+                what=f"creating {path}",
+                body={"options": {"cas": 0}, "data": {field_name: text}},
+                accept=(Answered.OK, Answered.CONFLICT, Answered.DENIED),
+            )
+            if not isinstance(answer.value, Kv2Created):
+                return False
+            self._prove_v2(path, secret_path, field_name, text, answer.value.version)
+            return True
+        answer = self.session.call(
+            Endpoint.KV1_WRITE,
+            "POST",
+            path,
+            what=f"creating {path}",
+            body={field_name: text},
+            accept=(Answered.OK, Answered.DENIED),
         )
-        reply = self.session.request(
-            "POST", path, what=f"creating {path}", json=body, expect=(400, 403)
-        )
-        if reply.status == 400 and CAS_MISMATCH not in reply.errors:
-            raise VaultError(f"creating {path}: Vault answered 400: {reply.errors}")
-        return reply.status < 400
+        if answer.outcome is not Answered.OK:
+            return False
+        back = self.read_entry(secret_path)
+        if not isinstance(back, Kv1Secret) or back.data.get(field_name) != text:
+            raise KeyFailure(
+                f"the key at {path} changed right after it was written (another writer?); "
+                "refusing to use either (grant create+read without update on KV v1)"
+            )
+        return True
+
+    def _prove_v2(
+        self, path: str, secret_path: str, field_name: str, text: str, version: int
+    ) -> None:
+        back = self.read_entry(secret_path)
+        if not isinstance(back, Kv2Secret):
+            raise KeyFailure(
+                f"Vault answered that it created version {version} of {path}, but reading it back "
+                "finds no key; refusing to use it"
+            )
+        if back.version != version or not back.live:
+            raise KeyFailure(
+                f"the key at {path} changed right after it was created (version {back.version} "
+                f"read back, version {version} created; another writer?); refusing to use either"
+            )
+        if back.data is None or back.data.get(field_name) != text:
+            raise KeyFailure(
+                f"the key at {path} read back (version {version}) is not the one just created; "
+                "refusing to use either"
+            )
 
 
-def _field_value(fields: dict[str, Any], spec: KeySpec, path: str, layout: str) -> bytes:
+def key_content(
+    fields: Mapping[str, Any], spec: KeySpec, path: str, layout: str, seed: bytes | None
+) -> bytes:
+    """The key-file bytes for a stored secret's fields; `KeyFailure` names why they are unusable.
+
+    The value is never quoted: the message says which field and why (missing, length, encoding).
+    """
     value = fields.get(spec.field)
     if not isinstance(value, str):
         raise KeyFailure(f"the secret at {path} has no text field {spec.field!r}")
     try:
-        return layouts.file_bytes(layout, value)
+        return layouts.file_bytes(layout, value, seed=seed)
     except ValueError as exc:
         raise KeyFailure(f"the key at {path} field {spec.field!r} is unusable: {exc}") from None
 
 
-def _new_text(
-    path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
-) -> tuple[str, Outcome]:
-    """The text of a key to create at ``path``: the seed (rook) or fresh random bytes.
+def creation(path: str, layout: str, seed: bytes | None, guard: LuksGuard | None) -> Outcome:
+    """What a run does when Vault holds no key at ``path``: ``created`` or ``migrated`` (the seed).
 
-    Raises when no key may be made: the volume is already formatted (unless a seed can be
-    checked against it), or the rook layout has no seed.
+    Raises `KeyFailure` when no key may be made: the volume is already formatted (unless a seed
+    can be checked against it), or the rook layout has no seed. A preflight check asks the same.
     """
     if guard is not None and (layout != layouts.ROOK or seed is None):
         raise KeyFailure(
@@ -177,8 +285,18 @@ def _new_text(
                 f"no key at {path} and no seed file: the rook layout never invents a key for an "
                 "existing OSD (store Rook's key there, or pass --seed-file with Rook's key Secret)"
             )
-        return seed.decode("ascii"), "migrated"
-    return layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))), "created"
+        return "migrated"
+    return "created"
+
+
+def _new_text(
+    path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
+) -> tuple[str, Outcome]:
+    """The text of a key to create at ``path``: the seed (rook) or fresh random bytes."""
+    outcome = creation(path, layout, seed, guard)
+    if seed is not None and outcome == "migrated":
+        return seed.decode("ascii"), outcome
+    return layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))), outcome
 
 
 def get_or_create(
@@ -205,31 +323,29 @@ def get_or_create(
             guard.check(content, source)
         return content
 
+    redactor = store.session.redactor
     existing = store.read(spec.secret_path)
     if existing is not None:
-        return done(checked(_field_value(existing, spec, path, layout), "from Vault"), "read")
+        redactor.add(
+            existing.get(spec.field) if isinstance(existing.get(spec.field), str) else None
+        )
+        content = key_content(existing, spec, path, layout, seed)
+        return done(checked(content, "from Vault"), "read")
 
     text, outcome = _new_text(path, layout, seed, guard)
-    mine = {spec.field: text}
-    content = checked(_field_value(mine, spec, path, layout), "in the seed file")
+    redactor.add(text)
+    content = checked(key_content({spec.field: text}, spec, path, layout, seed), "in the seed file")
     store.check_create_only(spec.secret_path)
 
     for attempt in range(2):
-        if store.create(spec.secret_path, mine):
-            if store.version == 1:
-                back = store.read(spec.secret_path)
-                if back is None or back.get(spec.field) != text:
-                    raise KeyFailure(
-                        f"the key at {path} changed right after it was written (another writer?); "
-                        "refusing to use either (grant create+read without update on KV v1)"
-                    )
+        if store.create(spec.secret_path, spec.field, text):
             return done(content, outcome)
         existing = store.read(spec.secret_path)
         if existing is not None:
             log.info(
                 "key created concurrently, using the stored one", extra=fields(volume=spec.volume)
             )
-            stored = _field_value(existing, spec, path, layout)
+            stored = key_content(existing, spec, path, layout, seed)
             return done(stored if stored == content else checked(stored, "from Vault"), "read")
         if attempt == 1:
             break

@@ -127,24 +127,51 @@ def stored_text(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def file_bytes(layout: str, stored: str) -> bytes:
-    """The exact key-file content for the text stored in Vault; ValueError when it is unusable.
+def _strict_base64(text: bytes) -> bytes:
+    """The bytes of canonical standard base64 (RFC 4648 alphabet, padded, nothing else)."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError(
+            "the stored key is not standard base64 (RFC 4648 alphabet with padding, no spaces or "
+            "newlines)"
+        ) from None
+    if base64.b64encode(raw) != text:
+        raise ValueError(
+            "the stored key is not canonical base64 (stray bits in its last character)"
+        )
+    return raw
 
-    rook: the text itself (Rook's passphrase is the base64 string). volume-keys: the decoded bytes.
+
+def file_bytes(layout: str, stored: str, *, seed: bytes | None = None) -> bytes:
+    """The exact key-file content for the text stored in Vault; ValueError says why it is unusable.
+
+    volume-keys: the text must be standard base64 of exactly `VOLUME_KEY_BYTES` bytes; the file
+    holds those bytes. rook: the file holds the text itself (Rook's passphrase is the base64
+    string), which must be what Rook writes (base64 of `ROOK_KEY_BYTES` bytes) or, for a key
+    migrated from Rook's Secret, exactly the ``seed``. A wrong-length key is a corrupted or
+    foreign entry, never something to hand to a disk. The message never quotes the value.
     """
     if not stored:
         raise ValueError("the stored key is empty")
-    if layout == ROOK:
-        try:
-            return stored.encode("ascii")
-        except UnicodeEncodeError:
-            raise ValueError("the stored key is not ASCII text") from None
     try:
-        raw = base64.b64decode(stored.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
-        raise ValueError("the stored key is not valid base64") from None
-    if not raw:
-        raise ValueError("the stored key decodes to zero bytes")
+        text = stored.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("the stored key is not ASCII text") from None
+    if layout == ROOK:
+        if seed is not None and text == seed:
+            return text
+        raw = _strict_base64(text)
+        if len(raw) != ROOK_KEY_BYTES:
+            also = " or exactly the seed from Rook's Secret" if seed is not None else ""
+            raise ValueError(
+                f"the stored key decodes to {len(raw)} bytes, expected {ROOK_KEY_BYTES} (Rook's "
+                f"key size){also}"
+            )
+        return text
+    raw = _strict_base64(text)
+    if len(raw) != VOLUME_KEY_BYTES:
+        raise ValueError(f"the stored key decodes to {len(raw)} bytes, expected {VOLUME_KEY_BYTES}")
     return raw
 
 

@@ -3,10 +3,11 @@
 A wrong key given to a daemon that formats on failure can mean a wiped disk, so
 ``--verify-luks`` checks the exact key-file bytes with ``cryptsetup open --test-passphrase`` (no
 device-mapper needed). The key goes to cryptsetup on stdin (``--key-file -``), never in its
-arguments. A path without a LUKS header (a volume not formatted yet) is reported and passes; every
-other doubt fails closed. The header is probed before Vault is touched, so a formatted volume never
-gets a new key and a seed is checked before it is stored. Each cryptsetup run gets at most the time
-left in the deadline.
+arguments, and cryptsetup gets a minimal environment (`CHILD_ENV`): the injector's own holds
+``VAULT_TOKEN`` or an AppRole secret_id, which no child needs. A path without a LUKS header (a
+volume not formatted yet) is reported and passes; every other doubt fails closed. The header is
+probed before Vault is touched, so a formatted volume never gets a new key and a seed is checked
+before it is stored. Each cryptsetup run gets at most the time left in the deadline.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ WRONG_KEY: Final = 2
 """``cryptsetup open`` exit code when no key slot accepts the passphrase."""
 MIN_TIME: Final = 0.05
 """A cryptsetup run needs at least this many seconds left in the deadline to be started."""
+CHILD_ENV: Final = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+"""The whole environment of a cryptsetup run: no VAULT_* secret, messages in plain English."""
 
 Verdict = Literal["unlocks", "no-luks-header"]
 Remaining = Callable[[], float]
@@ -53,7 +56,15 @@ def _run(
     if timeout < MIN_TIME:
         raise late
     try:
-        return subprocess.run(args, input=key, capture_output=True, timeout=timeout, check=False)
+        return subprocess.run(
+            args,
+            input=key,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=dict(CHILD_ENV),
+            close_fds=True,
+        )
     except subprocess.TimeoutExpired:
         raise late from None
     except OSError as exc:

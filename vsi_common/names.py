@@ -103,3 +103,19 @@ Vault no longer has. Without it the injector refuses to create a KV v1 key unles
 policy is create-only (``create`` and ``read``, no ``update``)."""
 VSI_LOG_FORMAT: Final = "VSI_LOG_FORMAT"
 """``--log-format``: ``json`` (default) or ``text``."""
+VSI_TLS_DIR: Final = "VSI_TLS_DIR"
+"""Directory of the mounted TLS files (`TLS_CA_FILE`, `TLS_CERT_FILE`, `TLS_KEY_FILE`): the
+injector uses the ones it finds there for the VAULT_* file settings left unset; default none."""
+
+TLS_CA_FILE: Final = "ca.crt"
+"""File in `VSI_TLS_DIR` with the CA bundle that verifies Vault (fills VAULT_CACERT)."""
+TLS_CERT_FILE: Final = "tls.crt"
+"""File in `VSI_TLS_DIR` with the client certificate for mutual TLS (fills VAULT_CLIENT_CERT)."""
+TLS_KEY_FILE: Final = "tls.key"
+"""File in `VSI_TLS_DIR` with the client key for mutual TLS (fills VAULT_CLIENT_KEY)."""
+TLS_FILES: Final = (
+    (VAULT_CACERT, TLS_CA_FILE),
+    (VAULT_CLIENT_CERT, TLS_CERT_FILE),
+    (VAULT_CLIENT_KEY, TLS_KEY_FILE),
+)
+"""Each VAULT_* file setting and the file of the TLS directory that provides it."""

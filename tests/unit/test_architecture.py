@@ -99,3 +99,21 @@ def test_a_package_without_exhaustive_layers_fails_the_contract_check(tmp_path: 
     assert contracts.problems(config) == [
         "package 'injector': no exhaustive layers contract over it"
     ]
+
+
+def test_the_architecture_page_places_every_module() -> None:
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    sections = dict(
+        zip(
+            PACKAGES,
+            [doc.split(f"### `{p}/`")[1].split("\n### ")[0] for p in PACKAGES],
+            strict=True,
+        )
+    )
+    missing = [
+        f"{package}: {path.relative_to(REPO / package)}"
+        for package in PACKAGES
+        for path in sorted((REPO / package).rglob("*.py"))
+        if path.stem not in ("__init__", "__main__") and path.stem not in sections[package]
+    ]
+    assert missing == []

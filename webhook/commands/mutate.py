@@ -1,9 +1,11 @@
 """`vsi-webhook mutate`: the server's mutation, offline, so an admin sees every change beforehand.
 
 Reads one or more objects (multi-document YAML or JSON, ``-`` for stdin), runs the very mutator the
-HTTPS server runs (operation CREATE, namespace treated as opted in, no cluster caches) and prints
-the mutated objects, the JSON Patch or a unified diff. Skips and warnings go to stderr. Bad input
-is a one-line `UsageError` naming the document (exit code 2, mapped by `webhook.cli`).
+HTTPS server runs (operation CREATE, namespace treated as opted in) and prints the mutated objects,
+the JSON Patch or a unified diff. Without ``--cluster`` there are no cluster caches (no Secret
+warnings; the TLS files the profile declares); with a snapshot (`webhook.core.snapshot`) the
+preview sees what the caches would. Skips and warnings go to stderr. Bad input is a one-line
+`UsageError` naming the document (exit code 2, mapped by `webhook.cli`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import yaml
 from webhook.core.config import load_config
 from webhook.core.model import AdmissionContext, MutationResult
 from webhook.core.mutation import build_mutator
+from webhook.core.snapshot import Snapshot, parse_snapshot
 from webhook.errors import UsageError
 
 OUTPUTS = ("yaml", "json", "patch", "diff")
@@ -54,6 +57,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("-n", "--namespace", help="request namespace (default: the object's)")
     parser.add_argument("--config", metavar="F", help="profiles file (default: built-in profiles)")
+    parser.add_argument(
+        "--cluster",
+        metavar="SNAPSHOT",
+        help="Namespaces and Secrets (YAML/JSON; only key names are read) the caches would hold",
+    )
     parser.add_argument("-o", "--output", choices=OUTPUTS, default="yaml", help="what to print")
     parser.set_defaults(func=run)
 
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         filename=args.filename,
         namespace=args.namespace,
         config_path=args.config,
+        cluster_path=args.cluster,
         output=args.output,
         stdout=sys.stdout,
         stderr=sys.stderr,
@@ -79,17 +88,21 @@ def mutate(
     stdout: TextIO,
     stderr: TextIO,
     stdin: TextIO | None = None,
+    cluster_path: str | None = None,
 ) -> int:
     """Read, mutate and print; raises `UsageError` for bad input or config."""
     if output not in OUTPUTS:
         raise UsageError(f"-o: expected one of {', '.join(OUTPUTS)}")
+    if filename == "-" and cluster_path == "-":
+        raise UsageError("-f and --cluster cannot both read stdin")
     config = load_config(config_path)
+    cluster = _snapshot(cluster_path, stdin or sys.stdin) if cluster_path is not None else None
     text, source = _read(filename, stdin or sys.stdin)
     documents = parse_documents(text, source)
     mutator = build_mutator(config)
     results: list[tuple[Document, MutationResult, dict[str, Any]]] = []
     for doc in documents:
-        ctx = _context(doc, namespace)
+        ctx = _context(doc, namespace, cluster)
         result = mutator(doc.obj, ctx)
         for warning in result.warnings:
             print(f"vsi-webhook: warning: {doc.label}: {warning}", file=stderr)
@@ -162,7 +175,20 @@ def _document(item: Any, where: str) -> Document:
     return Document(label, json.loads(json.dumps(item, default=str)))
 
 
-def _context(doc: Document, namespace: str | None) -> AdmissionContext:
+def _snapshot(path: str, stdin: TextIO) -> Snapshot:
+    """The ``--cluster`` file: YAML or JSON Namespaces and Secrets, or the compact form."""
+    text, source = _read(path, stdin)
+    source = f"--cluster {source}"
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{source}: invalid YAML{where}") from None
+    return parse_snapshot(documents, source)
+
+
+def _context(doc: Document, namespace: str | None, cluster: Snapshot | None) -> AdmissionContext:
     group, _, version = doc.obj["apiVersion"].rpartition("/")
     meta = doc.obj.get("metadata")
     own = meta.get("namespace") if isinstance(meta, Mapping) else None
@@ -176,6 +202,7 @@ def _context(doc: Document, namespace: str | None) -> AdmissionContext:
         version=version,
         kind=doc.obj["kind"],
         dry_run=True,
+        cluster=cluster,
         assume_namespace_enabled=True,
     )
 

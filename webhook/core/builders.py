@@ -12,17 +12,12 @@ from typing import Any
 
 from vsi_common import names
 from webhook.core import constants as c
+from webhook.core import tls
 from webhook.core.profiles import Connection, InjectorSettings, KeyVolume, Resources
+from webhook.core.tls import Shape, TlsSource
 from webhook.core.user import InjectorUser
 
 Json = dict[str, Any]
-
-TLS_PATHS = (
-    (names.VAULT_CACERT, c.TLS_CA_FILE),
-    (names.VAULT_CLIENT_CERT, c.TLS_CERT_FILE),
-    (names.VAULT_CLIENT_KEY, c.TLS_KEY_FILE),
-)
-"""VAULT_* names a TLS Secret sets, and the Secret key each one points at."""
 
 
 def value_env(name: str, value: str) -> Json:
@@ -43,32 +38,35 @@ def field_env(name: str, field_path: str) -> Json:
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}}}
 
 
-def tls_env() -> list[Json]:
-    """VAULT_CACERT / VAULT_CLIENT_CERT / VAULT_CLIENT_KEY pointing into the mounted TLS Secret."""
-    return [value_env(name, f"{c.TLS_MOUNT_PATH}/{file}") for name, file in TLS_PATHS]
+def tls_env(shape: Shape) -> list[Json]:
+    """VAULT_CACERT / VAULT_CLIENT_CERT / VAULT_CLIENT_KEY for the files of ``shape``, as paths."""
+    return [
+        value_env(setting, f"{c.TLS_MOUNT_PATH}/{file}")
+        for setting, file in names.TLS_FILES
+        if setting in shape
+    ]
 
 
-def connection_env(connection: Connection) -> list[Json]:
+def connection_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Json]:
     """The VAULT_* env entries of a connection, in `vsi_common.names.VAULT_SETTINGS` order.
 
     A px-vault style Secret gives one ``secretKeyRef`` per name, optional for all but VAULT_ADDR
-    (so a key the Secret lacks stays unset while a missing Secret fails visibly); with a TLS Secret
-    the three file settings point at its mount instead.
+    (so a key the Secret lacks stays unset while a missing Secret fails visibly). When the profile
+    has TLS material, `webhook.core.tls.OWNED_SETTINGS` never come from the connection: the three
+    file settings are the paths of the files of ``shape`` (for a container that reads paths; the
+    injector gets no shape and finds the files itself in `vsi_common.names.VSI_TLS_DIR`).
     """
-    tls = {e["name"]: e for e in tls_env()} if connection.tls_secret else {}
-    out: list[Json] = []
-    if connection.secret is not None:
-        for name in names.VAULT_SETTINGS:
-            if name in tls:
-                out.append(tls[name])
-            else:
-                optional = name != names.VAULT_ADDR
-                out.append(secret_env(name, connection.secret, name, optional=optional))
-        return out
+    paths = {e["name"]: e for e in tls_env(shape)}
+    own_tls = connection.tls is not None
     values = dict(connection.values)
+    out: list[Json] = []
     for name in names.VAULT_SETTINGS:
-        if name in tls:
-            out.append(tls[name])
+        if own_tls and name in tls.OWNED_SETTINGS:
+            if name in paths:
+                out.append(paths[name])
+        elif connection.secret is not None:
+            optional = name != names.VAULT_ADDR
+            out.append(secret_env(name, connection.secret, name, optional=optional))
         elif name == names.VAULT_TOKEN and connection.token_secret:
             out.append(
                 secret_env(name, connection.token_secret, c.TOKEN_SECRET_KEY, optional=False)
@@ -86,9 +84,33 @@ def mount(name: str, path: str, *, read_only: bool) -> Json:
     return out
 
 
-def tls_volume(secret: str) -> Json:
-    """The TLS Secret volume; mode 0444 so a non-root injector can read it (mounters only)."""
-    return {"name": c.TLS_VOLUME_NAME, "secret": {"secretName": secret, "defaultMode": 0o444}}
+def tls_projection(source: TlsSource, shape: Shape) -> Json:
+    """The ``projected`` source of the files of ``shape``: one Secret source per Secret, with the
+    exact items, never optional (a Secret or key that is missing holds the pod back, visibly)."""
+    sources: dict[str, list[Json]] = {}
+    for tls_file in source.files:
+        if tls_file.setting in shape:
+            item = {"key": tls_file.key, "path": tls_file.path}
+            sources.setdefault(tls_file.secret, []).append(item)
+    return {
+        "defaultMode": c.TLS_FILE_MODE,
+        "sources": [{"secret": {"name": n, "items": items}} for n, items in sources.items()],
+    }
+
+
+def tls_volume(source: TlsSource, shape: Shape) -> Json:
+    """The pod volume of the TLS files (mode 0444: a non-root reader; mounted by readers only)."""
+    return {"name": c.TLS_VOLUME_NAME, "projected": tls_projection(source, shape)}
+
+
+def operator_tls_volume(source: TlsSource, shape: Shape) -> Json:
+    """The StorageCluster ``spec.volumes`` entry (the operator's shape carries its mount)."""
+    return {
+        "name": c.TLS_VOLUME_NAME,
+        "mountPath": c.TLS_MOUNT_PATH,
+        "readOnly": True,
+        "projected": tls_projection(source, shape),
+    }
 
 
 def tls_mount() -> Json:
@@ -133,6 +155,7 @@ def injector_env(
     output_dir: str,
     user: InjectorUser,
     seed_file: str | None = None,
+    tls_dir: str | None = None,
 ) -> list[Json]:
     """The ``VSI_*`` settings of the injector (see `vsi_common.names`), in a stable order."""
     env = [
@@ -146,6 +169,8 @@ def injector_env(
     env.append(value_env(names.VSI_FILE_OWNER, user.owner))
     if user.group_readable:
         env.append(value_env(names.VSI_FILE_GROUP_READABLE, "true"))
+    if tls_dir is not None:
+        env.append(value_env(names.VSI_TLS_DIR, tls_dir))
     return env
 
 

@@ -1,45 +1,59 @@
 """What a profile injects, computed once when the profiles load, never per admission request.
 
-The env entries, TLS volume and mounts depend only on the profile, so `compile_profile` builds them
-once and every answer shares them (callers must not mutate them). The ``add .../env/-`` operations
-for a container pointer are cached too: most objects of one kind have the same pointer.
+The env entries, TLS volume and mounts depend on the profile and on the shape of its TLS files
+(`webhook.core.tls`: which of the CA and the client pair exist, at most four combinations), so
+`compile_profile` builds them for every shape once, and a request only looks its shape up in the
+Secret cache and takes the prepared `Fragments` (callers must not mutate them). The ``add
+.../env/-`` operations for a container pointer are cached too: most objects of one kind have the
+same pointer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from webhook.core import builders as b
 from webhook.core import constants as c
-from webhook.core import patch
-from webhook.core.model import PatchOp
+from webhook.core import patch, tls
+from webhook.core.model import ClusterView, PatchOp
 from webhook.core.profiles import Profile
+from webhook.core.tls import NO_TLS, Shape
 
 Json = dict[str, Any]
 
 MAX_CACHED_POINTERS: Final = 64
-"""Env-append op lists kept per profile (one per container pointer seen; a handful in practice), so
-a hostile object with huge container indexes cannot grow the cache."""
+"""Env-append op lists kept per profile and shape (one per container pointer seen; a handful in
+practice), so a hostile object with huge container indexes cannot grow the cache."""
 
 
 @dataclass(frozen=True)
-class CompiledProfile:
-    """A profile with the fragments it injects, built once."""
+class Fragments:
+    """What a profile injects into an object whose TLS files have one shape, built once."""
 
     profile: Profile
     """The profile as configured."""
+    shape: Shape
+    """The TLS file settings whose files exist (empty without TLS material)."""
     env: tuple[Json, ...]
-    """The VAULT_* env entries, in `vsi_common.names.VAULT_SETTINGS` order."""
+    """VAULT_* env for a container that reads the TLS paths itself (Portworx), in
+    `vsi_common.names.VAULT_SETTINGS` order: the paths of exactly the files of `shape`."""
     env_names: frozenset[str]
     """Names of `env`."""
+    reconciled: frozenset[str]
+    """`env_names` and the TLS file settings: an object with none of them needs only appends."""
+    injector_env: tuple[Json, ...]
+    """VAULT_* env for ``vsi-injector``: no TLS paths (it finds the files in `tls_dir`)."""
+    tls_dir: str | None
+    """``VSI_TLS_DIR`` for the injector; None when there are no TLS files."""
     tls_volume: Json | None
-    """The pod volume of the TLS Secret; None without one."""
+    """The projected pod volume of the TLS files; None without files."""
     tls_mount: Json | None
     """The read-only mount of `tls_volume`."""
     sc_tls_volume: Json | None
-    """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS Secret."""
+    """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS files."""
     _env_appends: dict[str, tuple[PatchOp, ...]] = dataclasses.field(
         default_factory=dict, compare=False
     )
@@ -55,23 +69,40 @@ class CompiledProfile:
         return ops
 
 
+@dataclass(frozen=True)
+class CompiledProfile:
+    """A profile with its fragments for every TLS shape it can have."""
+
+    profile: Profile
+    """The profile as configured."""
+    by_shape: Mapping[Shape, Fragments]
+    """The fragments of each shape `webhook.core.tls.TlsSource.shapes` lists."""
+
+    def fragments(self, namespace: str, cluster: ClusterView | None) -> Fragments:
+        """The fragments for an object in ``namespace``: its TLS shape from the Secret cache
+        (or the profile's declaration), at most three in-memory lookups."""
+        source = self.profile.connection.tls
+        return self.by_shape[source.resolve(namespace, cluster) if source else NO_TLS]
+
+
 def compile_profile(profile: Profile) -> CompiledProfile:
-    """The fragments ``profile`` injects."""
-    env = tuple(b.connection_env(profile.connection))
-    tls = profile.connection.tls_secret
-    sc_tls = None
-    if tls:
-        sc_tls = {
-            "name": c.TLS_VOLUME_NAME,
-            "mountPath": c.TLS_MOUNT_PATH,
-            "readOnly": True,
-            "secret": {"secretName": tls},
-        }
-    return CompiledProfile(
-        profile=profile,
-        env=env,
-        env_names=frozenset(e["name"] for e in env),
-        tls_volume=b.tls_volume(tls) if tls else None,
-        tls_mount=b.tls_mount() if tls else None,
-        sc_tls_volume=sc_tls,
-    )
+    """The fragments ``profile`` injects, for each TLS shape."""
+    source = profile.connection.tls
+    injector_env = tuple(b.connection_env(profile.connection))
+    by_shape: dict[Shape, Fragments] = {}
+    for shape in source.shapes() if source else (NO_TLS,):
+        env = tuple(b.connection_env(profile.connection, shape))
+        files = source is not None and bool(shape)
+        by_shape[shape] = Fragments(
+            profile=profile,
+            shape=shape,
+            env=env,
+            env_names=frozenset(e["name"] for e in env),
+            reconciled=frozenset(e["name"] for e in env) | tls.OWNED_SETTINGS,
+            injector_env=injector_env,
+            tls_dir=c.TLS_MOUNT_PATH if files else None,
+            tls_volume=b.tls_volume(source, shape) if source and shape else None,
+            tls_mount=b.tls_mount() if files else None,
+            sc_tls_volume=b.operator_tls_volume(source, shape) if source and shape else None,
+        )
+    return CompiledProfile(profile, by_shape)

@@ -1,8 +1,8 @@
 """The profiles file: parse, validate and build the frozen `Config` the mutation runs on.
 
 Credentials never come from the file: ``connection.values`` holds settings, tokens and secret ids
-come from Secrets. Every error is one line naming the file, the field and what was expected. Pure
-but for reading the file it is given.
+come from Secrets (`webhook.core.connections` reads the connections). Every error is one line
+naming the file, the field and what was expected. Pure but for reading the file it is given.
 """
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from vsi_common import names, validation
+from vsi_common import validation
 from webhook.core import constants as c
+from webhook.core.connections import parse_connection
+from webhook.core.fields import FieldReader, kind
 from webhook.core.profiles import (
     BUILTIN_PROFILES,
     Config,
-    Connection,
     InjectorSettings,
     KeyVolume,
     Profile,
@@ -32,12 +32,6 @@ from webhook.errors import ConfigError
 
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
 """Accepted ``injector.imagePullPolicy`` values."""
-CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
-"""VAULT_* names that are credentials: never allowed in ``connection.values``."""
-TLS_SETTINGS: Final = frozenset(
-    {names.VAULT_CACERT, names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY}
-)
-"""VAULT_* names a ``connection.tlsSecret`` sets to mounted paths."""
 RESOURCE_NAMES: Final = ("cpu", "memory", "ephemeral-storage")
 """Resource names accepted in ``injector.resources``."""
 RESERVED_MOUNT_PATHS: Final = ((c.TLS_MOUNT_PATH, "TLS Secret"), (c.SEED_MOUNT_PATH, "Rook seed"))
@@ -56,8 +50,6 @@ KEY_VOLUME_FIELDS: Final = ("sizeLimit", "mountPath")
 """Keys of ``keyVolume:``."""
 PROFILE_FIELDS: Final = ("name", "type", "connection")
 """Keys of one ``profiles[]`` entry."""
-CONNECTION_FIELDS: Final = ("secret", "values", "tokenSecret", "tlsSecret")
-"""Keys of ``profiles[].connection``."""
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -86,40 +78,12 @@ def parse_config(text: str, *, source: str) -> Config:
     return _Parser(source).config(data)
 
 
-class _Parser:
+class _Parser(FieldReader):
     """Walks the parsed YAML; every error names ``source`` and the dotted field path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {where}: {problem}")
-
-    def mapping(self, value: Any, where: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(where, f"expected a mapping, got {_kind(value)}")
-        for key in value:
-            if key not in allowed:
-                raise self.fail(
-                    f"{where}.{key}" if where != "(top level)" else str(key),
-                    f"unknown field (expected one of: {', '.join(allowed)})",
-                )
-        return value
-
-    def string(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"expected a non-empty string, got {_kind(value)}")
-        return value.strip()
-
-    def secret_name(self, value: Any, where: str) -> str:
-        name = self.string(value, where)
-        if not validation.is_secret_name(name):
-            raise self.fail(where, f"expected a Secret name, {validation.DNS1123_SUBDOMAIN}")
-        return name
 
     def quantity(self, value: Any, where: str) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.fail(where, f"expected a quantity such as 64Mi, got {_kind(value)}")
+            raise self.fail(where, f"expected a quantity such as 64Mi, got {kind(value)}")
         text = str(value)
         if not _QUANTITY.match(text):
             raise self.fail(where, f"expected a quantity such as 64Mi, got {text!r}")
@@ -133,12 +97,12 @@ class _Parser:
         key_volume = self.key_volume(top.get("keyVolume"))
         builtin = top.get("builtinProfiles", True)
         if not isinstance(builtin, bool):
-            raise self.fail("builtinProfiles", f"expected true or false, got {_kind(builtin)}")
+            raise self.fail("builtinProfiles", f"expected true or false, got {kind(builtin)}")
         raw_profiles = top.get("profiles")
         if raw_profiles is None:
             raw_profiles = []
         if not isinstance(raw_profiles, list):
-            raise self.fail("profiles", f"expected a list, got {_kind(raw_profiles)}")
+            raise self.fail("profiles", f"expected a list, got {kind(raw_profiles)}")
         profiles: list[Profile] = []
         seen: set[str] = set()
         for index, raw in enumerate(raw_profiles):
@@ -212,86 +176,14 @@ class _Parser:
         name = self.string(data["name"], f"{where}.name")
         if not validation.is_dns1123_label(name):
             raise self.fail(f"{where}.name", f"expected {validation.DNS1123_LABEL}")
-        kind = data["type"]
-        if kind not in c.PROFILE_TYPES:
+        profile_type = data["type"]
+        if profile_type not in c.PROFILE_TYPES:
             raise self.fail(f"{where}.type", f"expected one of {', '.join(c.PROFILE_TYPES)}")
-        connection = self.connection(data["connection"], f"{where}.connection")
-        return Profile(name, str(kind), connection)
-
-    def connection(self, raw: Any, where: str) -> Connection:
-        data = self.mapping(raw, where, CONNECTION_FIELDS)
-        has_secret, has_values = "secret" in data, "values" in data
-        if has_secret == has_values:
-            raise self.fail(where, "expected exactly one of 'secret' or 'values'")
-        tls = (
-            self.secret_name(data["tlsSecret"], f"{where}.tlsSecret")
-            if "tlsSecret" in data
-            else None
-        )
-        if has_secret:
-            if "tokenSecret" in data:
-                raise self.fail(
-                    f"{where}.tokenSecret",
-                    "only allowed with 'values' (the secret holds the token)",
-                )
-            return Connection(
-                secret=self.secret_name(data["secret"], f"{where}.secret"), tls_secret=tls
-            )
-        token = (
-            self.secret_name(data["tokenSecret"], f"{where}.tokenSecret")
-            if "tokenSecret" in data
-            else None
-        )
-        values = self.values(data["values"], f"{where}.values", tls is not None)
-        return Connection(values=values, token_secret=token, tls_secret=tls)
-
-    def values(self, raw: Any, where: str, with_tls: bool) -> tuple[tuple[str, str], ...]:
-        if not isinstance(raw, Mapping):
-            raise self.fail(where, f"expected a mapping of VAULT_* settings, got {_kind(raw)}")
-        out: dict[str, str] = {}
-        for key, value in raw.items():
-            field_where = f"{where}.{key}"
-            if key in CREDENTIAL_SETTINGS:
-                raise self.fail(
-                    field_where,
-                    "credentials may only come from a Secret (use tokenSecret or secret)",
-                )
-            if key not in names.VAULT_SETTINGS:
-                raise self.fail(field_where, "unknown field (expected a VAULT_* setting name)")
-            if with_tls and key in TLS_SETTINGS:
-                raise self.fail(field_where, "set by tlsSecret; remove it or the tlsSecret")
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                raise self.fail(field_where, f"expected a string, got {_kind(value)}")
-            text = str(value).strip()
-            if not text:
-                raise self.fail(field_where, "expected a non-empty string")
-            out[str(key)] = text
-        addr = out.get(names.VAULT_ADDR)
-        if addr is None:
-            raise self.fail(f"{where}.{names.VAULT_ADDR}", "required field is missing")
-        if not re.match(r"^https?://[^\s/]+", addr):
-            raise self.fail(f"{where}.{names.VAULT_ADDR}", "expected an http:// or https:// URL")
-        return tuple((name, out[name]) for name in names.VAULT_SETTINGS if name in out)
+        connection = parse_connection(self, data["connection"], f"{where}.connection")
+        return Profile(name, str(profile_type), connection)
 
 
 def _overlaps(path: str, other: str) -> bool:
     """Whether two absolute paths are the same or one lies inside the other."""
     a, b = posixpath.normpath(path), posixpath.normpath(other)
     return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
-
-
-def _kind(value: Any) -> str:
-    """A short type name for error messages (never the value: it might be a secret)."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__

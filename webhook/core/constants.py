@@ -2,7 +2,8 @@
 
 The names here are part of the product's interface (cluster admins type them into manifests, other
 tools grep for them), so each is a named constant with a one-line doc of its format, meaning and
-default; ``docs/profiles.md`` is tested against this module. Pure: standard library only.
+default; ``docs/profiles.md`` is tested against this module. Pure: standard library and
+`vsi_common.names` only.
 """
 
 # ruff: noqa: S105 (Secret *names* and keys, no secret values)
@@ -12,6 +13,8 @@ import functools
 from importlib import metadata
 from types import MappingProxyType
 from typing import Final
+
+from vsi_common import names
 
 # --- labels and annotations of this project -------------------------------------------------------
 
@@ -64,15 +67,19 @@ DEFAULT_KEY_MOUNT_PATH: Final = "/var/run/vault-storage-injector/keys"
 DEFAULT_KEY_SIZE_LIMIT: Final = "1Mi"
 """Default ``keyVolume.sizeLimit`` of the in-memory key volume."""
 TLS_VOLUME_NAME: Final = "vsi-vault-tls"
-"""Volume that mounts a profile's ``connection.tlsSecret`` read-only."""
-TLS_MOUNT_PATH: Final = "/var/run/vault-storage-injector/vault-tls"
-"""Where the TLS Secret is mounted; VAULT_CACERT, VAULT_CLIENT_CERT and _KEY point here."""
-TLS_CA_FILE: Final = "ca.crt"
-"""Key of the TLS Secret holding the CA bundle (VAULT_CACERT)."""
-TLS_CERT_FILE: Final = "tls.crt"
-"""Key of the TLS Secret holding the client certificate (VAULT_CLIENT_CERT)."""
-TLS_KEY_FILE: Final = "tls.key"
-"""Key of the TLS Secret holding the client key (VAULT_CLIENT_KEY)."""
+"""Projected volume of a profile's TLS files (from its ``tlsSecret`` or Rook's TLS Secrets)."""
+TLS_MOUNT_PATH: Final = "/etc/vault-storage-injector/tls"
+"""Where the TLS files are mounted read-only. It contains ``/etc/vault``, the mark by which Rook's
+code reads VAULT_CACERT & co. as file paths instead of Secret names, without lying inside Rook's
+own ``/etc/vault`` volume."""
+TLS_CA_FILE: Final = names.TLS_CA_FILE
+"""Key of a ``tlsSecret`` with the CA bundle, and its file in the TLS directory (VAULT_CACERT)."""
+TLS_CERT_FILE: Final = names.TLS_CERT_FILE
+"""Key of a ``tlsSecret`` with the client certificate, and its file (VAULT_CLIENT_CERT)."""
+TLS_KEY_FILE: Final = names.TLS_KEY_FILE
+"""Key of a ``tlsSecret`` with the client key, and its file (VAULT_CLIENT_KEY)."""
+TLS_FILE_MODE: Final = 0o444
+"""Mode of the TLS files: the injector (and Rook's ``rook`` user) read them as non-root."""
 SEED_VOLUME_NAME: Final = "vsi-rook-seed"
 """rook-osd: the former Rook key Secret volume, kept read-only for the injector as a seed."""
 SEED_MOUNT_PATH: Final = "/var/run/vault-storage-injector/seed"

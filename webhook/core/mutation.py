@@ -1,13 +1,14 @@
 """The mutation: object + admission context -> JSON Patch operations (pure, fast, idempotent).
 
-`build_mutator` compiles a `Config` once (per-profile env lists, volumes, container templates) and
-returns the callable that the HTTPS server and the offline preview share. Per request it gates the
-object (operation, namespace opt-in, mirror pods, opt-out), finds the profile types whose rule
-applies (`webhook.core.registry`), picks the profile (the annotation's, else the first configured
-one of a matching type), lets that type's rule plan the ops, and marks the object injected. Ops are
-emitted directly (no deep copy, no diff); values that depend only on the profile are shared between
-requests and must not be mutated by callers. Everything already present (by name) is left alone, so
-a second pass is empty.
+`build_mutator` compiles a `Config` once (per-profile env lists, volumes, container templates, for
+each shape the TLS files can have) and returns the callable that the HTTPS server and the offline
+preview share. Per request it gates the object (operation, namespace opt-in, mirror pods,
+opt-out), finds the profile types whose rule applies (`webhook.core.registry`), picks the profile
+(the annotation's, else the first configured one of a matching type), looks up the shape of its
+TLS files in the Secret cache, lets that type's rule plan the ops, and marks the object injected.
+Ops are emitted directly (no deep copy, no diff); values that depend only on the profile are
+shared between requests and must not be mutated by callers. Everything already present (by name)
+is left alone, so a second pass is empty.
 
 The object arrives before schema validation, so nothing here trusts its shape: a list or map the
 patch would have to extend but that holds something else skips the object (``malformed``) rather
@@ -25,8 +26,8 @@ from webhook.core import patch
 from webhook.core.compiled import CompiledProfile, compile_profile
 from webhook.core.model import AdmissionContext, MutationResult, Mutator
 from webhook.core.profiles import Config
-from webhook.core.registry import RULES, rule_for
-from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject
+from webhook.core.registry import BY_KIND, rule_for
+from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject, subject_of
 from webhook.core.shapes import as_map, is_map, is_map_or_none
 from webhook.core.warnings import secret_warnings
 
@@ -57,7 +58,7 @@ class _Mutator:
         subject, namespace = gated
         candidates = {
             rule.type: handled
-            for rule in RULES.values()
+            for rule in BY_KIND.get((subject.group, subject.kind), ())
             if (handled := rule.applies(subject)) is not None
         }
         chosen = self._choose(subject, candidates)
@@ -74,7 +75,7 @@ class _Mutator:
             what = "metadata" if not is_map(raw_meta) else "metadata.annotations"
             return _skipped(c.SKIP_MALFORMED, [f"{what} is not a mapping; {UNCHANGED}"], name)
         try:
-            plan = rule.plan(compiled, subject, self._config)
+            plan = rule.plan(compiled.fragments(namespace, ctx.cluster), subject, self._config)
         except MalformedError as exc:
             return _skipped(c.SKIP_MALFORMED, [f"{exc.pointer} is not a list; {UNCHANGED}"], name)
         if plan.skip is not None:
@@ -133,7 +134,7 @@ def _gate(obj: Mapping[str, Any], ctx: AdmissionContext) -> tuple[Subject, str] 
         if labels is not None and labels.get(c.LABEL_ENABLED) != c.ENABLED_VALUE:
             return _skipped(c.SKIP_NAMESPACE_NOT_ENABLED)
     kind = ctx.kind or str(obj.get("kind") or "")
-    subject = Subject.of(obj, kind, ctx.group, ctx.operation, meta)
+    subject = subject_of(obj, kind, ctx.group, ctx.operation, meta)
     if kind == "Pod" and c.ANNOTATION_MIRROR_POD in subject.annotations:
         return _skipped(c.SKIP_MIRROR_POD)
     if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_FALSE:

@@ -1,9 +1,9 @@
 """JSON Patch (RFC 6902) operations built directly, with RFC 6901 pointer escaping in one helper.
 
 The mutation never deep-copies and diffs (too slow for the admission path); it emits ``add`` /
-``replace`` operations itself. The helpers here keep the two rules the apiserver enforces: a path
-segment is escaped (``~`` before ``/``), and nothing is added below a parent that does not exist,
-so callers add a missing list or map whole.
+``replace`` / ``remove`` operations itself. The helpers here keep the two rules the apiserver
+enforces: a path segment is escaped (``~`` before ``/``), and nothing is added below a parent that
+does not exist, so callers add a missing list or map whole.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ def add(path: str, value: Any) -> PatchOp:
 def replace(path: str, value: Any) -> PatchOp:
     """A ``replace`` operation; the target must exist."""
     return {"op": "replace", "path": path, "value": value}
+
+
+def remove(path: str) -> PatchOp:
+    """A ``remove`` operation; the target must exist (list indexes shift down after it)."""
+    return {"op": "remove", "path": path}
 
 
 def append_items(

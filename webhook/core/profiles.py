@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from vsi_common import names
 from webhook.core import constants as c
+from webhook.core.tls import TlsSource
 
 
 @dataclass(frozen=True)
@@ -47,22 +49,49 @@ class KeyVolume:
 
 
 @dataclass(frozen=True)
+class RookKms:
+    """Rook's ``security.kms`` block as pasted into ``connection.kms`` (verbatim, validated)."""
+
+    connection_details: tuple[tuple[str, str], ...]
+    """``connectionDetails`` as given (values trimmed), in file order, ``KMS_PROVIDER`` included."""
+    token_secret_name: str | None
+    """``tokenSecretName``: the Secret whose key ``token`` is VAULT_TOKEN; None without one."""
+
+
+@dataclass(frozen=True)
 class Connection:
-    """How the target reaches Vault: a px-vault style Secret, or plain values + a token Secret."""
+    """How the target reaches Vault: a px-vault style Secret, or plain values + a token Secret.
+
+    Rook's ``kms`` block is the second kind: its ``connectionDetails`` give `values` (the TLS
+    entries, which name Secrets, give `tls`) and its ``tokenSecretName`` gives `token_secret`.
+    """
 
     secret: str | None = None
     """px-vault style Secret: every VAULT_* key becomes an env entry (optional but VAULT_ADDR)."""
     values: tuple[tuple[str, str], ...] = ()
-    """Plain VAULT_* settings (never credentials), in `vsi_common.names.VAULT_SETTINGS` order."""
+    """Plain VAULT_* settings (never credentials, never TLS files), in
+    `vsi_common.names.VAULT_SETTINGS` order."""
     token_secret: str | None = None
     """Secret whose key ``token`` becomes VAULT_TOKEN (with ``values``)."""
-    tls_secret: str | None = None
-    """Secret with ``ca.crt`` / ``tls.crt`` / ``tls.key``, mounted read-only."""
+    tls: TlsSource | None = None
+    """Where the TLS files come from (``tlsSecret``, or Rook's three Secrets); None without TLS."""
+    kms: RookKms | None = None
+    """Rook's block when the connection was given as ``kms`` (the fields above derive from it)."""
 
     @property
     def secret_names(self) -> frozenset[str]:
         """Every Secret this connection references."""
-        return frozenset(s for s in (self.secret, self.token_secret, self.tls_secret) if s)
+        tls = self.tls.secret_names if self.tls else frozenset()
+        return frozenset(s for s in (self.secret, self.token_secret) if s) | tls
+
+    @property
+    def auth_method(self) -> str | None:
+        """The auth method plain values choose (``token`` when only a token Secret is given);
+        None for a px-vault style Secret, whose values the webhook never sees."""
+        if self.secret is not None:
+            return None
+        method = dict(self.values).get(names.VAULT_AUTH_METHOD, "").lower()
+        return method or ("token" if self.token_secret else None)
 
 
 @dataclass(frozen=True)

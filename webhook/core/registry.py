@@ -12,16 +12,16 @@ from types import MappingProxyType
 from typing import Final
 
 from webhook.core.rules import portworx, portworx_operator, rook_osd, volume_keys
-from webhook.core.rules.base import Rule
+from webhook.core.rules.base import GroupKind, Rule
 from webhook.errors import ConfigError
 
-RULES: Final[Mapping[str, Rule]] = MappingProxyType(
-    {
-        rule.type: rule
-        for rule in (portworx.RULE, portworx_operator.RULE, rook_osd.RULE, volume_keys.RULE)
-    }
-)
+_ALL: Final = (portworx.RULE, portworx_operator.RULE, rook_osd.RULE, volume_keys.RULE)
+RULES: Final[Mapping[str, Rule]] = MappingProxyType({rule.type: rule for rule in _ALL})
 """Every rule, keyed by its profile type constant."""
+BY_KIND: Final[Mapping[GroupKind, tuple[Rule, ...]]] = MappingProxyType(
+    {kind: tuple(r for r in _ALL if kind in r.kinds) for rule in _ALL for kind in rule.kinds}
+)
+"""The rules to ask about an object of each ``(group, kind)``; other kinds match no rule."""
 
 
 def rule_for(profile_type: str) -> Rule:

@@ -12,6 +12,7 @@ import kmock
 
 from demo.openbao import OpenBao
 from injector.env import parse_vault
+from injector.replies import Endpoint, Kv2Secret
 from injector.vault import Deadline, VaultSession
 from tests.integration.injector.conftest import (
     Result,
@@ -161,13 +162,14 @@ def test_session_logs_in_again_once_when_its_token_is_revoked_mid_run(
     )
     session = VaultSession(settings, Deadline(10))
     session.login()
-    first_token = session._client.adapter.token
+    first_token = session.token
     root_client.auth.token.revoke(first_token)
 
-    reply = session.request("GET", f"{mount}/data/probe", what="reading probe")
+    answer = session.call(Endpoint.KV2_READ, "GET", f"{mount}/data/probe", what="reading probe")
 
-    assert reply.data["data"] == {"v": "1"}
-    assert session._client.adapter.token != first_token
+    assert isinstance(answer.value, Kv2Secret)
+    assert answer.value.data == {"v": "1"}
+    assert session.token not in (None, first_token)
     session.close()
 
 

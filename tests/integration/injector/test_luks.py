@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-import subprocess
 from pathlib import Path
 
 import hvac
 from hvac.exceptions import InvalidPath
 
+from demo.luks import format_file
 from demo.openbao import OpenBao
 from injector import luks
 from injector.errors import LuksError
@@ -20,26 +20,7 @@ VOLUME_BYTES = 20 * 1024 * 1024
 
 
 def _luks_format(device: Path, key_file: Path) -> None:
-    with device.open("wb") as f:
-        f.truncate(VOLUME_BYTES)
-    subprocess.run(
-        [
-            cryptsetup_binary(),
-            "luksFormat",
-            "--batch-mode",
-            "--type",
-            "luks2",
-            "--pbkdf",
-            "pbkdf2",
-            "--pbkdf-force-iterations",
-            "1000",
-            "--key-file",
-            str(key_file),
-            str(device),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    format_file(cryptsetup_binary(), device, key_file, VOLUME_BYTES)
 
 
 def test_verify_luks_accepts_the_same_key_and_refuses_a_tampered_one(

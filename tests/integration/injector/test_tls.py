@@ -154,3 +154,4 @@ def test_skip_verify_is_allowed_and_logged_loudly(openbao: OpenBao, out_dir: Pat
     assert code == 0, output
     assert '"level":"warning"' in output
     assert "NOT verified" in output
+    assert all(line.startswith("{") for line in output.splitlines())  # no raw Python warnings

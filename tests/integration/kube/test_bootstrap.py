@@ -15,9 +15,10 @@ import pytest
 from cryptography import x509
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from certs.bootstrap import BootstrapSettings, bootstrap, make_settings, secret_data
+from certs.bootstrap import bootstrap
 from certs.errors import CertsError
-from certs.generate import key_matches, load_ec_key, san_names, signed_by
+from certs.pki import key_matches, load_ec_key, san_names, signed_by
+from certs.plan import BootstrapSettings, make_settings, secret_data
 from tests.integration.kube.conftest import (
     NAMESPACE,
     SECRET,

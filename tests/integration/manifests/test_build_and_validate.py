@@ -35,6 +35,8 @@ def test_every_example_and_component_is_found() -> None:
     assert {
         "manifests/base",
         "manifests/components/networkpolicy",
+        "manifests/components/vault-token-reviewer",
+        "manifests/examples/external-vault",
         "manifests/examples/portworx",
         "manifests/examples/rook",
         "manifests/examples/networkpolicy",

@@ -101,7 +101,11 @@ def test_secret_rules_are_by_name_or_create_only_at_home_and_read_only_elsewhere
 
 
 def test_every_bound_subject_is_one_of_our_service_accounts(all_objects: list[Obj]) -> None:
-    ours = {"vault-storage-injector", "vault-storage-injector-certs"}
+    ours = {
+        "vault-storage-injector",
+        "vault-storage-injector-certs",
+        "vault-storage-injector-token-reviewer",
+    }
     bindings = [o for o in all_objects if o["kind"] in {"RoleBinding", "ClusterRoleBinding"}]
     assert bindings
     for binding in bindings:

@@ -47,7 +47,7 @@ def test_mutual_tls_listener_needs_a_client_certificate(openbao_tls: OpenBao) ->
 
 
 def test_server_certificate_carries_an_extra_name_for_tls_server_name(openbao_tls: OpenBao) -> None:
-    from certs.generate import load_cert, san_names
+    from certs.pki import load_cert, san_names
 
     cert = load_cert((openbao_tls.certs_dir / "tls.crt").read_bytes())
     assert cert is not None

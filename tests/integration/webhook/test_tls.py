@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from certs.generate import CertFiles, cert_pem, generate, key_pem, load_cert, load_ec_key, make_leaf
+from certs.generate import CertFiles, generate
+from certs.pki import cert_pem, key_pem, load_cert, load_ec_key, make_leaf
 from tests.integration.webhook.conftest import Server, StartServer
 from tests.integration.webhook.helpers import (
     NAMESPACE,

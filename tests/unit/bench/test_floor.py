@@ -13,11 +13,12 @@ import orjson
 
 from bench import bodies, procs
 from bench.admission import check_patch, make_certificates
+from demo.openbao import free_port
 
 
 def test_the_floor_answers_a_review_for_its_uid(tmp_path: Path) -> None:
     ca, cert, key = make_certificates(tmp_path / "certs")
-    port = procs.free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
     argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
     floor = procs.spawn("floor", argv, tmp_path / "floor.log")

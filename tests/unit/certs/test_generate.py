@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs import generate
-from certs.generate import load_cert, san_names, signed_by
+from certs.pki import load_cert, san_names, signed_by
 
 SERVICE, NAMESPACE = "vsi-webhook", "vsi-system"
 EXPECTED_NAMES = {
@@ -226,3 +226,22 @@ def test_help_says_what_the_command_does() -> None:
     result = _run_cli("--help")
     assert result.returncode == 0
     assert "serving certificate" in result.stdout
+
+
+def test_generate_command_loads_no_kubernetes_or_http_client(tmp_path: Path) -> None:
+    # kubernetes_asyncio takes about 2 s to import; `vsi-certs generate` must not pay for the
+    # bootstrap subcommand it registers.
+    probe = (
+        "import sys\n"
+        "from certs import cli\n"
+        f"args = ['generate', '--service', 's', '--namespace', 'ns', '--out', {str(tmp_path)!r}]\n"
+        "code = cli.main(args)\n"
+        "libs = ('kubernetes_asyncio', 'aiohttp', 'hvac', 'requests', 'urllib3')\n"
+        "print(code, [m for m in libs if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+    assert (tmp_path / "tls.crt").exists()

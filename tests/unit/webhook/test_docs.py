@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from webhook.core import config, profiles
+from vsi_common import names
+from webhook.core import config, connections, profiles
 from webhook.core import constants as c
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
@@ -29,6 +30,9 @@ NAMES = [
     c.TLS_CA_FILE,
     c.TLS_CERT_FILE,
     c.TLS_KEY_FILE,
+    c.TLS_VOLUME_NAME,
+    names.VSI_TLS_DIR,
+    connections.KMS_PROVIDER,
     c.SEED_VOLUME_NAME,
     c.SEED_MOUNT_PATH,
     c.PORTWORX_CONTAINER,
@@ -71,7 +75,8 @@ FIELDS = (
     [f"`injector.{f}`" for f in config.INJECTOR_FIELDS]
     + [f"`keyVolume.{f}`" for f in config.KEY_VOLUME_FIELDS]
     + [f"`profiles[].{f}`" for f in config.PROFILE_FIELDS if f != "connection"]
-    + [f"`profiles[].connection.{f}`" for f in config.CONNECTION_FIELDS]
+    + [f"`profiles[].connection.{f}`" for f in connections.CONNECTION_FIELDS]
+    + [f"`profiles[].connection.kms.{f}`" for f in connections.KMS_FIELDS]
     + ["`builtinProfiles`"]
 )
 

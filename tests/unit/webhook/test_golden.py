@@ -67,6 +67,34 @@ def test_golden_mutated_object_passes_strict_schema_validation(name: str) -> Non
     validate(mutated)
 
 
+@pytest.mark.parametrize("name", sorted(set(CASES) - set(SCHEMA_CASES)))
+def test_golden_storagecluster_env_and_volumes_validate_as_the_pod_the_operator_renders(
+    name: str,
+) -> None:
+    """A StorageCluster is a CRD without a schema here; its env and volumes become the portworx
+    container's env and the pod's volumes, which are checked against the Pod schema."""
+    _, _, mutated = _run(GOLDEN / name)
+    spec = mutated["spec"]
+    own = ("mountPath", "readOnly", "mountPropagation")
+    volumes = [{k: v for k, v in vol.items() if k not in own} for vol in spec.get("volumes", [])]
+    mounts = [
+        {k: v for k, v in vol.items() if k in ("name", "mountPath", "readOnly")}
+        for vol in spec.get("volumes", [])
+    ]
+    portworx = {"name": "portworx", "image": spec["image"], "env": spec.get("env", [])}
+    if mounts:
+        portworx["volumeMounts"] = mounts
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "portworx", "namespace": mutated["metadata"]["namespace"]},
+        "spec": {"containers": [portworx]},
+    }
+    if volumes:
+        pod["spec"]["volumes"] = volumes
+    validate(pod)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_golden_second_pass_over_the_output_is_an_empty_patch(name: str) -> None:
     case = GOLDEN / name

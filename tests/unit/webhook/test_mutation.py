@@ -259,11 +259,19 @@ def test_storagecluster_tls_secret_becomes_an_operator_volume() -> None:
             "name": c.TLS_VOLUME_NAME,
             "mountPath": c.TLS_MOUNT_PATH,
             "readOnly": True,
-            "secret": {"secretName": "px-tls"},
+            "projected": {
+                "defaultMode": 0o444,
+                "sources": [
+                    {"secret": {"name": "px-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+                ],
+            },
         }
     ]
     env = {e["name"]: e for e in out["spec"]["env"]}
     assert env["VAULT_CACERT"] == {"name": "VAULT_CACERT", "value": f"{c.TLS_MOUNT_PATH}/ca.crt"}
+    # No cache, no declaration of the pair: the CA alone, never paths to files that may not exist.
+    assert "VAULT_CLIENT_CERT" not in env
+    assert "VAULT_CLIENT_KEY" not in env
 
 
 def test_mutator_does_not_modify_its_input() -> None:
@@ -405,9 +413,13 @@ def test_tls_volume_that_is_not_the_profiles_secret_is_a_conflict_for_every_pod_
             "skipped",
             c.SKIP_CONFLICT,
             [],
-            ["volume vsi-vault-tls exists but is not Secret vault-tls; object left unchanged"],
+            [
+                "volume vsi-vault-tls exists but is not a projection of Secret vault-tls; "
+                "object left unchanged"
+            ],
         ), case
-        spec["volumes"][-1] = {"name": c.TLS_VOLUME_NAME, "secret": {"secretName": "vault-tls"}}
+        ours = {"secret": {"name": "vault-tls", "items": [{"key": "tls.crt", "path": "tls.crt"}]}}
+        spec["volumes"][-1] = {"name": c.TLS_VOLUME_NAME, "projected": {"sources": [ours]}}
         assert TLS_MUTATOR(obj, ctx).outcome == "mutated", case
 
 
@@ -417,7 +429,7 @@ def test_storagecluster_tls_volume_of_another_secret_or_path_is_a_conflict() -> 
         {
             "name": c.TLS_VOLUME_NAME,
             "mountPath": "/etc/pwx/tls",
-            "secret": {"secretName": "vault-tls"},
+            "projected": {"sources": [{"secret": {"name": "vault-tls"}}]},
         }
     ]
     result = TLS_MUTATOR(obj, ctx)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonpatch
+import pytest
 import yaml
 
 from tests.unit.webhook.support import GOLDEN
@@ -161,3 +162,108 @@ def test_bad_output_format_is_a_usage_error() -> None:
     proc = _run("-f", "-", "-o", "xml", stdin="")
     assert proc.returncode == 2
     assert "invalid choice: 'xml'" in proc.stderr
+
+
+# --- a cluster snapshot: the preview sees what the server's caches would -------------------------
+
+
+def _enabled_cases_with_a_snapshot() -> list[str]:
+    out = []
+    for case in sorted(p for p in GOLDEN.iterdir() if (p / "cluster.json").exists()):
+        review = json.loads((case / "request.json").read_text())
+        namespace = review["request"]["namespace"]
+        labels = json.loads((case / "cluster.json").read_text())["namespaces"].get(namespace, {})
+        if labels.get(c.LABEL_ENABLED) == "true":
+            out.append(case.name)
+    return out
+
+
+@pytest.mark.parametrize("case", _enabled_cases_with_a_snapshot())
+def test_with_the_golden_snapshot_the_preview_gives_the_servers_object_and_warnings(
+    case: str,
+) -> None:
+    folder = GOLDEN / case
+    args = ["-f", str(folder / "request.json"), "--cluster", str(folder / "cluster.json")]
+    if (folder / "config.yaml").exists():
+        args += ["--config", str(folder / "config.yaml")]
+    proc = _run(*args, "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads((folder / "expected.json").read_text())
+    warnings_file = folder / "warnings.json"
+    expected = json.loads(warnings_file.read_text()) if warnings_file.exists() else []
+    printed = [
+        line for line in proc.stderr.splitlines() if line.startswith("vsi-webhook: warning:")
+    ]
+    assert len(printed) == len(expected), proc.stderr
+    for line, warning in zip(printed, expected, strict=True):
+        assert line.endswith(f": {warning}"), (line, warning)
+
+
+def test_a_snapshot_of_kubernetes_objects_is_read_for_key_names_only(tmp_path: Path) -> None:
+    config = tmp_path / "profiles.yaml"
+    config.write_text(
+        "profiles: [{name: px, type: portworx, connection: {secret: px-vault, tlsSecret: tls}}]\n"
+    )
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}},
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "px-vault", "namespace": "kube-system"},
+                        "data": {"VAULT_ADDR": "aHR0cHM6Ly92", "VAULT_TOKEN": "c2VjcmV0LXRva2Vu"},
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "tls", "namespace": "kube-system"},
+                        "stringData": {"ca.crt": "PEM", "tls.crt": "PEM", "tls.key": "KEY"},
+                    },
+                ],
+            }
+        )
+    )
+    proc = _run(
+        "-f",
+        str(_write_yaml(tmp_path, _object("portworx-daemonset"))),
+        "--config",
+        str(config),
+        "--cluster",
+        str(snapshot),
+        "-o",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    px = json.loads(proc.stdout)["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in px["env"]}
+    assert env["VAULT_CLIENT_KEY"] == f"{c.TLS_MOUNT_PATH}/tls.key"  # the snapshot's pair is used
+    assert "warning" not in proc.stderr
+    assert "c2VjcmV0LXRva2Vu" not in proc.stdout + proc.stderr
+
+
+def test_without_a_snapshot_the_preview_uses_the_profile_declaration(tmp_path: Path) -> None:
+    config = tmp_path / "profiles.yaml"
+    config.write_text(
+        "profiles: [{name: px, type: portworx, connection: {secret: px-vault, tlsSecret: tls}}]\n"
+    )
+    obj = _object("portworx-daemonset")
+    proc = _run("-f", str(_write_yaml(tmp_path, obj)), "--config", str(config), "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    px = json.loads(proc.stdout)["spec"]["template"]["spec"]["containers"][0]
+    tls_env = {e["name"] for e in px["env"] if e.get("value", "").startswith(c.TLS_MOUNT_PATH)}
+    assert tls_env == {"VAULT_CACERT"}
+
+
+def test_a_bad_snapshot_exits_2_naming_the_document(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text("secrets: {no-slash: [a]}\n")
+    proc = _run(
+        "-f", "-", "--cluster", str(snapshot), stdin=yaml.safe_dump(_object("volume-keys-pod"))
+    )
+    _assert_usage_error(proc, "--cluster")
+    assert "document 1: secrets: expected 'namespace/name'" in proc.stderr

@@ -10,6 +10,7 @@ from vsi_common import names
 from webhook.core import constants as c
 from webhook.core.config import load_config, parse_config
 from webhook.core.profiles import Connection
+from webhook.core.tls import secret_source
 from webhook.errors import ConfigError
 
 
@@ -49,7 +50,7 @@ profiles:
     assert rook.connection == Connection(
         values=((names.VAULT_ADDR, "https://vault:8200"), (names.VAULT_BACKEND_PATH, "rook")),
         token_secret="rook-vault-token",
-        tls_secret="vault-tls",
+        tls=secret_source("vault-tls", ["ca.crt"]),
     )
     assert config.secret_names == {"px-vault", "vsi-vault", "rook-vault-token", "vault-tls"}
 
@@ -213,7 +214,8 @@ def test_load_config_reads_a_file(tmp_path: Path) -> None:
         (c.TLS_MOUNT_PATH, c.TLS_MOUNT_PATH),
         (c.TLS_MOUNT_PATH + "/", c.TLS_MOUNT_PATH),
         (c.TLS_MOUNT_PATH + "/keys", c.TLS_MOUNT_PATH),
-        ("/var/run/vault-storage-injector", c.TLS_MOUNT_PATH),
+        ("/etc/vault-storage-injector", c.TLS_MOUNT_PATH),
+        ("/var/run/vault-storage-injector", c.SEED_MOUNT_PATH),
         (c.SEED_MOUNT_PATH, c.SEED_MOUNT_PATH),
         (c.DEFAULT_KEY_MOUNT_PATH + "/../seed/x", c.SEED_MOUNT_PATH),
     ],
@@ -232,3 +234,185 @@ def test_key_mount_path_equal_to_containing_or_inside_the_tls_or_seed_mount_is_r
 def test_key_mount_path_next_to_the_reserved_mounts_is_accepted() -> None:
     config = parse_config(f"keyVolume: {{mountPath: '{c.TLS_MOUNT_PATH}-keys'}}", source="p.yaml")
     assert config.key_volume.mount_path == c.TLS_MOUNT_PATH + "-keys"
+
+
+# --- Rook's security.kms block, verbatim ---------------------------------------------------------
+
+KMS_004 = """
+profiles:
+  - name: rook-osd
+    type: rook-osd
+    connection:
+      kms:
+        connectionDetails:
+          KMS_PROVIDER: vault
+          VAULT_ADDR: https://vault.default.svc.cluster.local:8200
+          VAULT_BACKEND_PATH: rook
+          VAULT_SECRET_ENGINE: kv
+          VAULT_CACERT: vault-tls-ca-certificate
+          VAULT_CLIENT_CERT: vault-client-cert
+          VAULT_CLIENT_KEY: vault-client-key
+        tokenSecretName: rook-vault-token
+"""
+"""The TLS configuration of the Rook KMS document, with its token Secret."""
+
+
+def test_rooks_kms_block_is_accepted_verbatim() -> None:
+    config = parse_config(KMS_004, source="p.yaml")
+    rook = config.profile("rook-osd")
+    assert rook is not None
+    conn = rook.connection
+    assert conn.values == (
+        (names.VAULT_ADDR, "https://vault.default.svc.cluster.local:8200"),
+        (names.VAULT_BACKEND_PATH, "rook"),
+        (names.VAULT_SECRET_ENGINE, "kv"),
+    )
+    assert conn.token_secret == "rook-vault-token"
+    assert conn.auth_method == "token"
+    assert conn.tls is not None
+    assert [(f.setting, f.secret, f.key, f.path) for f in conn.tls.files] == [
+        (names.VAULT_CACERT, "vault-tls-ca-certificate", "cert", "ca.crt"),
+        (names.VAULT_CLIENT_CERT, "vault-client-cert", "cert", "tls.crt"),
+        (names.VAULT_CLIENT_KEY, "vault-client-key", "key", "tls.key"),
+    ]
+    assert conn.tls.declared == {f.setting for f in conn.tls.files}
+    assert conn.kms is not None
+    assert conn.kms.connection_details[0] == ("KMS_PROVIDER", "vault")
+    assert len(conn.kms.connection_details) == 7
+    assert {
+        "vault-tls-ca-certificate",
+        "vault-client-cert",
+        "vault-client-key",
+        "rook-vault-token",
+    } <= config.secret_names
+
+
+def test_rooks_kubernetes_auth_block_needs_no_token_secret() -> None:
+    config = parse_config(
+        _conn(
+            "{kms: {connectionDetails: {KMS_PROVIDER: vault, VAULT_ADDR: 'https://v:8200',"
+            " VAULT_BACKEND_PATH: rook, VAULT_SECRET_ENGINE: kv, VAULT_AUTH_METHOD: kubernetes,"
+            " VAULT_AUTH_KUBERNETES_ROLE: rook-ceph}}}"
+        ),
+        source="p.yaml",
+    )
+    profile = config.profile("a")
+    assert profile is not None
+    assert profile.connection.auth_method == "kubernetes"
+    assert profile.connection.tls is None
+
+
+def test_the_long_tls_secret_form_declares_what_the_secret_holds() -> None:
+    config = parse_config(
+        _conn("{secret: s, tlsSecret: {name: t, keys: [ca.crt, tls.crt, tls.key]}}"),
+        source="p.yaml",
+    )
+    profile = config.profile("a")
+    assert profile is not None
+    assert profile.connection.tls == secret_source("t", ["ca.crt", "tls.crt", "tls.key"])
+
+
+KMS = "{kms: {connectionDetails: {%s}, tokenSecretName: tok}}"
+ADDR = "KMS_PROVIDER: vault, VAULT_ADDR: 'https://v:8200'"
+BAD_CONNECTIONS = [
+    (
+        _conn("{kms: {connectionDetails: {VAULT_ADDR: 'https://v'}, tokenSecretName: t}}"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.KMS_PROVIDER: required field",
+    ),
+    (
+        _conn(KMS % "KMS_PROVIDER: kmip, VAULT_ADDR: 'https://v'"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.KMS_PROVIDER: expected vault",
+    ),
+    (
+        _conn(KMS % f"{ADDR}, VAULT_CACERT: /etc/ssl/ca.pem"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.VAULT_CACERT: expected the name "
+        "of a Secret with key cert",
+    ),
+    (
+        _conn(KMS % f"{ADDR}, VAULT_CLIENT_CERT: c"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.VAULT_CLIENT_KEY: required with",
+    ),
+    (
+        _conn(KMS % f"{ADDR}, VAULT_CAPATH: /etc/ssl"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.VAULT_CAPATH: not supported by Rook",
+    ),
+    (
+        _conn(KMS % f"{ADDR}, VAULT_TOKEN: s.abc"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.VAULT_TOKEN: credentials",
+    ),
+    (
+        _conn(KMS % f"{ADDR}, IBM_KP_SERVICE_INSTANCE_ID: x"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails.IBM_KP_SERVICE_INSTANCE_ID: unknown",
+    ),
+    (
+        _conn("{kms: {tokenSecretName: t}}"),
+        "p.yaml: profiles[0].connection.kms.connectionDetails: required field is missing",
+    ),
+    (
+        _conn("{kms: {connectionDetails: {}, encryptionKeys: x}}"),
+        "p.yaml: profiles[0].connection.kms.encryptionKeys: unknown field",
+    ),
+    (
+        _conn(f"{{kms: {{connectionDetails: {{{ADDR}}}}}, tlsSecret: t}}"),
+        "p.yaml: profiles[0].connection.tlsSecret: not allowed with 'kms'",
+    ),
+    (
+        _conn(f"{{kms: {{connectionDetails: {{{ADDR}}}}}}}"),
+        "p.yaml: profiles[0].connection.kms: no credentials: add tokenSecretName",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v'}}"),
+        "p.yaml: profiles[0].connection: no credentials: add tokenSecret",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_AUTH_METHOD: token}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_AUTH_METHOD: token auth needs tokenSecret",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_AUTH_METHOD: kubernetes}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_AUTH_KUBERNETES_ROLE: required with",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_AUTH_METHOD: approle}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_AUTH_METHOD: approle needs",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_AUTH_METHOD: ldap}, tokenSecret: t}"),
+        "p.yaml: profiles[0].connection.values.VAULT_AUTH_METHOD: expected one of token",
+    ),
+    (
+        _conn("{tlsSecret: t, values: {VAULT_ADDR: 'http://v', VAULT_CAPATH: /etc/ssl}}"),
+        "p.yaml: profiles[0].connection.values.VAULT_CAPATH: set by tlsSecret",
+    ),
+    (
+        _conn("{secret: s, tlsSecret: {keys: [ca.crt]}}"),
+        "p.yaml: profiles[0].connection.tlsSecret.name: required field is missing",
+    ),
+    (
+        _conn("{secret: s, tlsSecret: {name: t, keys: [ca.pem]}}"),
+        "p.yaml: profiles[0].connection.tlsSecret.keys: expected a list of ca.crt, tls.crt",
+    ),
+    (
+        _conn("{secret: s, tlsSecret: {name: t, keys: [ca.crt, tls.crt]}}"),
+        "p.yaml: profiles[0].connection.tlsSecret.keys: tls.crt and tls.key go together",
+    ),
+    (
+        _conn("{secret: s, tlsSecret: {name: t, keys: []}}"),
+        "p.yaml: profiles[0].connection.tlsSecret.keys: expected a list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONNECTIONS)
+def test_invalid_connection_is_one_line_naming_the_field(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="p.yaml")
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_a_kms_credential_value_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_conn(KMS % f"{ADDR}, VAULT_TOKEN: hvs.SECRET123"), source="p.yaml")
+    assert "hvs.SECRET123" not in str(info.value)

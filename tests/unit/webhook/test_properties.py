@@ -1,11 +1,13 @@
 """Property tests over generated Pods and DaemonSets: the patch applies, the result is schema-valid,
 a second pass is empty, and nothing changes outside the fields the webhook owns; both with the
-built-in profiles and with profiles that have ``values``, a token Secret and a ``tlsSecret``. Last,
+built-in profiles and with profiles that have ``values``, a token Secret and a ``tlsSecret`` (whose
+files are the CA alone or the CA and the client pair). Last,
 arbitrary JSON under ``metadata`` / ``spec``: the mutator never raises and its patch applies."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -13,7 +15,7 @@ import jsonpatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.webhook.support import GOLDEN, validate
+from tests.unit.webhook.support import GOLDEN, StaticCluster, validate
 from vsi_common import names
 from webhook.core import constants as c
 from webhook.core.config import load_config, parse_config
@@ -62,6 +64,13 @@ VALUE_FROM = [
 ]
 MOUNT_PATHS = [c.TLS_MOUNT_PATH, c.DEFAULT_KEY_MOUNT_PATH]
 """Paths of ours a container may already use for another volume (a conflict)."""
+
+
+def _tls_projection(keys: list[str]) -> dict[str, Any]:
+    items = [{"key": k, "path": k} for k in keys]
+    return {"defaultMode": 0o444, "sources": [{"secret": {"name": TLS_SECRET, "items": items}}]}
+
+
 EXISTING_VOLUMES: dict[str, list[dict[str, Any]]] = {
     c.KEY_VOLUME_NAME: [
         {"emptyDir": {"medium": "Memory", "sizeLimit": "2Mi"}},
@@ -69,7 +78,9 @@ EXISTING_VOLUMES: dict[str, list[dict[str, Any]]] = {
         {"persistentVolumeClaim": {"claimName": "disk"}},
     ],
     c.TLS_VOLUME_NAME: [
-        {"secret": {"secretName": TLS_SECRET, "defaultMode": 0o444}},
+        {"projected": _tls_projection(["ca.crt"])},  # ours, the shape the webhook gives
+        {"projected": _tls_projection(["ca.crt", "tls.crt", "tls.key"])},  # ours, another shape
+        {"secret": {"secretName": TLS_SECRET, "defaultMode": 0o444}},  # not a projection: foreign
         {"secret": {"secretName": "someone-elses"}},
     ],
     c.SEED_VOLUME_NAME: [
@@ -206,6 +217,13 @@ def _daemonset(
 
 POD_CTX = AdmissionContext("CREATE", "ns", "", "v1", "Pod")
 DS_CTX = AdmissionContext("UPDATE", "ns", "apps", "v1", "DaemonSet")
+FULL_TLS = StaticCluster(
+    namespaces={"ns": {c.LABEL_ENABLED: "true"}},
+    secrets={"ns/vault-tls": ["ca.crt", "tls.crt", "tls.key"], "ns/vault-token": ["token"]},
+)
+"""A Secret cache in which the TLS Secret holds the CA and the client pair."""
+CLUSTERS = st.sampled_from([None, FULL_TLS])
+"""No cache (the profile's declaration: the CA only), or one that knows the whole pair."""
 
 
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
@@ -242,9 +260,9 @@ def _assert_only_owned_fields_changed(original: dict[str, Any], mutated: dict[st
         ]
         if not spec["initContainers"] and "initContainers" not in orig_spec:
             del spec["initContainers"]
-    spec["volumes"] = [
+    spec["volumes"] = [  # volumes of ours the webhook may replace in place
         orig_spec["volumes"][i]
-        if i < len(orig_spec["volumes"]) and v["name"] == c.ROOK_KEY_VOLUME
+        if i < len(orig_spec["volumes"]) and v["name"] in (c.ROOK_KEY_VOLUME, c.TLS_VOLUME_NAME)
         else v
         for i, v in enumerate(spec["volumes"])
     ]
@@ -282,7 +300,7 @@ def _assert_mounts_are_unique_and_never_foreign(
     expected = {
         c.KEY_VOLUME_NAME: ("emptyDir", {"medium": "Memory"}),
         c.ROOK_KEY_VOLUME: ("emptyDir", {"medium": "Memory"}),
-        c.TLS_VOLUME_NAME: ("secret", {"secretName": TLS_SECRET}),
+        c.TLS_VOLUME_NAME: ("projected", {}),
         c.SEED_VOLUME_NAME: ("secret", {"secretName": ROOK_SECRET}),
     }
     for ct in spec.get("initContainers", []) + spec["containers"]:
@@ -296,6 +314,8 @@ def _assert_mounts_are_unique_and_never_foreign(
             volume = volumes[mount["name"]]
             assert set(volume) == {"name", source}, volume
             assert fields.items() <= volume[source].items(), volume
+            if source == "projected":
+                assert {s["secret"]["name"] for s in volume[source]["sources"]} == {TLS_SECRET}
         if ct["name"] == c.INJECTOR_CONTAINER_NAME and ct not in orig_spec.get(
             "initContainers", []
         ):
@@ -321,19 +341,23 @@ def _check(obj: dict[str, Any], ctx: AdmissionContext, mutator: Mutator = MUTATO
 
 
 @PROPS
-@given(pod_specs(), st.sampled_from(MUTATORS))
+@given(pod_specs(), st.sampled_from(MUTATORS), CLUSTERS)
 def test_generated_pods_patch_applies_validates_and_second_pass_is_empty(
-    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]], mutator: Mutator
+    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    mutator: Mutator,
+    cluster: StaticCluster | None,
 ) -> None:
-    _check(_pod(*drawn), POD_CTX, mutator)
+    _check(_pod(*drawn), dataclasses.replace(POD_CTX, cluster=cluster), mutator)
 
 
 @PROPS
-@given(pod_specs(), st.sampled_from(MUTATORS))
+@given(pod_specs(), st.sampled_from(MUTATORS), CLUSTERS)
 def test_generated_daemonsets_patch_applies_validates_and_second_pass_is_empty(
-    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]], mutator: Mutator
+    drawn: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    mutator: Mutator,
+    cluster: StaticCluster | None,
 ) -> None:
-    _check(_daemonset(*drawn), DS_CTX, mutator)
+    _check(_daemonset(*drawn), dataclasses.replace(DS_CTX, cluster=cluster), mutator)
 
 
 # --- arbitrary JSON: the mutator never raises and its ops always apply ---------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from certs.generate import cert_pem, generate, key_pem, load_cert, load_ec_key, make_leaf
+from certs.generate import generate
+from certs.pki import cert_pem, key_pem, load_cert, load_ec_key, make_leaf
 from webhook.errors import UsageError
 from webhook.server.tlsreload import CertLoadError, CertReloader, load_pair, read_pem
 

@@ -1,18 +1,18 @@
 """What a rule is: the objects it matches (`Rule.applies`) and what it plans for them (`Rule.plan`).
 
-`webhook.core.mutation` builds one `Subject` per request, asks every registered rule whether it
-applies, picks a profile among the matching types, and calls that type's `plan`. A plan is patch
-operations (empty: nothing to do) or a skip reason with warnings; a rule never raises for a
-malformed object except `MalformedError`, which the dispatcher turns into a ``malformed`` skip.
+`webhook.core.mutation` builds one `Subject` per request, asks the rules registered for its kind
+whether they apply, picks a profile among the matching types, and calls that type's `plan`. A plan
+is patch operations (empty: nothing to do) or a skip reason with warnings; a rule never raises for
+a malformed object except `MalformedError`, which the dispatcher turns into a ``malformed`` skip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from webhook.core.compiled import CompiledProfile
+from webhook.core.compiled import Fragments
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.shapes import as_map, pod_spec
@@ -21,9 +21,12 @@ UNCHANGED: Final = "object left unchanged"
 """How every skip warning ends, so the apiserver's user knows nothing was added."""
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """The admitted object and the request facts every rule looks at, read once per request."""
+class Subject(NamedTuple):
+    """The admitted object and the request facts every rule looks at, read once per request.
+
+    A NamedTuple, not a frozen dataclass: one is built per admission request, and a tuple is built
+    and read faster (measured with callgrind: the dataclass cost about 1% of a review).
+    """
 
     obj: Mapping[str, Any]
     """The object as admitted (untrusted shape)."""
@@ -31,8 +34,8 @@ class Subject:
     """Its kind (from the request, else the object)."""
     group: str
     """Its API group ("" for the core group)."""
-    operation: str
-    """CREATE or UPDATE."""
+    creating: bool
+    """The request is a CREATE (else an UPDATE)."""
     labels: Mapping[str, Any]
     """``metadata.labels`` (empty when absent or malformed)."""
     annotations: Mapping[str, Any]
@@ -42,24 +45,14 @@ class Subject:
     spec: Mapping[str, Any]
     """The pod spec (empty for objects without one, such as a StorageCluster)."""
 
-    @classmethod
-    def of(
-        cls, obj: Mapping[str, Any], kind: str, group: str, operation: str, meta: Mapping[str, Any]
-    ) -> Subject:
-        """The subject of one request; ``meta`` is the object's metadata (as a mapping)."""
-        base, spec = pod_spec(obj, kind)
-        labels, annotations = as_map(meta.get("labels")), as_map(meta.get("annotations"))
-        return cls(obj, kind, group, operation, labels, annotations, base, spec)
 
-    @property
-    def is_pod(self) -> bool:
-        """A core-group Pod."""
-        return self.kind == "Pod" and self.group == ""
-
-    @property
-    def creating(self) -> bool:
-        """The request is a CREATE."""
-        return self.operation == "CREATE"
+def subject_of(
+    obj: Mapping[str, Any], kind: str, group: str, operation: str, meta: Mapping[str, Any]
+) -> Subject:
+    """The subject of one request; ``meta`` is the object's metadata (as a mapping)."""
+    base, spec = pod_spec(obj, kind)
+    labels, annotations = as_map(meta.get("labels")), as_map(meta.get("annotations"))
+    return Subject(obj, kind, group, operation == "CREATE", labels, annotations, base, spec)
 
 
 @dataclass
@@ -79,14 +72,22 @@ class MalformedError(Exception):
         self.pointer = pointer
 
 
+GroupKind = tuple[str, str]
+"""``(group, kind)`` of an object, e.g. ``("apps", "DaemonSet")``; ``""`` is the core group."""
+POD: Final[GroupKind] = ("", "Pod")
+"""A core-group Pod."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One profile type's rule, registered under its type constant."""
 
     type: str
     """The profile type (`webhook.core.constants.PROFILE_TYPES`)."""
+    kinds: frozenset[GroupKind]
+    """The only object kinds `applies` can accept: the registry asks no other rule about them."""
     applies: Callable[[Subject], bool | None]
     """None: the object is not this type's; False: it is, but the operation is not handled
     (a Pod UPDATE, say); True: `plan` handles it."""
-    plan: Callable[[CompiledProfile, Subject, Config], Plan]
-    """The patch for a matching object."""
+    plan: Callable[[Fragments, Subject, Config], Plan]
+    """The patch for a matching object, given the profile's fragments for its TLS shape."""

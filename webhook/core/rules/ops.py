@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from webhook.core import builders as b
 from webhook.core import constants as c
-from webhook.core import patch
-from webhook.core.compiled import CompiledProfile, Json
+from webhook.core import patch, tls
+from webhook.core.compiled import Fragments, Json
 from webhook.core.model import PatchOp
 from webhook.core.rules.base import UNCHANGED, MalformedError, Plan
 from webhook.core.shapes import as_list, as_map, find, is_map, mounts
@@ -71,49 +71,100 @@ def insert(parent: Mapping[str, Any], field: str, base: str, index: int, item: A
     return patch.insert_item(parent, field, base, index, item)
 
 
-def env_ops(compiled: CompiledProfile, parent: Mapping[str, Any], base: str) -> list[PatchOp]:
-    """Append the profile's env entries the parent lacks (entries set by hand are left alone)."""
+def env_ops(frags: Fragments, parent: Mapping[str, Any], base: str) -> list[PatchOp]:
+    """Append the profile's env entries the parent lacks (entries set by hand are left alone),
+    and bring our own TLS path entries in line with the shape of the TLS files (a DaemonSet
+    updated after its TLS Secret gained or lost the client pair)."""
     current = parent.get("env")
+    entries = as_list(current)
     present = {
-        name for e in as_list(current) if is_map(e) and isinstance(name := e.get("name"), str)
+        name: index
+        for index, e in enumerate(entries)
+        if is_map(e) and isinstance(name := e.get("name"), str)
     }
-    if compiled.env_names <= present:
+    if type(current) is list and not (present.keys() & frags.reconciled):
+        return list(frags.env_appends(base))  # the usual case: none of ours there yet
+    planned = _tls_env_fixes(frags, entries, present, base)
+    missing = [e for e in frags.env if e["name"] not in present]
+    return planned + append(parent, "env", base, missing)
+
+
+def _tls_env_fixes(
+    frags: Fragments, entries: Sequence[Any], present: Mapping[str, int], base: str
+) -> list[PatchOp]:
+    """Replace or remove TLS path entries of ours that the current shape does not give."""
+    if frags.profile.connection.tls is None:
         return []
-    if type(current) is list and present.isdisjoint(compiled.env_names):
-        return list(compiled.env_appends(base))  # the usual case: none of ours there yet
-    return append(parent, "env", base, [e for e in compiled.env if e["name"] not in present])
+    wanted = {e["name"]: e for e in frags.env if e["name"] in tls.FILE_NAMES}
+    replaced: list[PatchOp] = []
+    removed: list[int] = []
+    for name in tls.SETTINGS:
+        index = present.get(name)
+        if index is None or not _our_tls_entry(entries[index]):
+            continue
+        if name not in wanted:
+            removed.append(index)
+        elif entries[index] != wanted[name]:
+            replaced.append(patch.replace(patch.join(base, "env", index), wanted[name]))
+    # Removals last and from the highest index: earlier ones would shift the later indexes.
+    return replaced + [patch.remove(patch.join(base, "env", i)) for i in sorted(removed)[::-1]]
+
+
+def _our_tls_entry(entry: Any) -> bool:
+    """An env entry pointing into our TLS mount: ours to change (anything else is the admin's)."""
+    value = as_map(entry).get("value")
+    return isinstance(value, str) and value.startswith(c.TLS_MOUNT_PATH + "/")
 
 
 def tls_ops(
-    compiled: CompiledProfile,
+    frags: Fragments,
     spec: Mapping[str, Any],
     base: str,
     containers: Sequence[tuple[Mapping[str, Any], str]],
 ) -> list[PatchOp]:
-    """The TLS Secret volume (when the profile has one and the pod lacks it) and its mounts.
+    """The TLS volume (added, or replaced when ours holds another shape) and its mounts.
 
     Callers have checked `tls_volume_conflict` and `path_conflict` first.
     """
-    if compiled.tls_volume is None or compiled.tls_mount is None:
+    if frags.tls_volume is None or frags.tls_mount is None:
         return []
-    ops: list[PatchOp] = []
+    planned: list[PatchOp] = []
     for container, cbase in containers:
         if not mounts(container, c.TLS_VOLUME_NAME):
-            ops += append(container, "volumeMounts", cbase, [compiled.tls_mount])
-    if find(spec.get("volumes"), c.TLS_VOLUME_NAME) is None:
-        ops += append(spec, "volumes", base, [compiled.tls_volume])
-    return ops
-
-
-def tls_volume_conflict(compiled: CompiledProfile, spec: Mapping[str, Any]) -> str | None:
-    """A warning when the pod has a ``vsi-vault-tls`` volume that is not the profile's Secret."""
-    if compiled.tls_volume is None:
-        return None
+            planned += append(container, "volumeMounts", cbase, [frags.tls_mount])
     index = find(spec.get("volumes"), c.TLS_VOLUME_NAME)
-    secret = compiled.profile.connection.tls_secret
-    if index is None or is_volume(spec["volumes"][index], "secret", {"secretName": secret}):
+    if index is None:
+        planned += append(spec, "volumes", base, [frags.tls_volume])
+    elif spec["volumes"][index] != frags.tls_volume:
+        planned.append(patch.replace(patch.join(base, "volumes", index), frags.tls_volume))
+    return planned
+
+
+def tls_volume_conflict(frags: Fragments, volumes: Any, extra: Sequence[str] = ()) -> str | None:
+    """A warning when ``volumes`` has a ``vsi-vault-tls`` volume that is not ours: a projection
+    of the profile's TLS Secrets only (``extra``: allowed non-source fields, as for
+    `is_volume`)."""
+    source = frags.profile.connection.tls
+    if frags.tls_volume is None or source is None:
         return None
-    return foreign_volume(c.TLS_VOLUME_NAME, f"Secret {secret}")
+    index = find(volumes, c.TLS_VOLUME_NAME)
+    if index is None or is_tls_projection(volumes[index], source.secret_names, extra):
+        return None
+    secrets = sorted(source.secret_names)
+    expected = f"Secret {secrets[0]}" if len(secrets) == 1 else "the profile's TLS Secrets"
+    return foreign_volume(c.TLS_VOLUME_NAME, f"a projection of {expected}")
+
+
+def is_tls_projection(volume: Any, secrets: frozenset[str], extra: Sequence[str] = ()) -> bool:
+    """Whether ``volume`` projects nothing but some of ``secrets`` (a TLS volume of ours)."""
+    projected = as_map(volume).get("projected")
+    if not is_map(projected) or not all(k in ("name", "projected", *extra) for k in volume):
+        return False
+    sources = as_list(projected.get("sources"))
+    return bool(sources) and all(
+        list(as_map(s)) == ["secret"] and as_map(as_map(s)["secret"]).get("name") in secrets
+        for s in sources
+    )
 
 
 def mounted_at(mount_list: Any, volume: str, path: str) -> str | None:

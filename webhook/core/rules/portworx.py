@@ -1,7 +1,8 @@
 """Profile type ``portworx``: the Portworx DaemonSet (CREATE, UPDATE) and its Pods (CREATE).
 
 The ``portworx`` container gets the profile's VAULT_* env (px-vault style ``secretKeyRef``s or
-values), ``-secret_type vault`` unless it already names a provider, and the TLS Secret mount. A
+values), ``-secret_type vault`` unless it already names a provider, and the TLS mount with the
+paths of exactly the TLS files that exist (Portworx fails on a path to a missing file). A
 container that selects another secrets provider is a ``conflict``: its settings are never changed.
 """
 
@@ -9,27 +10,21 @@ from __future__ import annotations
 
 from webhook.core import constants as c
 from webhook.core import patch
-from webhook.core.compiled import CompiledProfile
+from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import Plan, Rule, Subject
+from webhook.core.rules.base import POD, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, flag_value
 
 
 def applies(subject: Subject) -> bool | None:
     """A DaemonSet or Pod with a ``portworx`` container; Pods on CREATE only."""
-    if subject.kind == "DaemonSet" and subject.group == "apps":
-        handled = True
-    elif subject.is_pod:
-        handled = subject.creating
-    else:
-        return None
     if find(subject.spec.get("containers"), c.PORTWORX_CONTAINER) is None:
         return None
-    return handled
+    return subject.creating or subject.kind == "DaemonSet"
 
 
-def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
+def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """Env, ``-secret_type vault`` and the TLS mount for the ``portworx`` container."""
     spec, base = subject.spec, subject.base
     index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
@@ -41,19 +36,19 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
         return ops.conflict(
             f"container portworx sets -secret_type {shown}; Vault settings not added"
         )
-    if compiled.tls_mount is not None:
-        problem = ops.tls_volume_conflict(compiled, spec) or ops.path_conflict(
+    if frags.tls_mount is not None:
+        problem = ops.tls_volume_conflict(frags, spec.get("volumes")) or ops.path_conflict(
             [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
         )
         if problem:
             return ops.conflict(problem)
     cbase = patch.join(base, "containers", index)
-    planned = ops.env_ops(compiled, container, cbase)
+    planned = ops.env_ops(frags, container, cbase)
     if secret_type is None:
         planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
-    planned += ops.tls_ops(compiled, spec, base, [(container, cbase)])
+    planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
     return Plan(planned)
 
 
-RULE = Rule(c.TYPE_PORTWORX, applies, plan)
+RULE = Rule(c.TYPE_PORTWORX, frozenset({("apps", "DaemonSet"), POD}), applies, plan)
 """The ``portworx`` rule."""

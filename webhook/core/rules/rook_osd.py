@@ -17,11 +17,11 @@ from vsi_common import names
 from webhook.core import builders as b
 from webhook.core import constants as c
 from webhook.core import patch
-from webhook.core.compiled import CompiledProfile, Json
+from webhook.core.compiled import Fragments, Json
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import UNCHANGED, Plan, Rule, Subject
+from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, as_map, find, is_map, mounts, pvc_names
 from webhook.core.user import injector_user
 
@@ -30,8 +30,7 @@ def applies(subject: Subject) -> bool | None:
     """A Pod labelled as an OSD on a PVC, with Rook's key volume; CREATE only."""
     labels = subject.labels
     if (
-        subject.is_pod
-        and labels.get(c.ROOK_APP_LABEL) == c.ROOK_OSD_APP
+        labels.get(c.ROOK_APP_LABEL) == c.ROOK_OSD_APP
         and labels.get(c.ROOK_PVC_LABEL)
         and find(subject.spec.get("volumes"), c.ROOK_KEY_VOLUME) is not None
     ):
@@ -39,7 +38,7 @@ def applies(subject: Subject) -> bool | None:
     return None
 
 
-def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
+def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """The injector before Rook's key readers, the key volume in memory, the TLS volume."""
     spec = subject.spec
     if find(spec.get("initContainers"), c.ROOK_KMS_INIT_CONTAINER) is not None:
@@ -59,24 +58,24 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
     vindex = find(volumes, c.ROOK_KEY_VOLUME)
     assert vindex is not None  # matched by `applies`
     volume = volumes[vindex]
-    problem = ops.tls_volume_conflict(compiled, spec)
+    problem = ops.tls_volume_conflict(frags, spec.get("volumes"))
     if problem:
         return ops.conflict(problem)
     planned: list[PatchOp] = []
     if not ops.has_injector(spec):
-        injection = _injection(compiled, subject, config, pvc, as_map(volume))
+        injection = _injection(frags, subject, config, pvc, as_map(volume))
         if isinstance(injection, Plan):
             return injection
         planned = injection
     if not ops.is_volume(volume, "emptyDir", ops.MEMORY):
         memory = b.memory_volume(c.ROOK_KEY_VOLUME, config.key_volume)
         planned.append(patch.replace(patch.join(subject.base, "volumes", vindex), memory))
-    planned += ops.tls_ops(compiled, spec, subject.base, [])
+    planned += ops.tls_ops(frags, spec, subject.base, [])
     return Plan(planned)
 
 
 def _injection(
-    compiled: CompiledProfile, subject: Subject, config: Config, pvc: str, volume: Mapping[str, Any]
+    frags: Fragments, subject: Subject, config: Config, pvc: str, volume: Mapping[str, Any]
 ) -> list[PatchOp] | Plan:
     """The ops that add the injector (and the seed volume), or a skip `Plan`."""
     spec, base = subject.spec, subject.base
@@ -96,17 +95,18 @@ def _injection(
         seed_file, seed_ops = seeded
         planned += seed_ops
         container_mounts.append(b.mount(c.SEED_VOLUME_NAME, c.SEED_MOUNT_PATH, read_only=True))
-    if compiled.tls_mount is not None:
-        container_mounts.append(compiled.tls_mount)
+    if frags.tls_mount is not None:
+        container_mounts.append(frags.tls_mount)
     env = b.injector_env(
         layout=names.LAYOUT_ROOK,
         volumes=[pvc],
         output_dir=config.key_volume.mount_path,
         user=user,
         seed_file=seed_file,
+        tls_dir=frags.tls_dir,
     )
     container = b.injector_container(
-        config.injector, env=[*env, *compiled.env], mounts=container_mounts, user=user
+        config.injector, env=[*env, *frags.injector_env], mounts=container_mounts, user=user
     )
     return [ops.insert(spec, "initContainers", base, position, container), *planned]
 
@@ -141,5 +141,5 @@ def _seed_path(secret_source: Mapping[str, Any]) -> str:
     return c.ROOK_SECRET_KEY
 
 
-RULE = Rule(c.TYPE_ROOK_OSD, applies, plan)
+RULE = Rule(c.TYPE_ROOK_OSD, frozenset({POD}), applies, plan)
 """The ``rook-osd`` rule."""

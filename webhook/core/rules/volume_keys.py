@@ -11,11 +11,11 @@ from vsi_common import names
 from webhook.core import builders as b
 from webhook.core import constants as c
 from webhook.core import patch
-from webhook.core.compiled import CompiledProfile
+from webhook.core.compiled import Fragments
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
 from webhook.core.rules import ops
-from webhook.core.rules.base import Plan, Rule, Subject
+from webhook.core.rules.base import POD, Plan, Rule, Subject
 from webhook.core.shapes import (
     as_list,
     find,
@@ -30,16 +30,12 @@ from webhook.core.user import injector_user
 
 def applies(subject: Subject) -> bool | None:
     """A Pod annotated ``inject: "true"`` that has at least one PVC volume; CREATE only."""
-    if (
-        subject.is_pod
-        and subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_TRUE
-        and pvc_names(subject.spec)
-    ):
+    if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_TRUE and pvc_names(subject.spec):
         return subject.creating
     return None
 
 
-def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
+def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """The injector first, the in-memory key volume, its mounts in the PVC users, TLS."""
     spec, base = subject.spec, subject.base
     containers = as_list(spec.get("containers"))
@@ -49,7 +45,7 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
     if kindex is not None and not ops.is_volume(volumes[kindex], "emptyDir", ops.MEMORY):
         # Keys must never reach a disk, and a foreign volume is never mounted into the injector.
         return ops.conflict(ops.foreign_volume(c.KEY_VOLUME_NAME, "an emptyDir with medium Memory"))
-    problem = ops.tls_volume_conflict(compiled, spec) or ops.path_conflict(
+    problem = ops.tls_volume_conflict(frags, volumes) or ops.path_conflict(
         containers, c.KEY_VOLUME_NAME, path
     )
     if problem:
@@ -58,7 +54,7 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
     warnings: list[str] = []
     injected = ops.has_injector(spec)
     if not injected:
-        planned.append(_injector(compiled, subject, config, warnings))
+        planned.append(_injector(frags, subject, config, warnings))
     if kindex is None:
         memory = b.memory_volume(c.KEY_VOLUME_NAME, config.key_volume)
         planned += ops.append(spec, "volumes", base, [memory])
@@ -77,13 +73,11 @@ def plan(compiled: CompiledProfile, subject: Subject, config: Config) -> Plan:
         planned += ops.append(container, "volumeMounts", cbase, [key_mount])
     if not consumers and not injected:
         warnings.append("no container mounts a PVC volume; the key files are mounted nowhere")
-    planned += ops.tls_ops(compiled, spec, base, [])
+    planned += ops.tls_ops(frags, spec, base, [])
     return Plan(planned, warnings)
 
 
-def _injector(
-    compiled: CompiledProfile, subject: Subject, config: Config, warnings: list[str]
-) -> PatchOp:
+def _injector(frags: Fragments, subject: Subject, config: Config, warnings: list[str]) -> PatchOp:
     """The op inserting the injector as the first init container (a warning when it runs as a
     user no container shares)."""
     spec, base = subject.spec, subject.base
@@ -95,19 +89,20 @@ def _injector(
         )
     container_mounts = [b.mount(c.KEY_VOLUME_NAME, path, read_only=False)]
     container_mounts += ops.service_account_mount(spec)
-    if compiled.tls_mount is not None:
-        container_mounts.append(compiled.tls_mount)
+    if frags.tls_mount is not None:
+        container_mounts.append(frags.tls_mount)
     env = b.injector_env(
         layout=names.LAYOUT_VOLUME_KEYS,
         volumes=pvc_names(spec),
         output_dir=path,
         user=user,
+        tls_dir=frags.tls_dir,
     )
     container = b.injector_container(
-        config.injector, env=[*env, *compiled.env], mounts=container_mounts, user=user
+        config.injector, env=[*env, *frags.injector_env], mounts=container_mounts, user=user
     )
     return ops.insert(spec, "initContainers", base, 0, container)
 
 
-RULE = Rule(c.TYPE_VOLUME_KEYS, applies, plan)
+RULE = Rule(c.TYPE_VOLUME_KEYS, frozenset({POD}), applies, plan)
 """The ``volume-keys`` rule."""

@@ -1,64 +1,59 @@
 #!/usr/bin/env bash
-# The Vault (or OpenBao) side of the Portworx example: a KV mount for the volume keys, the Portworx
-# policy, and either a Kubernetes auth role for the Portworx service account or a token.
+# The Vault (or OpenBao) side of the Portworx example: a KV mount for the volume keys, the
+# Portworx policy, and either a Kubernetes auth role for the Portworx service account or a token.
 #
 #   VAULT_ADDR=https://vault.example.com:8200 VAULT_TOKEN=<admin token> ./setup.sh kubernetes
-#   VAULT_ADDR=... VAULT_TOKEN=... ./setup.sh token      # prints a token for VAULT_TOKEN
+#   PX_INSTALL=daemonset ./setup.sh kubernetes             # the DaemonSet install (kube-system)
+#   VAULT_ADDR=... VAULT_TOKEN=... ./setup.sh token        # prints a token for VAULT_TOKEN
+#   ./setup.sh --dry-run kubernetes                        # what it would change; changes nothing
 #
-# Settings (environment): VAULT the CLI, vault or bao (vault); MOUNT (portworx); KV_VERSION 1 or 2
-# (2); NAMESPACE, the Portworx namespace (portworx; kube-system for DaemonSet installs);
-# SERVICE_ACCOUNT of the Portworx pods (portworx; see it with
+# It looks before it acts and never writes a secret: an existing mount is kept as it is, and its
+# KV version decides the policy. Portworx writes its keys without cas, so cas_required is never
+# turned on. Run it again: it reports "no changes".
+#
+# Settings (environment): VAULT, the CLI: vault or bao (vault); MOUNT (portworx); KV_VERSION of a
+# new mount, 1 or 2 (2); PX_INSTALL, how Portworx was installed: operator (service account
+# portworx in namespace portworx) or daemonset (px-account in kube-system, the Portworx
+# manual's DaemonSet install); NAMESPACE and SERVICE_ACCOUNT override those (check yours with
 #   kubectl -n <ns> get pods -l name=portworx -o jsonpath='{.items[0].spec.serviceAccountName}');
-# AUTH_MOUNT (kubernetes); ROLE and POLICY (portworx); KUBERNETES_HOST, the API server URL as Vault
-# reaches it (only needed when Vault runs outside the cluster: see docs/install.md).
-# Safe to run again: an existing mount or auth method is kept. Progress goes to stderr; with
-# `token`, stdout is the token alone.
+# AUTH_MOUNT (kubernetes); ROLE and POLICY (portworx); KUBERNETES_HOST, KUBERNETES_CA_CERT,
+# TOKEN_REVIEWER_JWT, ISSUER for the kubernetes auth config (a Vault outside the cluster:
+# docs/install.md; see ../../lib/vault-setup.sh). Progress goes to stderr; with `token`, stdout
+# is the token alone.
 set -euo pipefail
 
-auth="${1:-kubernetes}"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=../../lib/vault-setup.sh
+. "$here/../../lib/vault-setup.sh"
+setup_args "$@"
+
 VAULT="${VAULT:-vault}"
 MOUNT="${MOUNT:-portworx}"
 KV_VERSION="${KV_VERSION:-2}"
-NAMESPACE="${NAMESPACE:-portworx}"
-SERVICE_ACCOUNT="${SERVICE_ACCOUNT:-portworx}"
+PX_INSTALL="${PX_INSTALL:-operator}"
+case "$PX_INSTALL" in
+  operator) NAMESPACE="${NAMESPACE:-portworx}" SERVICE_ACCOUNT="${SERVICE_ACCOUNT:-portworx}" ;;
+  daemonset) NAMESPACE="${NAMESPACE:-kube-system}" SERVICE_ACCOUNT="${SERVICE_ACCOUNT:-px-account}" ;;
+  *) say "PX_INSTALL must be operator or daemonset, not '$PX_INSTALL'"; exit 2 ;;
+esac
 AUTH_MOUNT="${AUTH_MOUNT:-kubernetes}"
 ROLE="${ROLE:-portworx}"
 POLICY="${POLICY:-portworx}"
-here="$(cd "$(dirname "$0")" && pwd)"
 
-case "$KV_VERSION" in
-  1 | 2) ;;
-  *) echo "setup.sh: KV_VERSION must be 1 or 2, not '$KV_VERSION'" >&2; exit 2 ;;
-esac
-case "$auth" in
-  kubernetes | token) ;;
-  *) echo "setup.sh: usage: setup.sh kubernetes|token" >&2; exit 2 ;;
-esac
+case "$KV_VERSION" in 1 | 2) ;; *) say "KV_VERSION must be 1 or 2, not '$KV_VERSION'"; exit 2 ;; esac
 
-if ! "$VAULT" read "sys/mounts/$MOUNT" >/dev/null 2>&1; then
-  "$VAULT" secrets enable -path="$MOUNT" -version="$KV_VERSION" kv >&2
-fi
+kv_mount "$MOUNT" "$KV_VERSION"
+cas_note "$MOUNT" "Portworx writes without cas and will fail"
 
 # The policy files name the mount "portworx"; use the chosen one.
-sed "s|\"portworx/|\"$MOUNT/|" "$here/portworx-kv$KV_VERSION.hcl" | "$VAULT" policy write "$POLICY" - >&2
+policy "$POLICY" "$(sed "s|\"portworx/|\"$MOUNT/|" "$here/portworx-kv$KV.hcl")"
 
-if [ "$auth" = kubernetes ]; then
-  if ! "$VAULT" read "sys/auth/$AUTH_MOUNT" >/dev/null 2>&1; then
-    "$VAULT" auth enable -path="$AUTH_MOUNT" kubernetes >&2
-  fi
-  if [ -n "${KUBERNETES_HOST:-}" ]; then
-    "$VAULT" write "auth/$AUTH_MOUNT/config" kubernetes_host="$KUBERNETES_HOST" >&2
-  fi
+if [ "$AUTH" = kubernetes ]; then
+  kubernetes_auth "$AUTH_MOUNT"
   # Only the Portworx pods of this namespace.
-  "$VAULT" write "auth/$AUTH_MOUNT/role/$ROLE" \
-    bound_service_account_names="$SERVICE_ACCOUNT" \
-    bound_service_account_namespaces="$NAMESPACE" \
-    token_policies="$POLICY" \
-    token_ttl=1h \
-    token_max_ttl=24h >&2
+  role "$AUTH_MOUNT" "$ROLE" "$SERVICE_ACCOUNT" "$NAMESPACE" "$POLICY" 3600 86400
 else
-  # A periodic orphan token: it outlives the admin token that made it, and expires unless
-  # renewed (vault token renew) within the period. Put it in px-vault as VAULT_TOKEN.
-  "$VAULT" token create -orphan -policy="$POLICY" -period=768h \
-    -display-name="$ROLE" -field=token
+  # Put it in px-vault as VAULT_TOKEN.
+  mint_token "$POLICY" "$ROLE"
 fi
+summary
