@@ -29,6 +29,7 @@ from typing import IO, Any, Final
 
 from bench import admission, procs
 from bench.report import Row, number, verdict
+from demo.openbao import free_port
 
 Say = Callable[[str], None]
 
@@ -173,7 +174,7 @@ class CacheBench:
         ca, cert, key = admission.make_certificates(self.workdir / "certs")
         context = procs.client_context(ca)
         for with_caches in (True, False):
-            port = procs.free_port()
+            port = free_port()
             argv = [admission.webhook_binary(), "serve", "--tls-cert", str(cert), "--tls-key"]
             argv += [str(key), "--host", "127.0.0.1", "--port", str(port), "--metrics-port", "0"]
             env = procs.clean_env()

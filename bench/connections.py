@@ -25,6 +25,7 @@ from typing import Final
 
 from bench import admission, bodies, procs, sockets
 from bench.report import Row, number, verdict
+from demo.openbao import free_port
 
 Say = Callable[[str], None]
 
@@ -106,7 +107,7 @@ class ConnectionBench:
     def _start(
         self, server: str, cert: Path, key: Path, *, max_connections: int | None
     ) -> tuple[procs.Process, int]:
-        port = procs.free_port()
+        port = free_port()
         self._started += 1
         log = self.workdir / f"{server}-{self._started}.log"
         if server == "floor":
