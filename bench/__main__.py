@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): every benchmark of issue 7, then one PASS/MISS table.
+"""``python -m bench`` (``make bench``): the benchmarks of issues 7 and 12, one PASS/MISS table.
 
 A missed target is printed, not an exit failure; the exit code is 1 only when the harness itself
 breaks (a server does not start, wrk is missing), 2 for bad usage.
@@ -16,10 +16,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import admission, injection, load, procs, scaling
+from bench import admission, caches, connections, injection, load, procs, scaling
 from bench.report import Row, format_table, markdown_table
 
-PARTS = ("admission", "injector", "scaling")
+PARTS = ("admission", "injector", "scaling", "connections", "caches")
 
 
 def say(text: str) -> None:
@@ -74,6 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", action="store_true", help="keep the work directory (logs, bodies)"
     )
     return parser
+
+
+def budget_parts(parts: Sequence[str], workdir: Path, quick: bool, broken: list[str]) -> list[Row]:
+    """Issue 12's parts: connections (memory per connection, a flood) and caches at scale."""
+    rows: list[Row] = []
+    if "connections" in parts:
+        say("\n== connections: memory per connection, and a flood against the cap ==")
+        cbench = connections.ConnectionBench(workdir / "connections", say)
+        cbench.workdir.mkdir()
+        try:
+            cresult = cbench.run()
+        except (procs.HarnessError, OSError) as exc:
+            broken.append(f"connections: {exc}")
+            say(f"HARNESS ERROR (connections): {exc}")
+            cresult = cbench.result
+        rows += connections.rows(cresult)
+    if "caches" in parts:
+        say("\n== caches: namespaces and Secrets at scale, served by the API double ==")
+        kbench = caches.CacheBench(workdir / "caches", say, quick=quick)
+        kbench.workdir.mkdir()
+        try:
+            kresult = kbench.run()
+        except (procs.HarnessError, OSError) as exc:
+            broken.append(f"caches: {exc}")
+            say(f"HARNESS ERROR (caches): {exc}")
+            kresult = kbench.result
+        rows += caches.rows(kresult)
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if sresult.error:
                 say(f"ERROR (scaling): {sresult.error}")
             rows += scaling.rows(sresult)
+        rows += budget_parts(parts, workdir, quick, broken)
     finally:
         if args.keep:
             say(f"\nwork directory kept: {workdir}")
@@ -145,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     took = time.monotonic() - started
-    say(f"\n== targets (issue 7), {took:.0f} s, load average {load_average()} ==")
+    say(f"\n== targets (issues 7 and 12), {took:.0f} s, load average {load_average()} ==")
     say(format_table(rows))
     if args.markdown:
         say("\n" + markdown_table(rows))

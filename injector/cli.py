@@ -2,9 +2,11 @@
 
 Exit codes: 0 every key file written; 2 bad settings (found before any network call); 1 anything
 else (Vault, Kubernetes, LUKS or file failures, or the deadline), after removing every key file of
-this run. The user sees one line; no traceback, no secret. A watchdog ends a run that outlives its
-deadline (a server trickling bytes defeats per-read timeouts) the same way. hvac, requests and
-kubernetes_asyncio are imported only after the settings are valid (`injector.run` loads them), and
+this run. ``--check`` (`injector.preflight`) prints a report instead, creating and writing nothing,
+and exits 0 when a run would succeed, 1 when it would fail, 2 for bad settings as a run does. The
+user sees one line; no traceback, no secret. A watchdog ends a run that outlives its deadline (a
+server trickling bytes defeats per-read timeouts) the same way. urllib3 and kubernetes_asyncio are
+imported only after the settings are valid (`injector.run` and `injector.preflight` load them), and
 kubernetes_asyncio only for templates that need the PV.
 """
 
@@ -15,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NoReturn
 
@@ -25,7 +28,7 @@ from injector.errors import InjectorError, KeyFileConflict, SettingsError
 from injector.model import SERVICE_ACCOUNT_DIR, Settings
 from injector.redact import Redactor
 from injector.run import run
-from vsi_common import logs, names
+from vsi_common import logs, names, report
 from vsi_common.logs import LOG_FORMATS, fields
 
 EXIT_OK: Final = 0
@@ -92,7 +95,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--log-format", choices=LOG_FORMATS, help=f"log format (env {names.VSI_LOG_FORMAT})"
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="report what a run would do and why it would fail; create and write nothing",
+    )
+    p.add_argument(
+        "-o", "--output", choices=report.OUTPUT_FORMATS, help="--check report: table or json"
+    )
     return p
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the command line asks for: a run, or a preflight check and how to print it."""
+
+    settings: Settings
+    """The validated settings (a check's need no output directory)."""
+    check: bool
+    """``--check``: report what a run would do, change nothing."""
+    output: str
+    """``-o``: ``table`` or ``json`` (a check's report)."""
+
+
+def parse_command(
+    argv: Sequence[str] | None,
+    env: Mapping[str, str],
+    *,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+) -> Command:
+    """Flags and environment into a `Command`; raises `SettingsError` (one line)."""
+    values = vars(build_parser().parse_args(argv))
+    check, output = bool(values.pop("check")), values.pop("output")
+    if output is not None and not check:
+        raise SettingsError("-o/--output: only a --check prints a report")
+    settings = build_settings(
+        Flags(**values), env, check=check, service_account_dir=service_account_dir
+    )
+    return Command(settings, check, output or "table")
 
 
 def parse(
@@ -102,8 +142,7 @@ def parse(
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Settings:
     """Flags and environment into validated `Settings`; raises `SettingsError` (one line)."""
-    args = build_parser().parse_args(argv)
-    return build_settings(Flags(**vars(args)), env, service_account_dir=service_account_dir)
+    return parse_command(argv, env, service_account_dir=service_account_dir).settings
 
 
 def _file_names(settings: Settings) -> list[str]:
@@ -113,20 +152,29 @@ def _file_names(settings: Settings) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the injector; returns the exit code (0 ok, 1 failure, 2 bad settings)."""
+    """Run the injector or ``--check``; returns the exit code (0 ok, 1 failure, 2 bad settings)."""
     try:
-        settings = parse(argv, os.environ)
+        command = parse_command(argv, os.environ)
     except SettingsError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
+    settings = command.settings
     logs.configure("text" if settings.log_format == "text" else "json")
+    if command.check:
+        return _check(settings, command.output)
+    assert settings.output_dir is not None  # required for a run (injector.config)
+    return _run(settings, settings.output_dir)
+
+
+def _run(settings: Settings, directory: Path) -> int:
+    """One run under the watchdog; every failure removes this run's key files."""
     from injector import output  # imported before the watchdog can need it
 
     deadline = Deadline(settings.deadline)
     redactor = Redactor(settings.seed)  # the session adds tokens, credentials and keys
 
     def expired(message: str) -> None:
-        output.remove_keys(settings.output_dir, _file_names(settings))
+        output.remove_keys(directory, _file_names(settings))
         logs.emergency(
             log, logging.ERROR, f"{PROG}: failed: {message}", {"error": "DeadlineExceeded"}
         )
@@ -138,18 +186,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:
         # A key file found with other bytes is left alone (it may be the only right copy).
         keep = {exc.kept} if isinstance(exc, KeyFileConflict) else set()
-        output.remove_keys(settings.output_dir, _file_names(settings), keep=keep)
-        if isinstance(exc, InjectorError):
-            line = redactor.scrub(str(exc))
-            log.error(f"{PROG}: failed: {line}", extra=fields(error=type(exc).__name__))
-        elif isinstance(exc, KeyboardInterrupt):
-            log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))
-        else:
-            log.error(
-                f"{PROG}: internal error ({type(exc).__name__})",
-                extra=fields(error=type(exc).__name__),
-            )
+        output.remove_keys(directory, _file_names(settings), keep=keep)
+        _log_failure(exc, redactor)
         return EXIT_FAILURE
     finally:
         watchdog.disarm()
     return EXIT_OK
+
+
+def _check(settings: Settings, output_format: str) -> int:
+    """``--check``: the preflight report on stdout; exit 0 a run would succeed, 1 it would fail.
+
+    Nothing is created in Vault and no file is written; the watchdog only reports.
+    """
+    from injector import preflight
+
+    deadline = Deadline(settings.deadline)
+    redactor = Redactor(settings.seed)
+
+    def expired(message: str) -> None:
+        logs.emergency(
+            log, logging.ERROR, f"{PROG}: check failed: {message}", {"error": "DeadlineExceeded"}
+        )
+
+    watchdog = Watchdog(deadline, expired)
+    watchdog.arm()
+    try:
+        checks = preflight.check(settings, deadline, redactor)
+    except BaseException as exc:
+        _log_failure(exc, redactor)
+        return EXIT_FAILURE
+    finally:
+        watchdog.disarm()
+    sys.stdout.write(report.render(checks, output_format))
+    sys.stdout.flush()
+    return report.exit_code(checks)
+
+
+def _log_failure(exc: BaseException, redactor: Redactor) -> None:
+    """The one error line for what ended a run or a check (no traceback, no secret)."""
+    if isinstance(exc, InjectorError):
+        line = redactor.scrub(str(exc))
+        log.error(f"{PROG}: failed: {line}", extra=fields(error=type(exc).__name__))
+    elif isinstance(exc, KeyboardInterrupt):
+        log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))
+    else:
+        log.error(
+            f"{PROG}: internal error ({type(exc).__name__})",
+            extra=fields(error=type(exc).__name__),
+        )

@@ -106,10 +106,12 @@ def _volumes(flags: Sequence[str] | None, env: Mapping[str, str], layout: str) -
     return tuple(volumes)
 
 
-def _output_dir(flag: str | None, env: Mapping[str, str]) -> Path:
-    """--output-dir / VSI_OUTPUT_DIR: an existing directory, required."""
+def _output_dir(flag: str | None, env: Mapping[str, str], required: bool) -> Path | None:
+    """--output-dir / VSI_OUTPUT_DIR: an existing directory, required except for ``--check``."""
     value, name = _pick(flag, env, names.VSI_OUTPUT_DIR)
     if not value:
+        if not required:
+            return None
         fail(name, "required, expected the directory that receives the key files")
     path = Path(value)
     if not path.is_dir():
@@ -253,16 +255,18 @@ def build_settings(
     flags: Flags,
     env: Mapping[str, str],
     *,
+    check: bool = False,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Settings:
     """Flags and environment into validated `Settings`; raises `SettingsError` (one line).
 
     The settings are checked in a fixed order (flags and ``VSI_*`` first, then ``VAULT_*``), so with
-    several bad values the same one is always reported.
+    several bad values the same one is always reported. ``check``: the settings of a preflight
+    check (``--check``), the same as a run's except that no output directory is needed.
     """
     chosen = _layout(flags.layout, env)
     volumes = _volumes(flags.volume, env, chosen)
-    output_dir = _output_dir(flags.output_dir, env)
+    output_dir = _output_dir(flags.output_dir, env, required=not check)
     namespace = _namespace(flags.namespace, env, service_account_dir)
     template, kube_fields = _key_path_template(
         flags.key_path_template, env, chosen, volumes, namespace

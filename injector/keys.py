@@ -27,7 +27,7 @@ from injector import layouts
 from injector.answers import Outcome as Answered
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
-from injector.replies import Endpoint, Kv1Secret, Kv2Created, Kv2Metadata, Kv2Secret
+from injector.replies import Endpoint, Kv1Secret, Kv2Config, Kv2Created, Kv2Metadata, Kv2Secret
 from injector.vault import VaultSession
 from vsi_common import names
 from vsi_common.logs import fields
@@ -123,9 +123,31 @@ class KvStore:
         assert value is None or isinstance(value, Kv2Metadata)
         return value
 
+    def read_config(self) -> Kv2Config | None:
+        """KV v2: the mount's settings (``cas_required``); None when the token may not read them."""
+        if self.version != 2:
+            raise ValueError("KV v1 has no mount config")
+        path = f"{self.mount}/config"
+        answer = self.session.call(
+            Endpoint.KV2_CONFIG,
+            "GET",
+            path,
+            what=f"reading the mount settings {path}",
+            accept=(Answered.OK, Answered.DENIED),
+        )
+        return answer.value if isinstance(answer.value, Kv2Config) else None
+
     def read(self, secret_path: str) -> Mapping[str, Any] | None:
         """The stored fields, or None when there is no key; deleted/destroyed KV v2 keys raise."""
-        entry = self.read_entry(secret_path)
+        return self.stored_fields(secret_path, self.read_entry(secret_path))
+
+    def stored_fields(
+        self, secret_path: str, entry: Kv1Secret | Kv2Secret | None
+    ) -> Mapping[str, Any] | None:
+        """The fields of a read entry, None for no key; `KeyFailure` for a deleted or destroyed one.
+
+        A run and a preflight check both decide here whether a KV v2 key can be used.
+        """
         if entry is None or isinstance(entry, Kv1Secret):
             return None if entry is None else entry.data
         path = self.api_path(secret_path)
@@ -142,16 +164,22 @@ class KvStore:
             )
         return entry.data
 
-    def check_create_only(self, secret_path: str) -> None:
+    def check_create_only(
+        self, secret_path: str, capabilities: frozenset[str] | None = None
+    ) -> None:
         """KV v1: raise unless the token cannot overwrite the key path (or the operator opted in).
 
         Without ``update`` Vault itself refuses a second write to an existing key; with it, racing
         creators each read back their own write and one of them holds a key Vault no longer has.
+        ``capabilities`` are the token's on the key path when the caller has asked already (a
+        preflight check); otherwise ``sys/capabilities-self`` is asked here.
         """
         if self.version != 1 or self.allow_overwrite_policy:
             return
         path = self.api_path(secret_path)
-        risky = self.session.capabilities([path])[path] & OVERWRITE_CAPABILITIES
+        if capabilities is None:
+            capabilities = self.session.capabilities([path])[path]
+        risky = capabilities & OVERWRITE_CAPABILITIES
         if risky:
             raise KeyFailure(
                 f"refusing to create the key at {path} on KV v1: the token has "
@@ -224,9 +252,13 @@ class KvStore:
             )
 
 
-def _field_value(
+def key_content(
     fields: Mapping[str, Any], spec: KeySpec, path: str, layout: str, seed: bytes | None
 ) -> bytes:
+    """The key-file bytes for a stored secret's fields; `KeyFailure` names why they are unusable.
+
+    The value is never quoted: the message says which field and why (missing, length, encoding).
+    """
     value = fields.get(spec.field)
     if not isinstance(value, str):
         raise KeyFailure(f"the secret at {path} has no text field {spec.field!r}")
@@ -236,13 +268,11 @@ def _field_value(
         raise KeyFailure(f"the key at {path} field {spec.field!r} is unusable: {exc}") from None
 
 
-def _new_text(
-    path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
-) -> tuple[str, Outcome]:
-    """The text of a key to create at ``path``: the seed (rook) or fresh random bytes.
+def creation(path: str, layout: str, seed: bytes | None, guard: LuksGuard | None) -> Outcome:
+    """What a run does when Vault holds no key at ``path``: ``created`` or ``migrated`` (the seed).
 
-    Raises when no key may be made: the volume is already formatted (unless a seed can be
-    checked against it), or the rook layout has no seed.
+    Raises `KeyFailure` when no key may be made: the volume is already formatted (unless a seed
+    can be checked against it), or the rook layout has no seed. A preflight check asks the same.
     """
     if guard is not None and (layout != layouts.ROOK or seed is None):
         raise KeyFailure(
@@ -255,8 +285,18 @@ def _new_text(
                 f"no key at {path} and no seed file: the rook layout never invents a key for an "
                 "existing OSD (store Rook's key there, or pass --seed-file with Rook's key Secret)"
             )
-        return seed.decode("ascii"), "migrated"
-    return layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))), "created"
+        return "migrated"
+    return "created"
+
+
+def _new_text(
+    path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
+) -> tuple[str, Outcome]:
+    """The text of a key to create at ``path``: the seed (rook) or fresh random bytes."""
+    outcome = creation(path, layout, seed, guard)
+    if seed is not None and outcome == "migrated":
+        return seed.decode("ascii"), outcome
+    return layouts.stored_text(secrets.token_bytes(layouts.key_size(layout))), outcome
 
 
 def get_or_create(
@@ -289,14 +329,12 @@ def get_or_create(
         redactor.add(
             existing.get(spec.field) if isinstance(existing.get(spec.field), str) else None
         )
-        content = _field_value(existing, spec, path, layout, seed)
+        content = key_content(existing, spec, path, layout, seed)
         return done(checked(content, "from Vault"), "read")
 
     text, outcome = _new_text(path, layout, seed, guard)
     redactor.add(text)
-    content = checked(
-        _field_value({spec.field: text}, spec, path, layout, seed), "in the seed file"
-    )
+    content = checked(key_content({spec.field: text}, spec, path, layout, seed), "in the seed file")
     store.check_create_only(spec.secret_path)
 
     for attempt in range(2):
@@ -307,7 +345,7 @@ def get_or_create(
             log.info(
                 "key created concurrently, using the stored one", extra=fields(volume=spec.volume)
             )
-            stored = _field_value(existing, spec, path, layout, seed)
+            stored = key_content(existing, spec, path, layout, seed)
             return done(stored if stored == content else checked(stored, "from Vault"), "read")
         if attempt == 1:
             break

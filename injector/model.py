@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 """Where Kubernetes mounts the pod's service-account token and namespace files."""
@@ -50,6 +51,9 @@ class KubernetesAuth:
     """File holding the JWT (re-read on every login: projected tokens rotate)."""
     mount: str
     """Auth method mount path, e.g. ``kubernetes``."""
+    jwt: str | None = field(default=None, repr=False)
+    """The JWT itself when the caller holds it in memory (``vsi-webhook doctor`` gets one from a
+    TokenRequest); then `jwt_path` only says where it came from and is not read. Secret."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,26 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where every request to Vault goes: the scheme, host and port of ``VAULT_ADDR``."""
+
+    scheme: str
+    """``http`` or ``https``."""
+    host: str
+    """Host name or IP address, without brackets."""
+    port: int
+    """The port given, else 443 or 80."""
+    prefix: str
+    """Path prefix before ``/v1`` (without a trailing slash), usually empty."""
+
+    @property
+    def url(self) -> str:
+        """``scheme://host:port`` (an IPv6 host in brackets), for messages."""
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{shown}:{self.port}"
+
+
+@dataclass(frozen=True)
 class VaultSettings:
     """Where Vault is, how to log in and which KV mount holds the keys."""
 
@@ -104,6 +128,20 @@ class VaultSettings:
     tls: TlsSettings
     """TLS verification and client certificate."""
 
+    @property
+    def origin(self) -> Origin:
+        """The scheme, host and port of `addr` (which `injector.env` checked)."""
+        parts = urlsplit(self.addr)
+        host = parts.hostname
+        assert host is not None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Origin(parts.scheme, host, port, parts.path.rstrip("/"))
+
+    @property
+    def server_name(self) -> str:
+        """The name Vault's certificate is checked for: VAULT_TLS_SERVER_NAME, else the host."""
+        return self.tls.server_name or self.origin.host
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -113,8 +151,8 @@ class Settings:
     """``rook`` or ``volume-keys``."""
     volumes: tuple[str, ...]
     """PVC names, in the order given, without duplicates."""
-    output_dir: Path
-    """Existing directory that receives the key files."""
+    output_dir: Path | None
+    """Existing directory that receives the key files; None only for a ``--check`` without one."""
     namespace: str | None
     """Namespace of the PVCs (for volume-keys templates with {namespace} and PV lookups)."""
     seed: bytes | None = field(repr=False)

@@ -39,6 +39,8 @@ class Endpoint(enum.Enum):
     """``POST <mount>/data/<path>`` with ``options.cas = 0``."""
     KV2_METADATA = "KV v2 metadata"
     """``GET <mount>/metadata/<path>``."""
+    KV2_CONFIG = "KV v2 config"
+    """``GET <mount>/config``: the mount's settings (``cas_required``), for a preflight check."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,16 @@ class Kv2Metadata:
     """``data.versions`` by version number."""
 
 
+@dataclass(frozen=True)
+class Kv2Config:
+    """``<mount>/config``: the settings of a KV v2 mount."""
+
+    cas_required: bool
+    """``data.cas_required``: every write to the mount must carry ``cas``."""
+    max_versions: int
+    """``data.max_versions`` (0: the default, 10)."""
+
+
 Value = (
     Login
     | TokenInfo
@@ -169,6 +181,7 @@ Value = (
     | Kv2Secret
     | Kv2Created
     | Kv2Metadata
+    | Kv2Config
 )
 
 
@@ -310,6 +323,14 @@ def _kv2_metadata(body: dict[str, Any]) -> Kv2Metadata:
     )
 
 
+def _kv2_config(body: dict[str, Any]) -> Kv2Config:
+    data = _obj(body, "data", "")
+    cas_required = data.get("cas_required")
+    if not isinstance(cas_required, bool):
+        raise BrokenPromise("data.cas_required (true or false)")
+    return Kv2Config(cas_required, _opt_int(data, "max_versions") or 0)
+
+
 PROMISES: Final[Mapping[Endpoint, Promise]] = {
     Endpoint.LOGIN: Promise("`auth.client_token`", _login),
     Endpoint.TOKEN_LOOKUP: Promise("`data`", _token_info),
@@ -321,5 +342,6 @@ PROMISES: Final[Mapping[Endpoint, Promise]] = {
     Endpoint.KV2_READ: Promise("`data.data`, `data.metadata.version`", kv2_secret),
     Endpoint.KV2_CREATE: Promise("`data.version`", _kv2_created),
     Endpoint.KV2_METADATA: Promise("`data.current_version`, `data.versions`", _kv2_metadata),
+    Endpoint.KV2_CONFIG: Promise("`data.cas_required`", _kv2_config),
 }
 """What a 2xx answer of each endpoint must carry to be a success."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from injector import layouts
@@ -23,7 +24,8 @@ from injector.redact import Redactor
 from vsi_common.logs import fields
 
 if TYPE_CHECKING:
-    from injector.keys import FetchedKey, LuksGuard
+    from injector.keys import FetchedKey, KvStore, LuksGuard
+    from injector.vault import VaultSession
 
 # The run's log lines were logged as "injector.cli" before the run had its own module; the name
 # is a field of every JSON line, so it stays what log queries already filter on.
@@ -80,6 +82,16 @@ def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None
     return LuksGuard(str(device), check), "unlocks"
 
 
+def open_store(session: VaultSession, settings: Settings, probe: str) -> KvStore:
+    """The KV mount of the keys: its version from VAULT_BACKEND, else detected (``probe`` is a
+    key path under it); a run and a preflight check both open it here."""
+    from injector.keys import KvStore
+
+    vault = settings.vault
+    version = vault.kv_version or session.kv_version(vault.backend_path, probe)
+    return KvStore(session, vault.backend_path, version, settings.kv1_allow_overwrite)
+
+
 def run(
     settings: Settings, deadline: Deadline | None = None, redactor: Redactor | None = None
 ) -> None:
@@ -89,13 +101,16 @@ def run(
     Raises InjectorError.
     """
     from injector import output
-    from injector.keys import KvStore, fetch_all
+    from injector.keys import fetch_all
     from injector.vault import VaultSession
 
     started = time.monotonic()
+    directory = settings.output_dir
+    if directory is None:
+        raise InjectorError("a run needs --output-dir (only --check goes without)")
     deadline = deadline or Deadline(settings.deadline)
-    deadline.doing(f"removing stale temporary files in {settings.output_dir}")
-    output.remove_temps(settings.output_dir)
+    deadline.doing(f"removing stale temporary files in {directory}")
+    output.remove_temps(directory)
     deadline.doing("resolving the key paths")
     specs = key_specs(settings, deadline.remaining())
     guard, luks_state = luks_guard(settings, deadline)
@@ -103,26 +118,29 @@ def run(
     session = VaultSession(vault, deadline, pool_size=len(specs), redactor=redactor)
     try:
         session.login()
-        version = vault.kv_version or session.kv_version(vault.backend_path, specs[0].secret_path)
-        store = KvStore(session, vault.backend_path, version, settings.kv1_allow_overwrite)
+        store = open_store(session, settings, specs[0].secret_path)
         keys = fetch_all(store, specs, settings.layout, settings.seed, guard=guard)
     finally:
         session.close()
 
-    deadline.doing(f"writing the key files to {settings.output_dir}")
+    deadline.doing(f"writing the key files to {directory}")
     options = output.FileOptions(
         mode=output.GROUP_READABLE if settings.group_readable else output.OWNER_ONLY,
         uid=settings.file_uid,
         gid=settings.file_gid,
     )
     output.write_keys(
-        settings.output_dir, [output.KeyFile(k.spec.file_name, k.content) for k in keys], options
+        directory, [output.KeyFile(k.spec.file_name, k.content) for k in keys], options
     )
-    _log_keys(settings, keys, luks_state, started)
+    _log_keys(settings, directory, keys, luks_state, started)
 
 
 def _log_keys(
-    settings: Settings, keys: Sequence[FetchedKey], luks_state: str, started: float
+    settings: Settings,
+    directory: Path,
+    keys: Sequence[FetchedKey],
+    luks_state: str,
+    started: float,
 ) -> None:
     """One line per key written, then the run's summary (no key material in either)."""
     for key in keys:
@@ -134,7 +152,7 @@ def _log_keys(
                 outcome=key.outcome,
                 kv_version=key.kv_version,
                 latency_ms=key.latency_ms,
-                file=str(settings.output_dir / key.spec.file_name),
+                file=str(directory / key.spec.file_name),
                 luks=luks_state,
             ),
         )

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import urllib3
 import urllib3.exceptions
@@ -204,16 +204,14 @@ class Transport:
         self.addr = settings.addr
         self.redactor = redactor
         self._namespace = settings.namespace
-        parts = urlsplit(settings.addr)
-        host = parts.hostname
-        assert host is not None  # injector.env checked VAULT_ADDR
-        self.scheme = parts.scheme
+        origin = settings.origin
+        host = origin.host
+        self.scheme = origin.scheme
         self.host = host
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        shown = f"[{host}]" if ":" in host else host
-        self.origin = f"{self.scheme}://{shown}:{self.port}"
+        self.port = origin.port
+        self.origin = origin.url
         """Where every request goes: scheme, host and port of VAULT_ADDR."""
-        self._prefix = parts.path.rstrip("/")
+        self._prefix = origin.prefix
         common: dict[str, Any] = {"maxsize": max(pool_size, 2), "block": False, "retries": False}
         self._pool: urllib3.HTTPConnectionPool
         if self.scheme == "https":

@@ -100,7 +100,8 @@ class VaultSession:
         if isinstance(auth, TokenAuth):
             return
         if isinstance(auth, KubernetesAuth):
-            jwt = self._read_jwt(auth.jwt_path)
+            jwt = auth.jwt or self._read_jwt(auth.jwt_path)
+            self.redactor.add(jwt)
             path, payload = f"auth/{auth.mount}/login", {"role": auth.role, "jwt": jwt}
             what = f"kubernetes login (role {auth.role!r}, mount {auth.mount!r})"
         else:

@@ -6,8 +6,11 @@ watching from a resourceVersion and "410 Gone, too old resource version" cannot 
 updates merge into the stored object where a real PUT replaces it. This double implements exactly
 what our code relies on, in the apiserver's JSON: ``Status`` objects for errors (403 Forbidden,
 404 NotFound, 409 AlreadyExists / Conflict, 410 Expired), list with ``metadata.resourceVersion``,
-chunked watch streams of ``{"type", "object"}`` lines from a resourceVersion (``ERROR`` with a 410
-Status once the history was compacted), and a request log for asserting on what was sent.
+paginated lists (``limit`` and ``continue``, pages from a consistent snapshot, and a 410 Expired
+for a continue token older than the last compaction, as the apiserver answers once etcd
+compacted the snapshot away), chunked watch streams of ``{"type", "object"}`` lines from a
+resourceVersion (``ERROR`` with a 410 Status once the history was compacted), and a request log
+for asserting on what was sent.
 
 Resources: namespaces, secrets and mutatingwebhookconfigurations. Tests change the state through
 `KubeApi.apply` / `KubeApi.remove` (which emit watch events like any other writer) and deny access
@@ -17,6 +20,8 @@ with `KubeApi.forbid`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import copy
 import json
@@ -25,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 TOKEN = "vsi-test-token"
@@ -116,6 +122,8 @@ class KubeApi:
     watching: dict[tuple[str, str | None], int] = field(default_factory=dict)
     """Open watch streams per (plural, namespace); a closed client connection ends its stream."""
     """One-shot callbacks run just before a (verb, plural) request is handled."""
+    snapshots: dict[int, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    """Paginated lists in progress: id -> (resourceVersion, the items at that version)."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     # ---------------------------------------------------------------- test-side helpers
@@ -128,9 +136,22 @@ class KubeApi:
         event = "MODIFIED" if key in self.objects else "ADDED"
         return self._store(key, copy.deepcopy(obj), event)
 
+    def seed(self, objs: list[dict[str, Any]]) -> None:
+        """Store ``objs`` as present from the start: no events, no copies (for large clusters)."""
+        for obj in objs:
+            resource = RESOURCES[_plural_of(obj["kind"])]
+            meta = obj["metadata"]
+            self.rv += 1
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", "2025-01-01T00:00:00Z")
+            meta["resourceVersion"] = str(self.rv)
+            obj["apiVersion"] = resource.api_version
+            self.objects[(resource.plural, meta.get("namespace"), meta["name"])] = obj
+
     def remove(self, resource: str, namespace: str | None, name: str) -> None:
         """Delete an object as another writer would (emits a DELETED event)."""
-        obj = self.objects.pop((resource, namespace, name))
+        # A copy: a paginated list's snapshot may still hold the stored object.
+        obj = copy.deepcopy(self.objects.pop((resource, namespace, name)))
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self._emit("DELETED", resource, namespace, obj)
@@ -271,19 +292,7 @@ class KubeApi:
         if verb == "watch":
             return await self._watch(request, resource, namespace)
         if verb == "list":
-            items = [
-                copy.deepcopy(obj)
-                for (plural, ns, _), obj in sorted(self.objects.items(), key=lambda kv: kv[0][2])
-                if plural == resource.plural and (namespace is None or ns == namespace)
-            ]
-            return web.json_response(
-                {
-                    "apiVersion": resource.api_version,
-                    "kind": f"{resource.kind}List",
-                    "metadata": {"resourceVersion": str(self.rv)},
-                    "items": items,
-                }
-            )
+            return self._list(request, resource, namespace)
         if verb == "create":
             body = await request.json()
             key = (resource.plural, namespace, body["metadata"]["name"])
@@ -328,6 +337,63 @@ class KubeApi:
             self.remove(resource.plural, namespace, name)
             return _status(200, "", "", resource, name, success=True)
         return _status(405, "MethodNotAllowed", f"{request.method} is not supported here")
+
+    def _list(
+        self, request: web.Request, resource: Resource, namespace: str | None
+    ) -> web.Response:
+        """A list, or one page of it: ``limit`` items from a snapshot, ``continue`` for the rest.
+
+        Objects are stored whole and replaced on change, so a snapshot is a list of references;
+        the page is serialized as is (orjson: 50 000 Secrets in a few hundred milliseconds).
+        """
+        limit = int(request.query.get("limit") or 0)
+        token = request.query.get("continue")
+        if token:
+            found = self._resume(token)
+            if found is None:
+                return _status(410, "Expired", EXPIRED_CONTINUE)
+            snapshot_id, offset = found
+            rv, items = self.snapshots[snapshot_id]
+        else:
+            rv = self.rv
+            chosen = [
+                (ns or "", name, obj)
+                for (plural, ns, name), obj in self.objects.items()
+                if plural == resource.plural and (namespace is None or ns == namespace)
+            ]
+            chosen.sort(key=lambda entry: entry[:2])
+            items = [obj for _, _, obj in chosen]
+            snapshot_id, offset = len(self.snapshots) + 1, 0
+            while snapshot_id in self.snapshots:
+                snapshot_id += 1
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        page = items[offset : offset + limit] if limit > 0 else items[offset:]
+        end = offset + len(page)
+        if end < len(items):
+            self.snapshots[snapshot_id] = (rv, items)
+            meta["continue"] = _token(snapshot_id, end, rv)
+            meta["remainingItemCount"] = len(items) - end
+        else:
+            self.snapshots.pop(snapshot_id, None)
+        body = {
+            "apiVersion": resource.api_version,
+            "kind": f"{resource.kind}List",
+            "metadata": meta,
+            "items": page,
+        }
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    def _resume(self, token: str) -> tuple[int, int] | None:
+        """(snapshot, offset) of a continue token; None when it is unknown or compacted away."""
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            snapshot_id, offset, rv = int(data["s"]), int(data["o"]), int(data["rv"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return None
+        if rv < self.compacted_rv or snapshot_id not in self.snapshots:
+            self.snapshots.pop(snapshot_id, None)
+            return None
+        return snapshot_id, offset
 
     async def _watch(
         self, request: web.Request, resource: Resource, namespace: str | None
@@ -387,6 +453,18 @@ class KubeApi:
                 except TimeoutError:
                     break
         return response
+
+
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter."
+)
+"""The apiserver's message for a continue token whose snapshot etcd compacted away."""
+
+
+def _token(snapshot_id: int, offset: int, rv: int) -> str:
+    raw = json.dumps({"s": snapshot_id, "o": offset, "rv": rv}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
 
 
 def _parse_bool(text: str) -> bool:

@@ -160,7 +160,8 @@ def info_line(logger: logging.Logger, msg: str, values: Mapping[str, Any]) -> No
 def configure(
     log_format: LogFormat, *, level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
-    """Send every record (ours and the libraries') to ``stream`` (stderr) in ``log_format``.
+    """Send every record (ours and the libraries', aiohttp's among them) and every Python warning
+    to ``stream`` (stderr) in ``log_format``.
 
     Calling it again replaces the handler it installed before, so tests and repeated runs do not
     duplicate lines.
@@ -182,6 +183,8 @@ def configure(
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # A library's warning would otherwise be printed by the warnings module, in its own format.
+    logging.captureWarnings(True)
 
 
 def emergency(logger: logging.Logger, level: int, msg: str, values: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from vsi_common.logs import LOG_FORMATS, configure
 from webhook.server import settings as settings_module
 from webhook.server.running import serve
-from webhook.server.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT
+from webhook.server.settings import DEFAULT_MAX_CONNECTIONS, DEFAULT_METRICS_PORT, DEFAULT_PORT
 
 
 def add_parser(sub: Any) -> None:
@@ -53,6 +53,14 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--read-timeout", metavar="SECONDS", help="request body timeout")
     parser.add_argument("--shutdown-timeout", metavar="SECONDS", help="grace period on SIGTERM")
     parser.add_argument("--reload-interval", metavar="SECONDS", help="certificate/profile checks")
+    parser.add_argument(
+        "--max-connections",
+        metavar="N",
+        help=f"concurrent HTTPS connections (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--tls-handshake-timeout", metavar="SECONDS", help="TLS handshake timeout (default 5)"
+    )
     parser.set_defaults(func=run)
 
 

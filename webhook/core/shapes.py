@@ -88,10 +88,15 @@ def pvc_volume_names(volumes: Sequence[Any]) -> frozenset[str]:
     )
 
 
+def name_in(value: Any, names: frozenset[str]) -> bool:
+    """Whether ``value`` is one of ``names``; never raises for an unhashable JSON value."""
+    return type(value) is str and value in names
+
+
 def uses_volume(container: Mapping[str, Any], names: frozenset[str]) -> bool:
     """Whether the container mounts (or maps as a block device) one of ``names``."""
     return any(
-        is_map(m) and m.get("name") in names
+        is_map(m) and name_in(m.get("name"), names)
         for field in ("volumeMounts", "volumeDevices")
         for m in as_list(container.get(field))
     )

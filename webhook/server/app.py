@@ -18,7 +18,13 @@ from webhook.errors import UsageError
 from webhook.server.configreload import ConfigReloader, MutatorLoader, default_loader
 from webhook.server.metrics import WebhookMetrics
 from webhook.server.settings import ServeSettings
-from webhook.server.state import STATE, ClusterCaches, ClusterConnector, WebhookState
+from webhook.server.state import (
+    STATE,
+    BodyBudget,
+    ClusterCaches,
+    ClusterConnector,
+    WebhookState,
+)
 from webhook.server.tlsreload import CertReloader, LoadedCert
 from webhook.server.views import (
     HEALTHZ_PATH,
@@ -88,24 +94,30 @@ def create_app(
         if reloaded:
             metrics.certificate_reloads.labels("success").inc()
 
-    def config_reloaded(ok: bool) -> None:
-        metrics.config_reloads.labels("success" if ok else "failure").inc()
-        metrics.config_last_reload_ok.set(1 if ok else 0)
+    def config_reloaded(result: str) -> None:
+        metrics.config_reloads.labels(result).inc()
+        metrics.config_last_reload_ok.set(1 if result == "success" else 0)
 
     state = WebhookState(
         settings=settings,
         metrics=metrics,
+        bodies=BodyBudget(settings.max_body_bytes_in_flight),
         config=ConfigReloader(
-            settings.config_path, mutator_source or default_loader, on_reload=config_reloaded
+            settings.config_path,
+            mutator_source or default_loader,
+            on_reload=config_reloaded,
+            check_timeout=settings.reload_timeout,
         ),
         tls=CertReloader(
             cert_path,
             key_path,
             failures_unready=settings.cert_failures_unready,
             on_change=cert_changed,
-            on_failure=lambda: metrics.certificate_reloads.labels("failure").inc(),
+            on_failure=lambda result: metrics.certificate_reloads.labels(result).inc(),
+            check_timeout=settings.reload_timeout,
         ),
     )
+    metrics.bodies_in_flight.set_function(lambda: state.bodies.in_use)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[STATE] = state
     app.cleanup_ctx.append(_resources(cluster_source or connect_kubernetes))
@@ -131,8 +143,8 @@ def _resources(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         state = app[STATE]
         settings = state.settings
-        loaded = await asyncio.to_thread(state.config.load_initial)
-        await asyncio.to_thread(state.tls.load_initial)
+        loaded = await state.config.load_initial()
+        await state.tls.load_initial()
         state.tasks.append(asyncio.create_task(state.tls.watch(settings.reload_interval)))
         if settings.config_path is not None:
             state.tasks.append(asyncio.create_task(state.config.watch(settings.reload_interval)))

@@ -2,11 +2,12 @@
 
 The mutation double-checks the namespace opt-in label and warns about a missing connection Secret,
 but an admission request must not block on the network. `KubeCaches` keeps both in memory with
-kubernetes-asyncio list+watch loops (re-list on 410 Gone, reconnect with capped backoff) and answers
-`webhook.core.model.ClusterView` from plain dicts. Least privilege: there is no cluster-wide Secret
-access; Secrets are watched per opted-in namespace, and a 403 there makes that namespace's Secrets
-"unknown" (no warnings) instead of an error. Of a Secret only its name and data key names are kept;
-values are dropped as soon as a list or event is parsed.
+kubernetes-asyncio list+watch loops (lists in pages, re-list on 410 Gone, reconnect with capped
+backoff) and answers `webhook.core.model.ClusterView` from plain dicts. Least privilege: there is
+no cluster-wide Secret access; Secrets are watched per opted-in namespace, and a 403 there makes
+that namespace's Secrets "unknown" (no warnings) instead of an error. Of a Secret only its name and
+data key names are kept, and only for the names the profiles reference; values are dropped as
+soon as a list page or an event is parsed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Awaitable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-import aiohttp
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from vsi_common import kube
@@ -25,14 +25,12 @@ from vsi_common.logs import fields
 from webhook.core.constants import ENABLED_VALUE, LABEL_ENABLED
 from webhook.core.model import SecretInfo
 from webhook.errors import WebhookError
-from webhook.server.watch import WATCH_TIMEOUT_SECONDS, Backoff, ListWatch
+from webhook.server.watch import LIST_PAGE_SIZE, WATCH_TIMEOUT_SECONDS, Backoff, ListWatch
 
 LOG = logging.getLogger(__name__)
 
 UNKNOWN: Final = "unknown"
 """`KubeCaches.secret` for a Secret it does not watch (namespace not opted in, 403, not synced)."""
-LIST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
-"""Limit of one list request."""
 
 
 class KubeUnavailable(WebhookError):
@@ -73,13 +71,16 @@ class KubeCaches:
         backoff: Backoff | None = None,
         watch_timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
         owns_client: bool = False,
+        list_page_size: int = LIST_PAGE_SIZE,
     ) -> None:
         self._client = client
         self._host = kube.host_of(client)
         self._core = CoreV1Api(client)
         self._webhook_namespace = webhook_namespace
         self._secret_names = frozenset(secret_names)
-        self._lw = ListWatch(self._host, backoff or Backoff(), watch_timeout_seconds)
+        self._lw = ListWatch(
+            self._host, backoff or Backoff(), watch_timeout_seconds, list_page_size
+        )
         self._owns_client = owns_client
         self._namespaces: dict[str, Mapping[str, str]] = {}
         self._namespaces_synced = False
@@ -190,16 +191,20 @@ class KubeCaches:
                 await asyncio.sleep(self._lw.backoff.forbidden)
 
     async def _list_namespaces(self) -> str:
-        body = await self._lw.list(
-            self._core.list_namespace(_preload_content=False, _request_timeout=LIST_TIMEOUT),
-            kube.Target("list", "namespaces"),
+        listed: dict[str, Mapping[str, str]] = {}
+
+        def page(items: list[Mapping[str, Any]]) -> None:
+            for item in items:
+                listed[str(item["metadata"]["name"])] = _labels(item)
+
+        version = await self._lw.list_pages(
+            self._core.list_namespace, kube.Target("list", "namespaces"), page
         )
-        self._namespaces = {
-            str(item["metadata"]["name"]): _labels(item) for item in body.get("items") or []
-        }
+        # Swapped in whole: a list that fails half-way leaves the previous one answering.
+        self._namespaces = listed
         self._namespaces_synced = True
         self._reconcile_secret_watches()
-        return str(body.get("metadata", {}).get("resourceVersion", ""))
+        return version
 
     def _on_namespace(self, kind: str, obj: Mapping[str, Any]) -> None:
         name = str(obj.get("metadata", {}).get("name", ""))
@@ -259,18 +264,25 @@ class KubeCaches:
                 await asyncio.sleep(self._lw.backoff.forbidden)
 
     async def _list_secrets(self, namespace: str) -> str:
-        body = await self._lw.list(
-            self._core.list_namespaced_secret(
-                namespace, _preload_content=False, _request_timeout=LIST_TIMEOUT
-            ),
-            kube.Target("list", "secrets", namespace=namespace),
-        )
-        infos = (_secret_info(item) for item in body.get("items") or [])
-        self._secrets[namespace] = {i.name: i for i in infos if i.name in self._secret_names}
+        listed: dict[str, SecretInfo] = {}
+
+        def page(items: list[Mapping[str, Any]]) -> None:
+            # Only the Secrets the profiles name, and of those only the key names.
+            for item in items:
+                name = item.get("metadata", {}).get("name")
+                if name in self._secret_names:
+                    listed[name] = _secret_info(item)
+
+        def call(**options: Any) -> Awaitable[Any]:
+            return self._core.list_namespaced_secret(namespace, **options)
+
+        target = kube.Target("list", "secrets", namespace=namespace)
+        version = await self._lw.list_pages(call, target, page)
+        self._secrets[namespace] = listed
         if namespace in self._forbidden:
             LOG.info("Secrets are readable again", extra=fields(namespace=namespace))
             self._forbidden.discard(namespace)
-        return str(body.get("metadata", {}).get("resourceVersion", ""))
+        return version
 
     def _on_secret(self, namespace: str, kind: str, obj: Mapping[str, Any]) -> None:
         info = _secret_info(obj)

@@ -64,7 +64,7 @@ class WebhookMetrics:
         )
         self.bad_requests = Counter(
             "bad_requests",
-            "Requests to /mutate refused without a review (4xx), by reason.",
+            "Requests refused without a review (4xx, 503), by reason.",
             ["reason"],
             namespace=NAMESPACE,
             registry=self.registry,
@@ -77,14 +77,16 @@ class WebhookMetrics:
         )
         self.certificate_reloads = Counter(
             "certificate_reloads",
-            "Changed certificate files loaded (result=success) or refused (result=failure).",
+            "Changed certificate files loaded (result=success), refused (result=failure), or "
+            "checks that did not finish in time (result=timeout).",
             ["result"],
             namespace=NAMESPACE,
             registry=self.registry,
         )
         self.config_reloads = Counter(
             "config_reloads",
-            "Changed profile files loaded (result=success) or refused (result=failure).",
+            "Changed profile files loaded (result=success), refused (result=failure), or "
+            "checks that did not finish in time (result=timeout).",
             ["result"],
             namespace=NAMESPACE,
             registry=self.registry,
@@ -96,11 +98,37 @@ class WebhookMetrics:
             registry=self.registry,
         )
         self.config_last_reload_ok.set(1)
+        self._connection_metrics()
         self._kind = BoundedLabel()
         self._reason = BoundedLabel()
         self._bad_reason = BoundedLabel()
         # Label lookups cost more than the increment; the combinations are few and bounded.
         self._review_children: dict[tuple[str, str, str, str], Counter] = {}
+
+    def _connection_metrics(self) -> None:
+        """What the connection and body budgets show (`webhook.server.connections`)."""
+        self.connections = Gauge(
+            "connections",
+            "Connections open now, by listener (https, metrics).",
+            ["listener"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "connections_refused",
+            "Connections closed to keep the connection budget, by listener and reason: evicted "
+            "(at the cap, the one silent longest makes room for a new one), handshake-timeout "
+            "(no TLS handshake started within --tls-handshake-timeout).",
+            ["listener", "reason"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.bodies_in_flight = Gauge(
+            "body_bytes_in_flight",
+            "Bytes reserved by request bodies that are still arriving.",
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
 
     def review(
         self, *, kind: str, operation: str, outcome: str, reason: str, seconds: float

@@ -14,7 +14,7 @@ import logging
 import signal
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ from aiohttp import web
 from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
 from webhook.server.app import create_app, create_metrics_app
+from webhook.server.connections import ConnectionBudget, plain_factory, tls_factory
+from webhook.server.httplog import HttpServerLog
+from webhook.server.listeners import BudgetSite, trim_after_closes
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
 
@@ -32,6 +35,11 @@ LINGER_SECONDS = 2.0
 """How long unread request bytes are drained after an early answer (413, 408) before closing."""
 FINAL_SHUTDOWN_SECONDS = 1.0
 """After the drain, how long aiohttp waits for a request that raced the listener close."""
+HTTP_READ_BUFFER = 16 * 1024
+"""aiohttp's read size for request bodies: a body still arriving holds at most twice this before
+its connection stops being read (aiohttp's own: 64 KiB, on each of up to 512 connections)."""
+METRICS_MAX_CONNECTIONS = 64
+"""Concurrent connections of the plain-HTTP metrics listener (a scraper needs one)."""
 DEV_SANS = ("localhost", "127.0.0.1")
 """Extra names in the ``--dev`` certificate so curl on this machine can verify it."""
 
@@ -47,6 +55,9 @@ class Running:
 
     state: WebhookState
     grace: float
+    budgets: list[ConnectionBudget] = field(default_factory=list)
+    """The connection budget of each listener (HTTPS first)."""
+    trimmer: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight reviews finish (up to ``grace`` s), then release all.
@@ -61,9 +72,24 @@ class Running:
         left = await self.state.drain(self.grace)
         if left:
             log.warning("shutdown grace period over", extra=fields(unanswered=left))
+        if self.trimmer is not None:
+            self.trimmer.cancel()
         if self.metrics_runner is not None:
             await self.metrics_runner.cleanup()
         await self.runner.cleanup()
+        for budget in self.budgets:  # connections aiohttp never saw (TLS not finished)
+            budget.abort_all()
+
+
+def _budget(state: WebhookState, listener: str, limit: int) -> ConnectionBudget:
+    metrics = state.metrics
+    budget = ConnectionBudget(
+        limit,
+        on_evicted=metrics.connections_refused.labels(listener, "evicted").inc,
+        on_handshake_timeout=metrics.connections_refused.labels(listener, "handshake-timeout").inc,
+    )
+    metrics.connections.labels(listener).set_function(lambda: budget.open)
+    return budget
 
 
 async def start(app: web.Application, settings: ServeSettings) -> Running:
@@ -71,41 +97,73 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
 
     Raises `WebhookError` with one line when a port cannot be bound or a resource cannot load.
     """
+    state = app[STATE]
     runner = web.AppRunner(
         app,
         access_log=None,
+        auto_decompress=False,
+        read_bufsize=HTTP_READ_BUFFER,
+        logger=HttpServerLog(state.metrics.bad_request),
         keepalive_timeout=settings.idle_timeout,
         lingering_time=LINGER_SECONDS,
         shutdown_timeout=FINAL_SHUTDOWN_SECONDS,
     )
     metrics_runner: web.AppRunner | None = None
+    budgets = [_budget(state, "https", settings.max_connections)]
     try:
         await runner.setup()
-        state = app[STATE]
-        site = web.TCPSite(
-            runner, settings.host, settings.port, ssl_context=state.tls.server_context
+        assert runner.server is not None
+        context, timeout = state.tls.server_context, settings.tls_handshake_timeout
+        site = BudgetSite(
+            runner,
+            settings.host,
+            settings.port,
+            tls_factory(budgets[0], runner.server, context, timeout),
+            scheme="https",
         )
         await _bind(site, settings.host, settings.port)
         metrics_port: int | None = None
         if settings.metrics_port:
             metrics_runner = web.AppRunner(
-                create_metrics_app(state), access_log=None, keepalive_timeout=settings.idle_timeout
+                create_metrics_app(state),
+                access_log=None,
+                auto_decompress=False,
+                logger=HttpServerLog(state.metrics.bad_request),
+                keepalive_timeout=settings.idle_timeout,
             )
-            await metrics_runner.setup()
-            metrics_site = web.TCPSite(metrics_runner, settings.host, settings.metrics_port)
-            await _bind(metrics_site, settings.host, settings.metrics_port)
-            metrics_port = metrics_site.port
+            budgets.append(_budget(state, "metrics", METRICS_MAX_CONNECTIONS))
+            metrics_port = await _start_metrics(metrics_runner, budgets[1], settings)
     except BaseException:
         if metrics_runner is not None:
             await metrics_runner.cleanup()
         await runner.cleanup()
         raise
+    trimmer = asyncio.create_task(trim_after_closes(budgets), name="vsi-memory-trim")
     return Running(
-        runner, metrics_runner, site.port, metrics_port, state, settings.shutdown_timeout
+        runner,
+        metrics_runner,
+        site.port,
+        metrics_port,
+        state,
+        settings.shutdown_timeout,
+        budgets,
+        trimmer,
     )
 
 
-async def _bind(site: web.TCPSite, host: str, port: int) -> None:
+async def _start_metrics(
+    runner: web.AppRunner, budget: ConnectionBudget, settings: ServeSettings
+) -> int:
+    """Start the plain-HTTP metrics listener; its bound port."""
+    await runner.setup()
+    assert runner.server is not None
+    factory = plain_factory(budget, runner.server)
+    site = BudgetSite(runner, settings.host, settings.metrics_port, factory, scheme="http")
+    await _bind(site, settings.host, settings.metrics_port)
+    return site.port
+
+
+async def _bind(site: BudgetSite, host: str, port: int) -> None:
     try:
         await site.start()
     except OSError as exc:

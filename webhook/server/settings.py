@@ -47,10 +47,20 @@ DEFAULT_SHUTDOWN_TIMEOUT = 8.0
 """Seconds in-flight reviews get to finish after SIGTERM (the process exits within 10 s)."""
 DEFAULT_RELOAD_INTERVAL = 2.0
 """Seconds between two checks of the certificate and profile files."""
+DEFAULT_RELOAD_TIMEOUT = 5.0
+"""Seconds a check of the certificate or profiles files may take before it counts as failed
+(reading and loading a few KiB takes milliseconds)."""
 DEFAULT_CERT_FAILURES_UNREADY = 3
 """Consecutive failed certificate checks after which ``/readyz`` turns unready."""
+DEFAULT_MAX_CONNECTIONS = 512
+"""Concurrent HTTPS connections: 512 x at most 100 KiB each stays far inside the Deployment's
+256 Mi limit (docs/server.md, "Connection budget", has the measured figures)."""
+DEFAULT_TLS_HANDSHAKE_TIMEOUT = 5.0
+"""Seconds a new connection may take to complete its TLS handshake before it is closed."""
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """Largest accepted request body: the kube-apiserver's own limit for an admission request."""
+MAX_BODY_BYTES_IN_FLIGHT = 16 * 1024 * 1024
+"""Bytes of request bodies read at once (five of the largest, or two thousand typical reviews)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +99,19 @@ class ServeSettings:
     """Grace period for in-flight reviews on SIGTERM, seconds."""
     reload_interval: float = DEFAULT_RELOAD_INTERVAL
     """Seconds between checks of the certificate and profile files."""
+    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
+    """Seconds one check of the certificate or profiles files may take."""
     cert_failures_unready: int = DEFAULT_CERT_FAILURES_UNREADY
     """Consecutive failed certificate checks that make ``/readyz`` unready."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Concurrent HTTPS connections; at the cap a silent one makes room or the new one is closed."""
+    tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
+    """TLS handshake timeout, seconds."""
     max_body_bytes: int = MAX_BODY_BYTES
     """Largest request body accepted; larger gets 413."""
+    max_body_bytes_in_flight: int = MAX_BODY_BYTES_IN_FLIGHT
+    """Bytes of request bodies still arriving at once; beyond, a body waits for room (503 when
+    none comes within the read timeout)."""
 
     @property
     def dev_namespace(self) -> str:
@@ -107,6 +126,7 @@ def env_name(flag: str) -> str:
 
 _N = TypeVar("_N", int, float)
 PORT_EXPECTED: Final = "a port number (0-65535)"
+COUNT_EXPECTED: Final = "a whole number of at least 1"
 SECONDS_EXPECTED: Final = "a positive number of seconds"
 
 
@@ -151,6 +171,10 @@ def _seconds(flag: str, cli: object, env: Mapping[str, str], default: float) -> 
     return _number(
         flag, cli, env, default, float, lambda v: math.isfinite(v) and v > 0, SECONDS_EXPECTED
     )
+
+
+def _count(flag: str, cli: object, env: Mapping[str, str], default: int) -> int:
+    return _number(flag, cli, env, default, int, lambda v: v >= 1, COUNT_EXPECTED)
 
 
 def _flag(flag: str, cli: bool, env: Mapping[str, str]) -> bool:
@@ -213,5 +237,14 @@ def from_sources(args: argparse.Namespace, env: Mapping[str, str]) -> ServeSetti
         ),
         reload_interval=_seconds(
             "--reload-interval", get("reload_interval"), env, DEFAULT_RELOAD_INTERVAL
+        ),
+        max_connections=_count(
+            "--max-connections", get("max_connections"), env, DEFAULT_MAX_CONNECTIONS
+        ),
+        tls_handshake_timeout=_seconds(
+            "--tls-handshake-timeout",
+            get("tls_handshake_timeout"),
+            env,
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         ),
     )

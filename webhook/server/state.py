@@ -37,6 +37,42 @@ class ClusterCaches(ClusterView, Protocol):
         """Follow the Secrets a reloaded profiles file references."""
 
 
+class BodyBudget:
+    """Bytes of request bodies being read at once, at most ``limit``.
+
+    The connection cap bounds what idle connections cost, not 512 connections each sending a
+    3 MiB body at once: a body that has not fully arrived with its headers first takes its
+    declared length (or the largest body) from here, and waits while there is no room.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        """Bytes taken by the bodies being read now."""
+        self._room: asyncio.Event | None = None
+
+    def try_take(self, size: int) -> bool:
+        """Take ``size`` bytes if they fit now."""
+        if self.in_use + size > self.limit:
+            return False
+        self.in_use += size
+        return True
+
+    async def take(self, size: int) -> None:
+        """Take ``size`` bytes, waiting until other bodies give back enough."""
+        while not self.try_take(size):
+            if self._room is None:
+                self._room = asyncio.Event()
+            await self._room.wait()
+
+    def give_back(self, size: int) -> None:
+        """A body was read (or refused): its bytes are free again."""
+        self.in_use -= size
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+
+
 ClusterConnector = Callable[[ServeSettings, frozenset[str]], Awaitable[ClusterCaches | None]]
 """Start the caches for the given Secret names; None serves without them."""
 
@@ -49,6 +85,8 @@ class WebhookState:
     metrics: WebhookMetrics
     config: ConfigReloader
     tls: CertReloader
+    bodies: BodyBudget
+    """Room for request bodies still arriving (`ServeSettings.max_body_bytes_in_flight`)."""
     cluster: ClusterCaches | None = None
     cluster_started: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -7,28 +7,47 @@ must pick up the new pair without dropping a request. The server keeps one `ssl.
 switches the connection to the newest loaded context. The files are polled by content; a new pair
 is first loaded into a fresh context, so a pair that does not parse or does not match keeps the old
 one serving.
+
+The paths are someone else's to change, so reading them can neither hang nor balloon: only regular
+files of at most `MAX_PEM_BYTES` are read (`vsi_common.files.read_regular_file`: a FIFO, a device,
+a directory or a symlink loop is refused at once), OpenSSL loads the very bytes that were read
+(from an in-memory file: it never opens the paths itself), an encrypted key is refused instead of
+making OpenSSL prompt for a passphrase, and each check runs in a daemon thread under a timeout
+(`webhook.server.blocking`), so a stuck read neither stops later checks from being counted nor
+keeps SIGTERM from ending the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, NoReturn
 
 from cryptography import x509
 
+from vsi_common.files import MIB, UnreadableFile, read_regular_file
 from vsi_common.logs import fields
 from webhook.errors import UsageError
+from webhook.server.blocking import Offloader, TimedOut, TooManyStuck
+from webhook.server.settings import DEFAULT_RELOAD_TIMEOUT
 
 log = logging.getLogger(__name__)
 
 MIN_TLS_VERSION = ssl.TLSVersion.TLSv1_2
 """Oldest TLS version offered (the kube-apiserver speaks 1.2 and 1.3)."""
+MAX_PEM_BYTES: Final = MIB
+"""Largest certificate chain or key file read; a chain is a few KiB."""
+
+FileReader = Callable[[Path], bytes]
+"""Reads one certificate or key file (raises `CertLoadError`)."""
 
 
 class CertLoadError(Exception):
@@ -54,39 +73,66 @@ def new_server_context() -> ssl.SSLContext:
     return context
 
 
-def _read(path: Path) -> bytes:
+def read_pem(path: Path) -> bytes:
+    """The bytes of a regular file of at most `MAX_PEM_BYTES`, else `CertLoadError`."""
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CertLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return read_regular_file(path, max_bytes=MAX_PEM_BYTES)
+    except UnreadableFile as exc:
+        raise CertLoadError(str(exc)) from None
 
 
 def _digest(cert_data: bytes, key_data: bytes) -> str:
     return hashlib.sha256(cert_data + b"\0" + key_data).hexdigest()
 
 
-def load_pair(cert_path: Path, key_path: Path) -> LoadedCert:
-    """Load and check one certificate/key pair from disk into a fresh server context.
+@contextlib.contextmanager
+def _in_memory(data: bytes, name: str) -> Iterator[str]:
+    """A path OpenSSL can open that holds exactly ``data`` (a memfd; nothing touches a disk)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    try:
+        os.write(fd, data)
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
-    Raises `CertLoadError` when a file is missing, does not parse, or the key does not match.
-    """
-    cert_data, key_data = _read(cert_path), _read(key_path)
+
+def load_into(
+    context: ssl.SSLContext, cert_data: bytes, key_data: bytes, cert_path: Path, key_path: Path
+) -> None:
+    """Load the pair into ``context``; `CertLoadError` naming the paths when it is not usable."""
+
+    def no_passphrase() -> NoReturn:
+        raise CertLoadError(
+            f"the key in {key_path} is encrypted: the webhook needs an unencrypted key "
+            "(as a kubernetes.io/tls Secret holds it)"
+        )
+
     try:
-        cert = x509.load_pem_x509_certificate(cert_data)
-    except ValueError:
-        raise CertLoadError(f"{cert_path} is not a PEM certificate") from None
-    context = new_server_context()
-    try:
-        context.load_cert_chain(cert_path, key_path)
+        with _in_memory(cert_data, "tls.crt") as cert, _in_memory(key_data, "tls.key") as key:
+            context.load_cert_chain(cert, key, password=no_passphrase)
     except ssl.SSLError as exc:
         problem = "does not match" if "mismatch" in str(exc).lower() else "is not usable with"
         raise CertLoadError(
             f"the key in {key_path} {problem} the certificate {cert_path}"
         ) from None
     except OSError as exc:
-        raise CertLoadError(f"cannot read the certificate pair: {exc.strerror or exc}") from None
-    # The files may have been swapped between our read and OpenSSL's: only accept a stable pair.
-    if _read(cert_path) != cert_data or _read(key_path) != key_data:
+        raise CertLoadError(f"cannot load the certificate pair: {exc.strerror or exc}") from None
+
+
+def load_pair(cert_path: Path, key_path: Path, read: FileReader = read_pem) -> LoadedCert:
+    """Load and check one certificate/key pair from disk into a fresh server context.
+
+    Raises `CertLoadError` when a file is unreadable, does not parse, or the key does not match.
+    """
+    cert_data, key_data = read(cert_path), read(key_path)
+    try:
+        cert = x509.load_pem_x509_certificate(cert_data)
+    except ValueError:
+        raise CertLoadError(f"{cert_path} is not a PEM certificate") from None
+    context = new_server_context()
+    load_into(context, cert_data, key_data, cert_path, key_path)
+    # The files may have been swapped between the two reads: only accept a stable pair.
+    if read(cert_path) != cert_data or read(key_path) != key_data:
         raise CertLoadError("the certificate files changed while loading; retrying")
     return LoadedCert(
         context=context,
@@ -106,18 +152,23 @@ class CertReloader:
         *,
         failures_unready: int = 3,
         on_change: Callable[[LoadedCert, bool], None] | None = None,
-        on_failure: Callable[[], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+        read: FileReader = read_pem,
+        check_timeout: float = DEFAULT_RELOAD_TIMEOUT,
     ) -> None:
         self.cert_path = cert_path
         self.key_path = key_path
         self._failures_unready = failures_unready
         self._on_change = on_change
         self._on_failure = on_failure
+        """Called with ``failure`` or ``timeout`` once per distinct refusal."""
+        self._read = read
         self._current: LoadedCert | None = None
         self._failures = 0
         self._last_error: str | None = None
         self._server = new_server_context()
         self._server.sni_callback = self._select
+        self._checks = Offloader("certificate check", check_timeout)
 
     @property
     def server_context(self) -> ssl.SSLContext:
@@ -139,14 +190,21 @@ class CertReloader:
         if self._on_change is not None:
             self._on_change(loaded, reloaded)
 
-    def load_initial(self) -> LoadedCert:
-        """Load the pair at start-up; raises `UsageError` (one line) when it is not usable."""
-        try:
-            loaded = load_pair(self.cert_path, self.key_path)
-        except CertLoadError as exc:
-            raise UsageError(f"--tls-cert/--tls-key: {exc}") from None
+    def _load_first(self) -> LoadedCert:
+        loaded = load_pair(self.cert_path, self.key_path, self._read)
         # The listening context holds the first pair too, for a handshake that skips the callback.
-        self._server.load_cert_chain(self.cert_path, self.key_path)
+        cert_data, key_data = self._read(self.cert_path), self._read(self.key_path)
+        if _digest(cert_data, key_data) != loaded.digest:
+            raise CertLoadError("the certificate files changed while loading; retrying")
+        load_into(self._server, cert_data, key_data, self.cert_path, self.key_path)
+        return loaded
+
+    async def load_initial(self) -> LoadedCert:
+        """Load the pair at start-up; `UsageError` (one line) when it is not usable in time."""
+        try:
+            loaded = await self._checks.run(self._load_first)
+        except (CertLoadError, TimedOut) as exc:
+            raise UsageError(f"--tls-cert/--tls-key: {exc}") from None
         self._use(loaded, reloaded=False)
         log.info(
             "certificate loaded",
@@ -154,25 +212,31 @@ class CertReloader:
         )
         return loaded
 
-    def poll(self) -> bool:
-        """Check the files once; load a changed pair. True when a new pair is now served.
+    def check(self) -> LoadedCert | None:
+        """The pair at the paths if it differs from the one in use (None: unchanged).
 
-        Blocking (file reads, key parsing): run it in a thread.
+        Blocking (file reads, key parsing): `watch` runs it in a thread. Raises `CertLoadError`.
         """
         current = self._current
+        cert_data, key_data = self._read(self.cert_path), self._read(self.key_path)
+        if current is not None and _digest(cert_data, key_data) == current.digest:
+            return None
+        return load_pair(self.cert_path, self.key_path, self._read)
+
+    def poll(self) -> bool:
+        """`check` once, here, and apply it. True when a new pair is now served."""
         try:
-            cert_data, key_data = _read(self.cert_path), _read(self.key_path)
-            digest = _digest(cert_data, key_data)
-            if current is not None and digest == current.digest:
-                self._failures = 0
-                self._last_error = None
-                return False
-            loaded = load_pair(self.cert_path, self.key_path)
+            loaded = self.check()
         except CertLoadError as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), "failure")
             return False
+        return self._apply(loaded)
+
+    def _apply(self, loaded: LoadedCert | None) -> bool:
         self._failures = 0
         self._last_error = None
+        if loaded is None:
+            return False
         self._use(loaded, reloaded=True)
         log.info(
             "certificate reloaded",
@@ -180,12 +244,12 @@ class CertReloader:
         )
         return True
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, result: str) -> None:
         self._failures += 1
         first = message != self._last_error
         self._last_error = message
         if self._on_failure is not None and first:
-            self._on_failure()
+            self._on_failure(result)
         if first or self._failures == self._failures_unready:
             log.warning(
                 "certificate files refused; still serving the previous certificate",
@@ -201,10 +265,16 @@ class CertReloader:
         return None
 
     async def watch(self, interval: float) -> None:
-        """Poll forever, every ``interval`` seconds, off the event loop."""
+        """Check every ``interval`` seconds, in a daemon thread, under the check timeout."""
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self.poll)
+                loaded = await self._checks.run(self.check)
+            except CertLoadError as exc:
+                self._fail(str(exc), "failure")
+            except (TimedOut, TooManyStuck) as exc:
+                self._fail(str(exc), "timeout")
             except Exception:
                 log.exception("certificate check crashed; will retry")
+            else:
+                self._apply(loaded)

@@ -13,12 +13,13 @@ import time
 import traceback
 from pathlib import Path
 
-from aiohttp import hdrs, web
+from aiohttp import StreamReader, hdrs, web
 
 from vsi_common.logs import fields, info_line
 from webhook.admission.review import Review, Status, build_response, decide, dump, parse_review
 from webhook.core.model import MutationResult
 from webhook.errors import BadReview
+from webhook.server.httplog import framing_reason
 from webhook.server.metrics import CONTENT_TYPE
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
@@ -35,12 +36,42 @@ METRICS_PATH = "/metrics"
 """Prometheus text exposition."""
 JSON = "application/json"
 """The only request content type /mutate accepts."""
+IDENTITY = frozenset({"", "identity"})
+"""The only ``Content-Encoding`` values accepted: the apiserver never compresses a review."""
+ENCODING_MESSAGE = "Content-Encoding must be identity: compressed bodies are not accepted"
+"""The 415 answer to a compressed body, which is refused without being read."""
+BUSY_MESSAGE = "too many request bodies arriving at once: try again"
+"""The 503 answer when the bodies in flight did not leave room within the read timeout."""
+UNREAD_BODY_REASONS = frozenset(
+    {
+        "read-timeout",
+        "too-large",
+        "unsupported-encoding",
+        "bodies-in-flight",
+        "bad-chunked-encoding",
+        "incomplete-body",
+    }
+)
+"""Refusals that leave (part of) the body unread: the answer closes the connection."""
 MUTATION_FAILED_MESSAGE = "the webhook could not mutate this object; see the webhook's logs"
 """What the apiserver shows a user when the mutator raised (the object is refused, fail closed)."""
 
 
-async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
-    """The request body, or `BadReview` for a wrong method, type, size or a body that trickles."""
+class Answer(web.Response):
+    """A response that lets go of its body once sent.
+
+    aiohttp keeps a connection's last response until its next request arrives, and orjson's
+    output holds a 64 KiB buffer whatever its length: without this, each idle keep-alive
+    connection (the apiserver keeps several) would hold one.
+    """
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await super().write_eof(data)
+        self.body = None
+
+
+def _check_head(request: web.Request, settings: ServeSettings) -> int | None:
+    """The body's declared length, after `BadReview` for a wrong method, type, encoding or size."""
     if request.method != "POST":
         raise BadReview(
             f"{request.method} is not allowed: POST an AdmissionReview",
@@ -50,22 +81,62 @@ async def _read_body(request: web.Request, settings: ServeSettings) -> bytes:
     # The exact header the apiserver sends skips aiohttp's media-type parsing.
     if request.headers.get(hdrs.CONTENT_TYPE) != JSON and request.content_type != JSON:
         raise BadReview(f"content type must be {JSON}", status=415, reason="unsupported-media-type")
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING)
+    if encoding is not None and encoding.strip().lower() not in IDENTITY:
+        raise BadReview(ENCODING_MESSAGE, status=415, reason="unsupported-encoding")
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         raise _too_large(settings)
+    return length
+
+
+async def _read_body(request: web.Request, state: WebhookState) -> bytes:
+    """The request body, or `BadReview` for a bad head (`_check_head`), a body that trickles, too
+    many bodies arriving at once, or broken framing."""
+    settings = state.settings
+    length = _check_head(request, settings)
+    content = request.content
+    # Usually the whole body came with the headers: nothing to wait for, nothing to reserve.
+    if content.is_eof():
+        return await _read_all(content, length, settings)
+    need = length if length is not None else settings.max_body_bytes
+    reserved = False
     try:
-        if request.content.is_eof():
-            return await request.read()
         async with asyncio.timeout(settings.read_timeout):
-            return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(settings) from None
+            await state.bodies.take(need)
+            reserved = True
+            return await _read_all(content, length, settings)
     except TimeoutError:
+        if not reserved:
+            raise BadReview(BUSY_MESSAGE, status=503, reason="bodies-in-flight") from None
         raise BadReview(
             f"body not received within {settings.read_timeout:g} s",
             status=408,
             reason="read-timeout",
         ) from None
+    except (web.RequestPayloadError, asyncio.IncompleteReadError, ConnectionError) as exc:
+        # A framing error, or the client went away before the whole body arrived.
+        reason, description = framing_reason(exc) or ("incomplete-body", "body cut short")
+        raise BadReview(description, status=400, reason=reason) from None
+    finally:
+        if reserved:
+            state.bodies.give_back(need)
+
+
+async def _read_all(content: StreamReader, length: int | None, settings: ServeSettings) -> bytes:
+    """The whole body, taken from the stream: ``request.read()`` would keep a copy on the request,
+    which aiohttp holds until the connection's next request (for every idle keep-alive one)."""
+    if length is not None:
+        # aiohttp's empty stream refuses even readexactly(0).
+        return await content.readexactly(length) if length else b""
+    chunks = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > settings.max_body_bytes:
+            raise _too_large(settings)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(settings: ServeSettings) -> BadReview:
@@ -83,7 +154,7 @@ def _refuse(request: web.Request, state: WebhookState, exc: BadReview) -> web.Re
     response = web.Response(status=exc.status, text=f"{exc}\n")
     if exc.status == 405:
         response.headers["Allow"] = "POST"
-    if exc.status in (408, 413):
+    if exc.reason in UNREAD_BODY_REASONS:
         response.force_close()
     return response
 
@@ -111,7 +182,7 @@ async def mutate(request: web.Request) -> web.Response:
 
 async def _answer(request: web.Request, state: WebhookState, started: float) -> web.Response:
     try:
-        review = parse_review(await _read_body(request, state.settings))
+        review = parse_review(await _read_body(request, state))
     except BadReview as exc:
         return _refuse(request, state, exc)
     try:
@@ -139,7 +210,7 @@ async def _answer(request: web.Request, state: WebhookState, started: float) -> 
         seconds=elapsed,
     )
     _log_review(review, outcome, reason, elapsed, result)
-    return web.Response(body=body, content_type=JSON)
+    return Answer(body=body, content_type=JSON)
 
 
 def _log_review(
@@ -175,7 +246,7 @@ def readiness_checks(state: WebhookState) -> list[tuple[str, str | None, str]]:
     cert_problem = state.tls.readiness()
     current = state.tls.current
     cert_detail = f"serial {current.serial:x}" if current is not None else ""
-    config_problem = None if state.config.is_loaded else "profiles not loaded yet"
+    config_problem = state.config.readiness()
     config_error = state.config.last_error
     config_detail = (
         f"last change refused, previous profiles in use: {config_error}" if config_error else ""

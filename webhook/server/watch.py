@@ -5,6 +5,10 @@ resourceVersion is compacted); a cache that stops following it serves stale answ
 `ListWatch.follow` lists, watches from the list's resourceVersion, lists again after 410, and
 retries anything else with capped backoff, logging once per failing streak. Only 403 reaches the
 caller, which decides what an unreadable resource means.
+
+Lists come in pages (`ListWatch.list_pages`: ``limit`` and ``continue``), so that 50 000 Secrets
+never arrive as one response held in memory at once; a continue token the apiserver no longer
+knows (410 Expired, its snapshot compacted away mid-list) makes `follow` list again from the start.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ LOG = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_SECONDS: Final = 300
 """Server-side ``timeoutSeconds`` of one watch; then re-opened from the last resourceVersion."""
+LIST_PAGE_SIZE: Final = 500
+"""Objects per list request (``limit``), as kubectl pages: a page of Secrets is a few MB at most."""
+LIST_CONCURRENCY: Final = 4
+"""List pages in flight at once per cache (one per opted-in namespace would be 100 pages of
+Secrets parsed side by side when the namespaces are listed): parsing is on one thread anyway."""
+LIST_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
+"""Limit of one list request (one page)."""
+
+PageHandler = Callable[[list[Mapping[str, Any]]], None]
+"""Called with the items of each page of a list, in order."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +80,47 @@ class ListWatch:
     """List and watch calls against one API server, with one backoff policy."""
 
     def __init__(
-        self, host: str, backoff: Backoff, watch_timeout_seconds: int = WATCH_TIMEOUT_SECONDS
+        self,
+        host: str,
+        backoff: Backoff,
+        watch_timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
+        page_size: int = LIST_PAGE_SIZE,
     ) -> None:
         self._host = host
         self.backoff = backoff
         self._watch_timeout = watch_timeout_seconds
+        self._page_size = page_size
+        self._pages = asyncio.Semaphore(LIST_CONCURRENCY)
 
     async def list(self, request: Awaitable[Any], target: kube.Target) -> dict[str, Any]:
         body = await kube.call_json(request, target, host=self._host)
         assert body is not None  # missing_ok is False: a 404 raised
         return body
+
+    async def list_pages(
+        self, call: Callable[..., Awaitable[Any]], target: kube.Target, page: PageHandler
+    ) -> str:
+        """List page by page, handing each page's items to ``page``; the list's resourceVersion.
+
+        Every page of one list comes from the same snapshot, at the first page's version. An
+        expired continue token raises `kube.Gone`: list again from the start.
+        """
+        token: str | None = None
+        version = ""
+        while True:
+            options: dict[str, Any] = {"limit": self._page_size}
+            if token:
+                options["_continue"] = token
+            async with self._pages:
+                body = await self.list(
+                    call(_preload_content=False, _request_timeout=LIST_TIMEOUT, **options), target
+                )
+                page(body.get("items") or [])
+            meta = body.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion", ""))
+            token = meta.get("continue") or None
+            if token is None:
+                return version
 
     async def _watch(
         self,
@@ -140,7 +185,7 @@ class ListWatch:
                         await asyncio.sleep(self.backoff.initial)
             except kube.Gone:
                 LOG.info(
-                    "resourceVersion expired (410 Gone); listing again",
+                    "resourceVersion or continue token expired (410 Gone); listing again",
                     extra=fields(watch=target.describe()),
                 )
             except kube.Forbidden:

@@ -7,14 +7,18 @@ import base64
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hvac
 import pytest
 
 from demo.openbao import OpenBao
+
+if TYPE_CHECKING:
+    from tests.integration.injector.check_support import AuditedOpenBao
 
 ROOT = Path(__file__).resolve().parents[3]
 RUN_TIMEOUT = 60.0
@@ -156,3 +160,18 @@ def injector_env(openbao: OpenBao) -> Callable[..., dict[str, str]]:
         return openbao.env(**extra)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditedOpenBao]:
+    """An OpenBao of the module's own whose audit log shows every request sent to it."""
+    from demo.openbao import free_port
+    from tests.integration.injector.check_support import AuditedOpenBao
+
+    server = AuditedOpenBao(
+        tmp_path_factory.mktemp("audited"), free_port(), free_port(), free_port()
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,13 +3,16 @@ port and a kubernetes-asyncio client pointed at it over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from tests.kubeapi import TOKEN, RunningKubeApi, serve_kubeapi
+from webhook.server.watch import Backoff
 
 WEBHOOK_CONFIG = "vault-storage-injector"
 NAMESPACE = "vsi"
@@ -65,3 +68,51 @@ async def api_client(kubeapi: RunningKubeApi) -> AsyncIterator[ApiClient]:
     configuration.api_key = {"BearerToken": f"Bearer {TOKEN}"}
     async with ApiClient(configuration) as client:
         yield client
+
+
+# The caches' cluster: what test_caches.py and test_pagination.py start from.
+
+WEBHOOK_NS = "vsi"
+ENABLED = {"vault-storage-injector.io/enabled": "true"}
+TOKEN_VALUE = "s3cr3t-vault-token-do-not-keep"
+FAST = Backoff(initial=0.01, maximum=0.05, forbidden=0.05)
+DEADLINE = 5.0
+"""Seconds a condition may take to come true; only reached when something is broken."""
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {DEADLINE}s: {what}")
+        await asyncio.sleep(0.01)
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def secret(ns: str, name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+PX_VAULT = {"VAULT_ADDR": "https://vault.example:8200", "VAULT_TOKEN": TOKEN_VALUE}
+
+
+@pytest.fixture
+def cluster(kubeapi: RunningKubeApi) -> RunningKubeApi:
+    api = kubeapi.api
+    api.apply(namespace("portworx", ENABLED | {"team": "storage"}))
+    api.apply(namespace("plain", {"team": "apps"}))
+    api.apply(namespace(WEBHOOK_NS, ENABLED))
+    api.apply(secret("portworx", "px-vault", PX_VAULT))
+    api.apply(secret("portworx", "unrelated", {"password": "not-ours"}))
+    api.apply(secret("plain", "px-vault", PX_VAULT))
+    return kubeapi

@@ -10,64 +10,27 @@ import asyncio
 import base64
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from tests.integration.kube.conftest import (
+    ENABLED,
+    FAST,
+    PX_VAULT,
+    TOKEN_VALUE,
+    WEBHOOK_NS,
+    eventually,
+    namespace,
+    secret,
+)
 from tests.kubeapi import RunningKubeApi
 from vsi_common.logs import FIELDS_ATTR
 from webhook.core.model import ClusterView, SecretInfo
 from webhook.server.caches import KubeCaches, KubeUnavailable, kubernetes_configured
-from webhook.server.watch import Backoff
-
-WEBHOOK_NS = "vsi"
-ENABLED = {"vault-storage-injector.io/enabled": "true"}
-TOKEN_VALUE = "s3cr3t-vault-token-do-not-keep"
-FAST = Backoff(initial=0.01, maximum=0.05, forbidden=0.05)
-DEADLINE = 5.0
-"""Seconds a condition may take to come true; only reached when something is broken."""
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {DEADLINE}s: {what}")
-        await asyncio.sleep(0.01)
-
-
-def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
-def secret(ns: str, name: str, data: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
-        "type": "Opaque",
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    }
-
-
-PX_VAULT = {"VAULT_ADDR": "https://vault.example:8200", "VAULT_TOKEN": TOKEN_VALUE}
-
-
-@pytest.fixture
-def cluster(kubeapi: RunningKubeApi) -> RunningKubeApi:
-    api = kubeapi.api
-    api.apply(namespace("portworx", ENABLED | {"team": "storage"}))
-    api.apply(namespace("plain", {"team": "apps"}))
-    api.apply(namespace(WEBHOOK_NS, ENABLED))
-    api.apply(secret("portworx", "px-vault", PX_VAULT))
-    api.apply(secret("portworx", "unrelated", {"password": "not-ours"}))
-    api.apply(secret("plain", "px-vault", PX_VAULT))
-    return kubeapi
 
 
 @pytest.fixture

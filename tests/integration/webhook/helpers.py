@@ -20,7 +20,7 @@ import orjson
 from cryptography import x509
 
 from webhook.core.model import AdmissionContext, MutationResult
-from webhook.server.configreload import LoadedConfig
+from webhook.server.configreload import LoadedConfig, ProfilesFile
 
 SERVICE = "vault-storage-injector"
 NAMESPACE = "vsi-system"
@@ -112,7 +112,7 @@ def annotate_pods(obj: Mapping[str, Any], ctx: AdmissionContext) -> MutationResu
     return MutationResult(outcome="mutated", reason="annotated", ops=[op], warnings=warnings)
 
 
-def annotate_loader(path: Path | None) -> LoadedConfig:
+def annotate_loader(file: ProfilesFile | None) -> LoadedConfig:
     return LoadedConfig(mutator=annotate_pods)
 
 

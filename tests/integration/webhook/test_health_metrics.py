@@ -11,7 +11,7 @@ from tests.integration.webhook.conftest import Server, StartServer
 from tests.integration.webhook.helpers import SNI, admission_review, pod, wait_for
 from webhook.core.model import AdmissionContext, MutationResult, SecretInfo
 from webhook.errors import ConfigError
-from webhook.server.configreload import LoadedConfig
+from webhook.server.configreload import LoadedConfig, ProfilesFile
 from webhook.server.settings import ServeSettings
 
 
@@ -64,7 +64,7 @@ async def test_readyz_is_unready_until_the_caches_are_synced(start_server: Start
         caches.secret_names = names
         return caches
 
-    def loader(path: Path | None) -> LoadedConfig:
+    def loader(file: ProfilesFile | None) -> LoadedConfig:
         return LoadedConfig(mutator=_skip_all, secret_names=frozenset({"px-vault"}))
 
     server = await start_server(cluster_source=connect, mutator_source=loader)
@@ -138,12 +138,12 @@ def _free_port() -> int:
     return port
 
 
-def _file_loader(path: Path | None) -> LoadedConfig:
+def _file_loader(file: ProfilesFile | None) -> LoadedConfig:
     """Profiles for the test: the file holds the annotation value; "!" makes it invalid."""
-    assert path is not None
-    value = path.read_text().strip()
+    assert file is not None
+    value = file.text.strip()
     if value.startswith("!"):
-        raise ConfigError(f"{path}: value: must not start with '!'")
+        raise ConfigError(f"{file.source}: value: must not start with '!'")
 
     def mutator(obj: object, ctx: AdmissionContext) -> MutationResult:
         op = {"op": "add", "path": "/metadata/annotations", "value": {"v": value}}
@@ -202,9 +202,9 @@ async def test_a_reloaded_profiles_file_hands_its_secret_names_to_the_caches(
         caches.secret_names = names
         return caches
 
-    def loader(path: Path | None) -> LoadedConfig:
-        assert path is not None
-        names = frozenset(path.read_text().split())
+    def loader(file: ProfilesFile | None) -> LoadedConfig:
+        assert file is not None
+        names = frozenset(file.text.split())
         return LoadedConfig(mutator=_skip_all, secret_names=names)
 
     config = tmp_path / "profiles.yaml"

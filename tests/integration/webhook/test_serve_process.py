@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,54 +16,9 @@ import orjson
 import pytest
 
 from tests.integration.webhook.helpers import apply_response, client_context
+from tests.integration.webhook.process import DEV_SNI, EXIT_DEADLINE, REPO, webhook_process
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
-REPO = Path(__file__).resolve().parents[3]
-DEV_SNI = "vault-storage-injector.vault-storage-injector.svc"
-"""What --dev's certificate is made for (service and namespace defaults)."""
-START_DEADLINE = 30.0
-EXIT_DEADLINE = 10.0
-"""The issue's promise: the process exits within 10 s of SIGTERM."""
-
-
-@dataclass
-class Process:
-    proc: asyncio.subprocess.Process
-    port: int
-    ca: Path
-    lines: list[dict[str, Any]] = field(default_factory=list)
-
-
-async def _drain(proc: asyncio.subprocess.Process, lines: list[dict[str, Any]]) -> None:
-    assert proc.stderr is not None
-    while raw := await proc.stderr.readline():
-        lines.append(json.loads(raw))
-
-
-@contextlib.asynccontextmanager
-async def webhook_process(*extra: str) -> AsyncIterator[Process]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VSI_", "KUBECONFIG"))}
-    env.pop("POD_NAMESPACE", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "webhook", "serve", "--dev", "--no-kubernetes",
-        "--port", "0", "--metrics-port", "0", *extra,
-        cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    lines: list[dict[str, Any]] = []
-    drain = asyncio.create_task(_drain(proc, lines))
-    try:
-        deadline = time.monotonic() + START_DEADLINE
-        while not any(line["msg"] == "listening" for line in lines):
-            assert proc.returncode is None, lines
-            assert time.monotonic() < deadline, f"no 'listening' line: {lines}"
-            await asyncio.sleep(0.05)
-        listening = next(line for line in lines if line["msg"] == "listening")
-        yield Process(proc, listening["port"], Path(listening["ca"]), lines)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await drain
 
 
 def _golden_request(case: str) -> dict[str, Any]:
@@ -81,11 +32,11 @@ async def test_dev_mode_logs_its_ca_and_mutates_a_portworx_daemonset_with_the_re
     async with webhook_process() as server:
         listening = next(line for line in server.lines if line["msg"] == "listening")
         assert listening["host"] == "127.0.0.1"
-        assert server.ca.is_file()
-        assert str(server.ca) in listening["try"]
+        assert server.dev_ca.is_file()
+        assert str(server.dev_ca) in listening["try"]
         review = _golden_request("portworx-daemonset")
         expected = json.loads((GOLDEN / "portworx-daemonset" / "expected.json").read_text())
-        connector = aiohttp.TCPConnector(ssl=client_context(server.ca))
+        connector = aiohttp.TCPConnector(ssl=client_context(server.dev_ca))
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             session.post(
@@ -170,7 +121,7 @@ async def test_sigterm_during_load_answers_every_in_flight_request_and_exits_0()
                     # Connections opened or reused after the listener closed; not in flight.
                     await asyncio.sleep(0.01)
 
-        connector = aiohttp.TCPConnector(ssl=client_context(server.ca), limit=20)
+        connector = aiohttp.TCPConnector(ssl=client_context(server.dev_ca), limit=20)
         async with aiohttp.ClientSession(connector=connector) as session:
             workers = [asyncio.create_task(load(session)) for _ in range(8)]
             while len(statuses) < 40:
@@ -182,7 +133,7 @@ async def test_sigterm_during_load_answers_every_in_flight_request_and_exits_0()
                 review["request"]["uid"] = str(uuid.uuid4())
                 bodies.append(orjson.dumps(review))
             in_flight = await asyncio.gather(
-                *(_open_in_flight(server.port, server.ca, body) for body in bodies)
+                *(_open_in_flight(server.port, server.dev_ca, body) for body in bodies)
             )
 
             server.proc.send_signal(signal.SIGTERM)

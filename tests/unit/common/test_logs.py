@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import Literal
 
@@ -20,6 +21,7 @@ def _restore_root_logger() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 def test_json_lines_carry_message_level_and_fields() -> None:
@@ -32,6 +34,18 @@ def test_json_lines_carry_message_level_and_fields() -> None:
     assert line["logger"] == "webhook.test"
     assert (line["uid"], line["latency_ms"]) == ("u1", 1.5)
     assert line["ts"].endswith("+00:00")
+
+
+def test_a_libraries_warning_is_a_json_line_too() -> None:
+    stream = io.StringIO()
+    configure("json", stream=stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("something a library says", UserWarning, stacklevel=1)
+    line = orjson.loads(stream.getvalue().splitlines()[-1])
+    assert line["logger"] == "py.warnings"
+    assert line["level"] == "warning"
+    assert "something a library says" in line["msg"]
 
 
 def test_text_format_writes_key_value_pairs_and_configure_does_not_duplicate() -> None:

@@ -18,6 +18,7 @@ from injector.replies import (
     Endpoint,
     Kv1Secret,
     Kv1Written,
+    Kv2Config,
     Kv2Created,
     Kv2Metadata,
     Kv2Secret,
@@ -88,6 +89,11 @@ SUCCESSES = [
             }
         },
         None,  # checked below
+    ),
+    (
+        Endpoint.KV2_CONFIG,
+        {"data": {"cas_required": True, "max_versions": 0, "delete_version_after": "0s"}},
+        Kv2Config(True, 0),
     ),
 ]
 
@@ -203,6 +209,12 @@ BROKEN = [
         "data.<path>",
     ),
     ("mount without type", Endpoint.MOUNT, wire(200, {"data": {}}), "data.type"),
+    (
+        "config without cas_required",
+        Endpoint.KV2_CONFIG,
+        wire(200, {"data": {"max_versions": 0}}),
+        "data.cas_required",
+    ),
     ("html write", Endpoint.KV1_WRITE, wire(200, b"<p>saved</p>", HTML), "not JSON"),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,83 @@ def test_settings_errors_import_no_network_library() -> None:
         "from injector import cli\n"
         "code = cli.main(['--layout', 'rook'])\n"
         "libs = ('hvac', 'requests', 'urllib3', 'kubernetes_asyncio')\n"
+        "loaded = [m for m in libs if m in sys.modules]\n"
+        "print(code, loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={}
+    )
+
+    assert done.stdout.strip() == "2 []"
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VSI_"))}
+    env |= base_env(tmp_path, **extra)
+    del env["VSI_OUTPUT_DIR"]
+    return env
+
+
+def _injector(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "injector", *args],
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_check_takes_the_settings_of_a_run_without_an_output_directory(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path)
+
+    command = cli.parse_command(["--check", "-o", "json"], env, service_account_dir=NO_SA)
+    default = cli.parse_command(["--check"], env, service_account_dir=NO_SA)
+
+    assert (command.check, command.output, command.settings.output_dir) == (True, "json", None)
+    assert default.output == "table"
+    assert command.settings.volumes == ("a", "b")
+
+
+def test_output_format_without_check_is_a_settings_error(tmp_path: Path) -> None:
+    done = _injector(_clean_env(tmp_path), "-o", "json")
+
+    assert done.returncode == 2
+    assert done.stderr == "vsi-injector: error: -o/--output: only a --check prints a report\n"
+    assert done.stdout == ""
+
+
+def test_check_with_a_bad_setting_exits_2_as_a_run_does_and_prints_no_report(
+    tmp_path: Path,
+) -> None:
+    done = _injector(_clean_env(tmp_path, VAULT_BACKEND="v3"), "--check")
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("vsi-injector: error: VAULT_BACKEND: expected kv, kv-v2")
+    assert done.stdout == ""
+    assert "secret-token-value" not in done.stderr
+
+
+def test_check_against_an_unreachable_vault_reports_why_and_exits_1(tmp_path: Path) -> None:
+    done = _injector(_clean_env(tmp_path, VSI_DEADLINE="1"), "--check", "-o", "json")
+
+    checks = {c["name"]: c for c in json.loads(done.stdout)}
+    assert done.returncode == 1
+    assert checks["tls"]["status"] == "warn"
+    assert checks["auth"]["status"] == "fail"
+    assert "Connection refused" in checks["auth"]["detail"]
+    assert "VAULT_ADDR" in checks["auth"]["fix"]
+    assert "secret-token-value" not in done.stdout + done.stderr
+
+
+def test_a_check_with_bad_settings_imports_no_network_library() -> None:
+    probe = (
+        "import sys\n"
+        "from injector import cli\n"
+        "code = cli.main(['--check', '--layout', 'rook'])\n"
+        "libs = ('urllib3', 'kubernetes_asyncio', 'cryptography', 'injector.preflight')\n"
         "loaded = [m for m in libs if m in sys.modules]\n"
         "print(code, loaded)\n"
     )

@@ -86,3 +86,22 @@ def test_rook_seed_must_be_base64_text(tmp_path: Path) -> None:
         SettingsError, match=r"VSI_SEED_FILE: the seed in .* is unusable: it is not base64"
     ):
         build_settings(Flags(), env, service_account_dir=NO_SA)
+
+
+def test_a_check_needs_no_output_directory_but_a_run_does(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    del env["VSI_OUTPUT_DIR"]
+
+    checked = build_settings(Flags(), env, check=True, service_account_dir=NO_SA)
+    with pytest.raises(SettingsError, match="VSI_OUTPUT_DIR: required"):
+        build_settings(Flags(), env, service_account_dir=NO_SA)
+
+    assert checked.output_dir is None
+    assert checked.volumes == ("a", "b")
+
+
+def test_a_check_validates_an_output_directory_it_is_given(tmp_path: Path) -> None:
+    env = base_env(tmp_path, VSI_OUTPUT_DIR=str(tmp_path / "missing"))
+
+    with pytest.raises(SettingsError, match="VSI_OUTPUT_DIR: expected an existing directory"):
+        build_settings(Flags(), env, check=True, service_account_dir=NO_SA)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from injector import layouts, redact, transport
 from injector.answers import MAX_ERRORS, RULES, TRANSIENT_STATUSES, Outcome
 from injector.cli import build_parser
+from injector.preflight import CHECK_NAMES
 from injector.replies import PROMISES
 from vsi_common import names
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "injector.md"
+TROUBLESHOOTING = DOCS.parent / "troubleshooting.md"
 
 
 def test_docs_name_every_environment_variable() -> None:
@@ -28,13 +31,11 @@ def test_docs_name_every_environment_variable() -> None:
 def test_docs_name_every_flag() -> None:
     text = DOCS.read_text()
     flags = [
-        o
-        for a in build_parser()._actions
-        for o in a.option_strings
-        if o.startswith("--") and o != "--help"
+        o for a in build_parser()._actions for o in a.option_strings if o not in ("-h", "--help")
     ]
 
-    missing = [flag for flag in flags if f"`{flag}" not in text]
+    # `--output` must be named itself, not found inside `--output-dir`.
+    missing = [flag for flag in flags if not re.search(rf"`{re.escape(flag)}(?![\w-])", text)]
 
     assert flags
     assert missing == []
@@ -80,3 +81,15 @@ def test_docs_state_the_limits_the_code_uses() -> None:
     assert f"at most {['zero', 'one', 'two', 'three'][MAX_ERRORS]}" in section
     assert f"exactly {layouts.VOLUME_KEY_BYTES} bytes" in section
     assert f"decodes to {layouts.ROOK_KEY_BYTES} bytes" in section
+
+
+def test_troubleshooting_maps_every_check_to_its_fix() -> None:
+    section = _section(TROUBLESHOOTING.read_text(), "`vsi-injector --check`")
+    rows = {
+        line.split("|")[1].strip().strip("`").split(":")[0]: line.split("|")[3].strip()
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+
+    assert set(rows) == set(CHECK_NAMES)
+    assert all(rows.values())  # every row says what to do

@@ -50,6 +50,16 @@ def test_flags_win_over_variables_which_win_over_defaults() -> None:
     assert settings.dev_namespace == "vsi-system"
 
 
+def test_connection_cap_and_handshake_timeout_come_from_flags_or_variables() -> None:
+    defaults = from_sources(_args("--dev"), {})
+    assert (defaults.max_connections, defaults.tls_handshake_timeout) == (512, 5.0)
+    env = {"VSI_WEBHOOK_MAX_CONNECTIONS": "300", "VSI_WEBHOOK_TLS_HANDSHAKE_TIMEOUT": "2.5"}
+    from_env = from_sources(_args("--dev"), env)
+    assert (from_env.max_connections, from_env.tls_handshake_timeout) == (300, 2.5)
+    from_flags = from_sources(_args("--dev", "--max-connections", "64"), env)
+    assert from_flags.max_connections == 64
+
+
 def test_every_flag_has_its_variable_name() -> None:
     assert env_name("--metrics-port") == "VSI_WEBHOOK_METRICS_PORT"
 
@@ -70,6 +80,17 @@ def test_every_flag_has_its_variable_name() -> None:
         (["--dev"], {"VSI_WEBHOOK_NO_KUBERNETES": "maybe"}, "expected true or false"),
         (["--dev", "--read-timeout", "0"], {}, "--read-timeout: '0' is not a positive number"),
         (["--dev", "--idle-timeout", "nan"], {}, "--idle-timeout: 'nan' is not a positive"),
+        (["--dev", "--max-connections", "0"], {}, "--max-connections: '0' is not a whole number"),
+        (
+            ["--dev"],
+            {"VSI_WEBHOOK_MAX_CONNECTIONS": "1.5"},
+            "--max-connections ($VSI_WEBHOOK_MAX_CONNECTIONS): '1.5' is not a whole number",
+        ),
+        (
+            ["--dev", "--tls-handshake-timeout", "-2"],
+            {},
+            "--tls-handshake-timeout: '-2' is not a positive number of seconds",
+        ),
     ],
 )
 def test_bad_values_are_one_line_usage_errors_naming_the_flag(

@@ -17,7 +17,7 @@ from webhook.core import patch, tls
 from webhook.core.compiled import Fragments, Json
 from webhook.core.model import PatchOp
 from webhook.core.rules.base import UNCHANGED, MalformedError, Plan
-from webhook.core.shapes import as_list, as_map, find, is_map, mounts
+from webhook.core.shapes import as_list, as_map, find, is_map, mounts, name_in
 
 MEMORY: Final[Mapping[str, Any]] = {"medium": "Memory"}
 """The ``emptyDir`` source of an in-memory volume: keys never touch a disk."""
@@ -170,7 +170,7 @@ def is_tls_projection(volume: Any, secrets: frozenset[str], extra: Sequence[str]
         return False
     sources = as_list(projected.get("sources"))
     return bool(sources) and all(
-        list(as_map(s)) == ["secret"] and as_map(as_map(s)["secret"]).get("name") in secrets
+        list(as_map(s)) == ["secret"] and name_in(as_map(as_map(s)["secret"]).get("name"), secrets)
         for s in sources
     )
 

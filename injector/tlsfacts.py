@@ -1,0 +1,240 @@
+"""The TLS facts of the connection to Vault, and what ``--check`` reports about them.
+
+A run only learns that TLS failed (``certificate verify failed``); an admin needs to know why:
+which CA issued the certificate Vault presents, until when it is valid, which names it holds and
+whether the name the injector checks is among them, and whether a client certificate is in use.
+`injector.tlsprobe` collects the facts from a handshake; `tls_checks` turns them into report
+checks. Pure (the clock is a parameter); cryptography, which parses certificates, is imported
+lazily so that only a check over https loads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from vsi_common import names
+from vsi_common.report import FAIL, OK, WARN, Check
+
+EXPIRY_WARNING: Final = dt.timedelta(days=30)
+"""A certificate valid for less than this is a warning: renew it before a pod cannot start."""
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What a certificate says about itself (all public)."""
+
+    subject: str
+    """The subject, RFC 4514 (``CN=vault``)."""
+    issuer: str
+    """The issuer, RFC 4514."""
+    issuer_key_id: str
+    """The authority key identifier (hex, as ``openssl x509 -text`` prints it); may be empty."""
+    not_before: dt.datetime
+    """Start of validity (UTC)."""
+    not_after: dt.datetime
+    """End of validity (UTC)."""
+    names: tuple[str, ...]
+    """DNS names and IP addresses of the subjectAltName extension."""
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """What one TLS handshake with Vault showed."""
+
+    origin: str
+    """``https://host:port``."""
+    name: str
+    """The name checked: VAULT_TLS_SERVER_NAME, else the VAULT_ADDR host."""
+    name_source: str
+    """Where `name` comes from, for messages."""
+    trusted: str
+    """What verifies Vault's certificate: ``VAULT_CACERT <file>``, ``VAULT_CAPATH <dir>``, ..."""
+    skip_verify: bool
+    """VAULT_SKIP_VERIFY is set: nothing is verified."""
+    verified: bool
+    """The run's own TLS context accepted the certificate and the name."""
+    trusted_cas: str = ""
+    """The CAs VAULT_CACERT holds (subject and key id), named when verification fails."""
+    error: str = ""
+    """Why the handshake or the verification failed; empty when `verified`."""
+    fatal: bool = False
+    """The failure is one retrying cannot fix, so a run fails at once (`error` says which)."""
+    name_mismatch: bool = False
+    """Verification failed on the name alone (the chain was fine)."""
+    peer: CertInfo | None = None
+    """Vault's certificate, when one was read."""
+    version: str = ""
+    """The TLS version of the handshake, e.g. ``TLSv1.3``."""
+    client: CertInfo | None = None
+    """The client certificate in use (VAULT_CLIENT_CERT), if any."""
+
+
+def key_id(value: bytes) -> str:
+    """A key identifier the way ``openssl x509 -text`` prints it (``1A:2B:...``)."""
+    return ":".join(f"{b:02X}" for b in value)
+
+
+def parse_certificate(data: bytes, *, pem: bool = False) -> CertInfo:
+    """The public facts of a DER (or PEM) certificate; ValueError when it is not one."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        issuer_key_id = key_id(aki.key_identifier or b"")
+    except x509.ExtensionNotFound:
+        issuer_key_id = ""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found = [*san.get_values_for_type(x509.DNSName)]
+        found += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        found = []
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        issuer_key_id=issuer_key_id,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        names=tuple(found),
+    )
+
+
+def name_matches(name: str, found: Sequence[str]) -> bool:
+    """Whether a certificate naming ``found`` is valid for ``name`` (IP, exact or ``*.`` match)."""
+    name = name.lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        ip = None
+    for entry in found:
+        if ip is not None:
+            try:
+                if ipaddress.ip_address(entry) == ip:
+                    return True
+            except ValueError:
+                pass
+            continue
+        entry = entry.lower().rstrip(".")
+        wildcard = entry.startswith("*.") and name.partition(".")[2] == entry[2:]
+        if entry == name or wildcard:
+            return True
+    return False
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _issued(cert: CertInfo) -> str:
+    kid = f" (key id {cert.issuer_key_id})" if cert.issuer_key_id else ""
+    return f"{cert.subject}, issued by {cert.issuer}{kid}"
+
+
+def _certificate(facts: TlsFacts) -> Check:
+    """``tls-certificate``: who issued Vault's certificate, and whether the run trusts it."""
+    name = "tls-certificate"
+    peer = facts.peer
+    fix_ca = f"set {names.VAULT_CACERT} (or {names.VAULT_CAPATH}) to the CA that issued it"
+    if peer is None:
+        status = FAIL if facts.fatal else WARN
+        later = "" if facts.fatal else "; not checked here, the login below retries"
+        detail = f"no TLS handshake with {facts.origin}: {facts.error}{later}"
+        fix = f"check {names.VAULT_ADDR} (an https listener of Vault)" if facts.fatal else ""
+        return Check(name, status, detail, fix)
+    version = f" over {facts.version}" if facts.version else ""
+    if facts.skip_verify:
+        return Check(
+            name,
+            WARN,
+            f"not verified ({names.VAULT_SKIP_VERIFY}): {_issued(peer)}{version}",
+            f"{fix_ca} ({peer.issuer}) and unset {names.VAULT_SKIP_VERIFY}",
+        )
+    if facts.verified or facts.name_mismatch:
+        return Check(name, OK, f"{_issued(peer)}, verified with {facts.trusted}{version}")
+    kid = f", key id {peer.issuer_key_id}" if peer.issuer_key_id else ""
+    expired = "expired" in facts.error
+    return Check(
+        name,
+        FAIL,
+        f"{facts.error}: Vault's certificate is {_issued(peer)}; {facts.trusted} holds "
+        f"{facts.trusted_cas or 'other CAs'}",
+        "renew Vault's certificate" if expired else f"{fix_ca}: {peer.issuer}{kid}",
+    )
+
+
+def _name(facts: TlsFacts, peer: CertInfo) -> Check:
+    """``tls-name``: is the name the injector checks in the certificate?"""
+    listed = ", ".join(peer.names) or "no subjectAltName at all"
+    matched = facts.verified or (not facts.name_mismatch and name_matches(facts.name, peer.names))
+    if matched:
+        return Check(
+            "tls-name", OK, f"{facts.name} ({facts.name_source}) is in the certificate: {listed}"
+        )
+    return Check(
+        "tls-name",
+        WARN if facts.skip_verify else FAIL,
+        f"the certificate is not valid for {facts.name} ({facts.name_source}); it names {listed}",
+        f"set {names.VAULT_TLS_SERVER_NAME} to a name the certificate holds, or point "
+        f"{names.VAULT_ADDR} at one",
+    )
+
+
+def _validity(name: str, what: str, cert: CertInfo, now: dt.datetime) -> Check:
+    """``tls-expiry`` / the client certificate's validity: expired, not yet valid, or soon."""
+    if now < cert.not_before:
+        return Check(
+            name,
+            FAIL,
+            f"{what} is not valid before {_when(cert.not_before)}",
+            "check the clocks of this node and of the issuer",
+        )
+    if now >= cert.not_after:
+        return Check(name, FAIL, f"{what} expired on {_when(cert.not_after)}", f"renew {what} now")
+    days = (cert.not_after - now).days
+    detail = f"{what} is valid until {_when(cert.not_after)} ({days} days)"
+    if cert.not_after - now < EXPIRY_WARNING:
+        return Check(name, WARN, detail, f"renew {what} before {_when(cert.not_after)}")
+    return Check(name, OK, detail)
+
+
+def _client(facts: TlsFacts, now: dt.datetime) -> Check:
+    """``tls-client``: whether a client certificate is in use, and whether it is still valid."""
+    cert = facts.client
+    if cert is None:
+        return Check("tls-client", OK, f"no client certificate ({names.VAULT_CLIENT_CERT} unset)")
+    validity = _validity("tls-client", "the client certificate", cert, now)
+    return Check(
+        "tls-client",
+        validity.status,
+        f"in use: {_issued(cert)}; {validity.detail}",
+        validity.fix,
+    )
+
+
+def tls_checks(facts: TlsFacts, now: dt.datetime) -> list[Check]:
+    """The report on the TLS facts: certificate and issuer, name, expiry, client certificate."""
+    checks = [_certificate(facts)]
+    if facts.peer is not None:
+        checks.append(_name(facts, facts.peer))
+        expiry = _validity("tls-expiry", "Vault's certificate", facts.peer, now)
+        if facts.skip_verify and expiry.status == FAIL:  # nothing is verified: a run goes on
+            expiry = Check(expiry.name, WARN, expiry.detail, expiry.fix)
+        checks.append(expiry)
+    checks.append(_client(facts, now))
+    return checks
+
+
+def plain_http(addr: str) -> Check:
+    """``tls`` for an http:// VAULT_ADDR: a run works, everything crosses the network in clear."""
+    return Check(
+        "tls",
+        WARN,
+        f"{names.VAULT_ADDR} {addr} uses http://: the token, the credentials and every key "
+        "cross the network in clear text",
+        f"use an https:// {names.VAULT_ADDR} with {names.VAULT_CACERT}",
+    )
