@@ -221,6 +221,20 @@ def test_an_osd_pod_of_another_shape_is_left_alone_naming_what_was_expected(
     )
 
 
+def test_list_valued_names_in_the_devices_and_volumes_match_nothing_and_raise_nothing() -> None:
+    obj, ctx = _case("rook-kms-osd")
+    _init(obj, "blkdevmapper")["volumeDevices"][0]["name"] = ["set1-data-1-7rxkq"]
+    obj["spec"]["volumes"].insert(0, {"name": ["x"], "persistentVolumeClaim": {"claimName": "x"}})
+
+    result = KMS(obj, ctx)
+
+    assert result.outcome == "mutated"  # the schema check after admission rejects the object
+    assert list(result.warnings) == [
+        "no earlier init container maps the OSD's PVC as a block device: the key is not checked "
+        "against its LUKS header"
+    ]
+
+
 def test_an_osd_label_naming_none_of_the_pods_pvcs_is_a_conflict() -> None:
     obj, ctx = _case("rook-kms-osd")
     obj["metadata"]["labels"][c.ROOK_PVC_LABEL] = "set1-data-9-other"

@@ -19,7 +19,7 @@ from typing import Any
 from webhook.core import constants as c
 from webhook.core.rules import ops
 from webhook.core.rules.base import UNCHANGED, Plan, Subject
-from webhook.core.shapes import as_list, as_map, find, is_map, mounts, pvc_names
+from webhook.core.shapes import as_list, as_map, find, is_map, mounts, name_in, pvc_names
 
 
 def osd_key_volume(subject: Subject) -> Mapping[str, Any] | None:
@@ -144,16 +144,18 @@ def _block_device(
     spec: Mapping[str, Any], earlier: Sequence[Any], pvc: str
 ) -> Mapping[str, Any] | None:
     """The first ``volumeDevices`` entry of ``earlier`` init containers that maps ``pvc``."""
-    claims = {
+    claims = frozenset(
         v["name"]
         for v in as_list(spec.get("volumes"))
-        if is_map(v) and as_map(v.get("persistentVolumeClaim")).get("claimName") == pvc
-    }
+        if is_map(v)
+        and type(v.get("name")) is str
+        and as_map(v.get("persistentVolumeClaim")).get("claimName") == pvc
+    )
     for container in earlier:
         for device in as_list(as_map(container).get("volumeDevices")):
             path = as_map(device).get("devicePath")
             if (
-                as_map(device).get("name") in claims
+                name_in(as_map(device).get("name"), claims)
                 and isinstance(path, str)
                 and path.startswith("/")
             ):
