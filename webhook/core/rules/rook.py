@@ -93,7 +93,7 @@ def unexpected_shape(expected: str) -> Plan:
 
 @dataclass(frozen=True)
 class Kek:
-    """A KMS-mode OSD pod as Rook (release 1.18, and 1.14 to 1.17 alike) makes it."""
+    """The parts of a KMS-mode OSD pod as Rook release 1.18 makes it (a 1.14 pod has them too)."""
 
     index: int
     """Position of ``encryption-kms-get-kek`` among the init containers."""
