@@ -199,13 +199,24 @@ def _profile_secrets(
 def secret_checks(
     config: Config, namespace: str, view: DoctorView, judged: Sequence[Judged]
 ) -> list[Check]:
-    """``secrets:<ns>/<profile>`` for every profile that applies in ``namespace``."""
+    """``secrets:<ns>/<profile>`` for every profile that applies in ``namespace``.
+
+    Profiles an object uses come first. A profile no object uses is left out when its Secrets are
+    already checked for another one (the built-in ``rook-osd`` and ``rook-kms`` share
+    ``rook-vault``): the same Secret is reported once.
+    """
     used = profiles_used(judged)
-    found = [
-        check
-        for profile in config.profiles
-        if (check := _profile_secrets(profile, namespace, view, profile.name in used))
-    ]
+    found: list[Check] = []
+    checked: set[str] = set()
+    for profile in sorted(config.profiles, key=lambda p: p.name not in used):
+        is_used = profile.name in used
+        secrets = profile.connection.secret_names
+        if not is_used and secrets and secrets <= checked:
+            continue
+        check = _profile_secrets(profile, namespace, view, is_used)
+        if check is not None:
+            found.append(check)
+            checked |= secrets
     if found:
         return found
     detail = "no profile applies here yet (no object a profile matches, none of their Secrets)"
