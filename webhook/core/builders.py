@@ -76,6 +76,24 @@ def connection_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Js
     return out
 
 
+def rook_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Json]:
+    """The VAULT_* env for Rook's own containers (rook-kms): `connection_env` without what Rook
+    takes from the CephCluster (`constants.ROOK_OWN_SETTINGS`: address, auth method, credentials)
+    and without TLS settings that are not paths into our TLS mount. Rook reads a ``VAULT_CACERT``
+    without ``/etc/vault`` in it as the name of a Secret, so a node path from a px-vault Secret
+    (or VAULT_CAPATH, which Rook refuses) must never reach it."""
+    mount_prefix = c.TLS_MOUNT_PATH + "/"
+    return [
+        entry
+        for entry in connection_env(connection, shape)
+        if entry["name"] not in c.ROOK_OWN_SETTINGS
+        and (
+            entry["name"] not in tls.OWNED_SETTINGS
+            or str(entry.get("value", "")).startswith(mount_prefix)
+        )
+    ]
+
+
 def mount(name: str, path: str, *, read_only: bool) -> Json:
     """A volumeMount."""
     out: Json = {"name": name, "mountPath": path}
@@ -123,6 +141,14 @@ def memory_volume(name: str, key_volume: KeyVolume) -> Json:
     return {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": key_volume.size_limit}}
 
 
+def cryptsetup_lock_volume() -> Json:
+    """The in-memory volume of cryptsetup's device locks (`constants.CRYPTSETUP_LOCK_DIR`)."""
+    return {
+        "name": c.CRYPTSETUP_LOCK_VOLUME,
+        "emptyDir": {"medium": "Memory", "sizeLimit": c.CRYPTSETUP_LOCK_SIZE_LIMIT},
+    }
+
+
 def resources(res: Resources) -> Json:
     """``{requests, limits}`` of the injected container."""
     out: Json = {}
@@ -156,6 +182,7 @@ def injector_env(
     user: InjectorUser,
     seed_file: str | None = None,
     tls_dir: str | None = None,
+    verify_luks: str | None = None,
 ) -> list[Json]:
     """The ``VSI_*`` settings of the injector (see `vsi_common.names`), in a stable order."""
     env = [
@@ -171,6 +198,8 @@ def injector_env(
         env.append(value_env(names.VSI_FILE_GROUP_READABLE, "true"))
     if tls_dir is not None:
         env.append(value_env(names.VSI_TLS_DIR, tls_dir))
+    if verify_luks is not None:
+        env.append(value_env(names.VSI_VERIFY_LUKS, verify_luks))
     return env
 
 

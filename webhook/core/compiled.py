@@ -44,6 +44,9 @@ class Fragments:
     """Names of `env`."""
     reconciled: frozenset[str]
     """`env_names` and the TLS file settings: an object with none of them needs only appends."""
+    rook_env: tuple[Json, ...]
+    """VAULT_* env for Rook's own containers (rook-kms): `env` without the address, the auth
+    choice and the credentials, which Rook takes from the CephCluster (`builders.rook_env`)."""
     injector_env: tuple[Json, ...]
     """VAULT_* env for ``vsi-injector``: no TLS paths (it finds the files in `tls_dir`)."""
     tls_dir: str | None
@@ -99,6 +102,7 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             env=env,
             env_names=frozenset(e["name"] for e in env),
             reconciled=frozenset(e["name"] for e in env) | tls.OWNED_SETTINGS,
+            rook_env=tuple(b.rook_env(profile.connection, shape)),
             injector_env=injector_env,
             tls_dir=c.TLS_MOUNT_PATH if files else None,
             tls_volume=b.tls_volume(source, shape) if source and shape else None,

@@ -34,7 +34,11 @@ PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
 """Accepted ``injector.imagePullPolicy`` values."""
 RESOURCE_NAMES: Final = ("cpu", "memory", "ephemeral-storage")
 """Resource names accepted in ``injector.resources``."""
-RESERVED_MOUNT_PATHS: Final = ((c.TLS_MOUNT_PATH, "TLS Secret"), (c.SEED_MOUNT_PATH, "Rook seed"))
+RESERVED_MOUNT_PATHS: Final = (
+    (c.TLS_MOUNT_PATH, "TLS Secret"),
+    (c.SEED_MOUNT_PATH, "Rook seed"),
+    (c.CRYPTSETUP_LOCK_DIR, "cryptsetup lock"),
+)
 """Paths the injector also mounts: ``keyVolume.mountPath`` may not equal, contain or nest in them
 (a container's mount paths must be unique, and nested mounts would hide or shadow the keys)."""
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from vsi_common import names, validation
+from webhook.core import constants as c
 from webhook.core import tls as t
 from webhook.core.fields import FieldReader, kind
 from webhook.core.profiles import Connection, RookKms
@@ -27,9 +28,9 @@ TLS_SECRET_FIELDS: Final = ("name", "keys")
 """Keys of ``connection.tlsSecret`` in its long form."""
 KMS_FIELDS: Final = ("connectionDetails", "tokenSecretName")
 """Keys of ``connection.kms`` (those of Rook's ``CephCluster.spec.security.kms``)."""
-KMS_PROVIDER: Final = "KMS_PROVIDER"
+KMS_PROVIDER: Final = c.ROOK_KMS_PROVIDER_ENV
 """Rook's ``connectionDetails`` key naming the KMS; required, and `KMS_PROVIDER_VAULT` here."""
-KMS_PROVIDER_VAULT: Final = "vault"
+KMS_PROVIDER_VAULT: Final = c.ROOK_KMS_VAULT
 """The only `KMS_PROVIDER` this webhook speaks."""
 CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
 """VAULT_* names that are credentials: never allowed in ``values`` or ``connectionDetails``."""

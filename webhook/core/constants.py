@@ -121,9 +121,61 @@ ROOK_KEY_FILE: Final = "luks_key"
 ROOK_SECRET_KEY: Final = "dmcrypt-key"
 """Key of Rook's per-OSD Secret ``rook-ceph-osd-encryption-key-<pvc>`` that holds the key."""
 ROOK_KMS_INIT_CONTAINER: Final = "encryption-kms-get-kek"
-"""Rook's own init container that fetches the key from a KMS; its presence means hands off."""
+"""Rook's own init container that fetches the key from its KMS (``rook key-management get <pvc>
+/etc/ceph/luks_key``); rook-kms replaces it in place with ``vsi-injector``."""
 DEFAULT_ROOK_SECRET: Final = "rook-vault"
-"""Connection Secret (px-vault style) of the built-in rook-osd profile, in the OSD namespace."""
+"""Connection Secret (px-vault style) of the built-in rook-osd and rook-kms profiles, in the Rook
+namespace."""
+
+# --- Rook-Ceph in Vault-KMS mode (rook-kms) -------------------------------------------------------
+
+ROOK_OPERATOR_APP: Final = "rook-ceph-operator"
+"""Value of `ROOK_APP_LABEL` on the Rook operator's pod."""
+ROOK_OPERATOR_ARGS: Final = ("ceph", "operator")
+"""Arguments of the operator's ``rook`` process (command and args hold them in a row)."""
+ROOK_PREPARE_APP: Final = "rook-ceph-osd-prepare"
+"""Value of `ROOK_APP_LABEL` on the OSD prepare Job's pods."""
+ROOK_PROVISION_CONTAINER: Final = "provision"
+"""The prepare pod's container that runs ``/rook/rook ceph osd provision`` (ceph-volume)."""
+ROOK_PROVISION_ARGS: Final = ("ceph", "osd", "provision")
+"""Arguments of the ``provision`` container's ``rook`` process."""
+ROOK_ENCRYPTED_DEVICE_ENV: Final = "ROOK_ENCRYPTED_DEVICE"
+"""Env of the ``provision`` container; ``"true"`` for an encrypted OSD."""
+ROOK_KMS_PROVIDER_ENV: Final = "KMS_PROVIDER"
+"""Env Rook copies from ``security.kms.connectionDetails`` into its KMS containers."""
+ROOK_KMS_VAULT: Final = "vault"
+"""Value of `ROOK_KMS_PROVIDER_ENV` when Rook keeps its keys in Vault (rook-kms pods)."""
+ROOK_KEY_ROTATION_APP: Final = "rook-ceph-osd-key-rotation"
+"""Value of `ROOK_APP_LABEL` on the pods of Rook's key-rotation CronJobs."""
+ROOK_ROTATE_ARGS: Final = ("key-management", "rotate-key")
+"""Arguments the key-rotation container's ``rook`` process starts with (then the PVC, devices)."""
+ROOK_GET_KEK_ARGS: Final = ("key-management", "get")
+"""Arguments `ROOK_KMS_INIT_CONTAINER` starts with (then the PVC and the key file's path)."""
+ROOK_OPEN_CONTAINER: Final = "encryption-open"
+"""Rook's init container that opens the OSD's data device with ``/etc/ceph/luks_key``."""
+ROOK_OWN_SETTINGS: Final = frozenset(
+    {
+        names.VAULT_ADDR,
+        names.VAULT_AUTH_METHOD,
+        names.VAULT_TOKEN,
+        names.VAULT_APPROLE_ROLE_ID,
+        names.VAULT_APPROLE_SECRET_ID,
+    }
+)
+"""rook-kms: the address and the auth choice with its credentials, which Rook insists on finding
+in the CephCluster's ``security.kms``: never injected into Rook's own containers."""
+ROOK_DEFAULT_BACKEND_PATH: Final = "secret"
+"""The KV mount Rook puts in its pods' VAULT_BACKEND_PATH when the CephCluster names none."""
+CRYPTSETUP_LOCK_VOLUME: Final = "vsi-cryptsetup-locks"
+"""rook-kms: in-memory volume for cryptsetup's lock directory in the injector (``--verify-luks``
+on a block device takes a lock there; the read-only root filesystem has none)."""
+CRYPTSETUP_LOCK_DIR: Final = "/run/cryptsetup"
+"""Where cryptsetup takes its device locks; `CRYPTSETUP_LOCK_VOLUME` is mounted there."""
+CRYPTSETUP_LOCK_SIZE_LIMIT: Final = "1Mi"
+"""``sizeLimit`` of `CRYPTSETUP_LOCK_VOLUME` (it holds empty lock files)."""
+DISK_GROUP: Final = 6
+"""rook-kms: ``runAsGroup`` of the injector that reads the OSD's block device (``--verify-luks``):
+the ``disk`` group that owns block devices (mode 0660) on Debian, Ubuntu, RHEL and Fedora."""
 DEFAULT_VOLUME_KEYS_SECRET: Final = "vsi-vault"
 """Connection Secret (px-vault style) of the built-in volume-keys profile, in the pod namespace."""
 
@@ -135,9 +187,17 @@ TYPE_PORTWORX_OPERATOR: Final = "portworx-operator"
 """Profile type: a StorageCluster (``core.libopenstorage.org/v1``)."""
 TYPE_ROOK_OSD: Final = "rook-osd"
 """Profile type: an encrypted Rook OSD-on-PVC Pod (CREATE)."""
+TYPE_ROOK_KMS: Final = "rook-kms"
+"""Profile type: Rook in Vault-KMS mode: its operator, OSD prepare, key-rotation and OSD Pods."""
 TYPE_VOLUME_KEYS: Final = "volume-keys"
 """Profile type: a Pod annotated ``inject: "true"`` with PVC volumes (CREATE)."""
-PROFILE_TYPES: Final = (TYPE_PORTWORX, TYPE_PORTWORX_OPERATOR, TYPE_ROOK_OSD, TYPE_VOLUME_KEYS)
+PROFILE_TYPES: Final = (
+    TYPE_PORTWORX,
+    TYPE_PORTWORX_OPERATOR,
+    TYPE_ROOK_OSD,
+    TYPE_ROOK_KMS,
+    TYPE_VOLUME_KEYS,
+)
 """Every profile type, in documentation order."""
 
 REASON_INJECTED: Final = "injected"
@@ -161,11 +221,17 @@ SKIP_UNKNOWN_PROFILE: Final = "unknown-profile"
 SKIP_ALREADY_INJECTED: Final = "already-injected"
 """Skipped: everything is in place already (the patch would be empty)."""
 SKIP_KMS_MANAGED: Final = "kms-managed"
-"""Skipped (with a warning): Rook already fetches the OSD key from its own KMS."""
+"""Skipped (with a warning): Rook fetches the OSD key from its own KMS and no rook-kms profile is
+configured to take that over."""
+SKIP_UNEXPECTED_SHAPE: Final = "unexpected-shape"
+"""Skipped (with a warning naming what was expected): a Rook pod whose shape is not the one this
+webhook knows (an init container missing, a volume or argument that differs: another Rook
+version)."""
 SKIP_CONFLICT: Final = "conflict"
 """Skipped (with a warning): the object selects another secrets provider, has a volume of ours
-with another source, mounts another volume at one of our paths, or its ``ceph.rook.io/pvc`` label
-names none of its PVCs."""
+with another source, mounts another volume at one of our paths, its ``ceph.rook.io/pvc`` label
+names none of its PVCs, or Rook reads its keys from another KV mount or Vault namespace than the
+profile names."""
 SKIP_MALFORMED: Final = "malformed"
 """Skipped (with a warning): a field the patch must extend (a list, ``metadata``, a
 StorageCluster ``spec``) holds something else; the schema check after admission rejects it."""

@@ -26,7 +26,7 @@ from webhook.core import patch
 from webhook.core.compiled import CompiledProfile, compile_profile
 from webhook.core.model import AdmissionContext, MutationResult, Mutator
 from webhook.core.profiles import Config
-from webhook.core.registry import BY_KIND, rule_for
+from webhook.core.registry import BY_KIND, RULES, rule_for
 from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject, subject_of
 from webhook.core.shapes import as_map, is_map, is_map_or_none
 from webhook.core.warnings import secret_warnings
@@ -116,6 +116,11 @@ class _Mutator:
         for chosen in self._compiled.values():
             if chosen[1].type in candidates:
                 return chosen
+        for rule_type, handled in candidates.items():
+            unconfigured = RULES[rule_type].unconfigured
+            said = unconfigured(subject) if handled and unconfigured is not None else None
+            if said is not None and said.skip is not None:
+                return _skipped(said.skip, said.warnings)
         return _skipped(c.SKIP_NO_PROFILE)
 
 

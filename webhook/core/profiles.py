@@ -136,6 +136,7 @@ BUILTIN_PROFILES: Final = (
         c.TYPE_PORTWORX_OPERATOR, c.TYPE_PORTWORX_OPERATOR, Connection(secret=c.DEFAULT_PX_SECRET)
     ),
     Profile(c.TYPE_ROOK_OSD, c.TYPE_ROOK_OSD, Connection(secret=c.DEFAULT_ROOK_SECRET)),
+    Profile(c.TYPE_ROOK_KMS, c.TYPE_ROOK_KMS, Connection(secret=c.DEFAULT_ROOK_SECRET)),
     Profile(
         c.TYPE_VOLUME_KEYS, c.TYPE_VOLUME_KEYS, Connection(secret=c.DEFAULT_VOLUME_KEYS_SECRET)
     ),

@@ -11,11 +11,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from webhook.core.rules import portworx, portworx_operator, rook_osd, volume_keys
+from webhook.core.rules import portworx, portworx_operator, rook_kms, rook_osd, volume_keys
 from webhook.core.rules.base import GroupKind, Rule
 from webhook.errors import ConfigError
 
-_ALL: Final = (portworx.RULE, portworx_operator.RULE, rook_osd.RULE, volume_keys.RULE)
+_ALL: Final = (
+    portworx.RULE,
+    portworx_operator.RULE,
+    rook_osd.RULE,
+    rook_kms.RULE,
+    volume_keys.RULE,
+)
 RULES: Final[Mapping[str, Rule]] = MappingProxyType({rule.type: rule for rule in _ALL})
 """Every rule, keyed by its profile type constant."""
 BY_KIND: Final[Mapping[GroupKind, tuple[Rule, ...]]] = MappingProxyType(

@@ -2,14 +2,16 @@
 
 The webhook's output is only right if the containers it describes start and find what they
 need, so the contract tests resolve a container the way the kubelet would before running a
-process with it: ``env`` from values, ``secretKeyRef`` (an optional key that is missing stays
-unset; a required one stops the pod), ``fieldRef``; and every volume of the pod materialised in
-a directory (the kubelet sets them all up before any container runs, and a missing Secret or
-key that is not optional keeps the pod in ``ContainerCreating``): Secret and projected volumes
-with their ``items``, ``defaultMode`` and item ``mode``, in the kubelet's layout (each file a
-symlink through ``..data`` into a timestamped directory), ConfigMaps, service-account tokens,
-the downward API, ``emptyDir``, ``hostPath`` (a directory the test fills, as a node would have
-it) and PVCs. Env values that are paths under a mount are mapped to its directory.
+process with it: ``env`` from values, ``secretKeyRef`` and ``configMapKeyRef`` (an optional key
+that is missing stays unset; a required one stops the pod), ``fieldRef`` and ``envFrom``; and
+every volume of the pod materialised in a directory (the kubelet sets them all up before any
+container runs, and a missing Secret or key that is not optional keeps the pod in
+``ContainerCreating``): Secret and projected volumes with their ``items``, ``defaultMode`` and
+item ``mode``, in the kubelet's layout (each file a symlink through ``..data`` into a
+timestamped directory), ConfigMaps, service-account tokens, the downward API, ``emptyDir``,
+``hostPath`` (a directory the test fills, as a node would have it) and PVCs; a PVC a container
+maps with ``volumeDevices`` is the file the test gives as that claim's block device. Env values
+that are paths under a mount (or a device path) are mapped to its directory (or file).
 
 A Pod created from a template (a DaemonSet's) also gets what the ServiceAccount admission
 plugin adds before any webhook sees it: the service-account token volume, in every container.
@@ -50,6 +52,14 @@ class Node:
     """hostPath path -> the directory standing in for it (an empty one when not given)."""
     service_account_token: str = "not-a-real-token"
     """The projected token of the pod's service account."""
+    block_devices: dict[str, Path] = field(default_factory=dict)
+    """PVC claim name -> the file standing in for its block device (``volumeDevices``)."""
+    pod_name: str = "pod-0"
+    """``metadata.name`` of the pod (downward API)."""
+    node_name: str = "node-0"
+    """``spec.nodeName``: the node the pod runs on."""
+    pod_ip: str = "10.0.0.7"
+    """``status.podIP``."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class Started:
     """The resolved environment (the test's own, without VAULT_* and VSI_*, underneath)."""
     mounts: dict[str, Path]
     """mountPath -> the directory of the mounted volume."""
+    devices: dict[str, Path] = field(default_factory=dict)
+    """devicePath -> the file standing in for the block device mapped there."""
 
     def path(self, container_path: str) -> Path:
         """The directory or file standing in for ``container_path`` (under one of the mounts)."""
@@ -67,9 +79,16 @@ class Started:
         assert mapped != container_path, f"{container_path} lies under no mount of the container"
         return Path(mapped)
 
+    def sees(self, container_path: str) -> bool:
+        """Whether ``container_path`` is a file the container sees in its mounts or devices."""
+        mapped = self.mapped(container_path)
+        return mapped != container_path and Path(mapped).is_file()
+
     def mapped(self, value: str) -> str:
         """``value`` with a mount path at its start replaced by the mount's directory (a path in
         the image, or no path at all, stays as it is)."""
+        if value in self.devices:
+            return str(self.devices[value])
         for mount_path in sorted(self.mounts, key=len, reverse=True):
             if value == mount_path or value.startswith(mount_path + "/"):
                 return str(self.mounts[mount_path]) + value[len(mount_path) :]
@@ -138,7 +157,6 @@ class Pod:
         container = next(
             c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == name
         )
-        assert "envFrom" not in container, "envFrom is not resolved here"
         mounts: dict[str, Path] = {}
         for mount in container.get("volumeMounts", []):
             directory = self.volumes[mount["name"]]
@@ -146,7 +164,9 @@ class Pod:
                 directory = directory / mount["subPath"]
             mounts[mount["mountPath"].rstrip("/")] = directory
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VSI_"))}
-        started = Started(env, mounts)
+        for source in container.get("envFrom", []):
+            env.update(_env_from(source, self.node))
+        started = Started(env, mounts, self._devices(container))
         for entry in container.get("env", []):
             value = _env_value(entry, self.node)
             if value is None:
@@ -154,23 +174,57 @@ class Pod:
             env[entry["name"]] = started.mapped(value)
         return started
 
+    def _devices(self, container: Mapping[str, Any]) -> dict[str, Path]:
+        """The container's ``volumeDevices``: device path -> the claim's stand-in file."""
+        devices: dict[str, Path] = {}
+        for device in container.get("volumeDevices", []):
+            volume = next(v for v in self.spec["volumes"] if v["name"] == device["name"])
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            if claim not in self.node.block_devices:
+                raise PodWouldNotStart(f"PVC {claim} has no block device on this node")
+            devices[device["devicePath"]] = self.node.block_devices[claim]
+        return devices
+
 
 def _env_value(entry: Mapping[str, Any], node: Node) -> str | None:
     if "value" in entry:
         return str(entry["value"])
+    if "valueFrom" not in entry:
+        return ""  # {name} alone: the variable is set, empty
     source = entry["valueFrom"]
-    if "secretKeyRef" in source:
-        ref = source["secretKeyRef"]
-        data = node.secrets.get(ref["name"])
-        if data is None or ref["key"] not in data:
-            if ref.get("optional") is True:
-                return None
-            raise PodWouldNotStart(f"env {entry['name']}: Secret {ref['name']} key {ref['key']}")
-        value = data[ref["key"]]
-        return value.decode() if isinstance(value, bytes) else value
+    for kind, objects in (("secretKeyRef", node.secrets), ("configMapKeyRef", node.config_maps)):
+        if kind in source:
+            ref = source[kind]
+            data = objects.get(ref["name"])
+            if data is None or ref["key"] not in data:
+                if ref.get("optional") is True:
+                    return None
+                raise PodWouldNotStart(f"env {entry['name']}: {kind} {ref['name']} {ref['key']}")
+            value = data[ref["key"]]
+            return value.decode() if isinstance(value, bytes) else value
     field_path = source["fieldRef"]["fieldPath"]
-    assert field_path == "metadata.namespace", f"fieldRef {field_path} is not resolved here"
-    return node.namespace
+    fields = {
+        "metadata.namespace": node.namespace,
+        "metadata.name": node.pod_name,
+        "spec.nodeName": node.node_name,
+        "status.podIP": node.pod_ip,
+    }
+    assert field_path in fields, f"fieldRef {field_path} is not resolved here"
+    return fields[field_path]
+
+
+def _env_from(source: Mapping[str, Any], node: Node) -> dict[str, str]:
+    """The variables of one ``envFrom`` source (a missing optional one gives none)."""
+    if "configMapRef" in source:
+        ref, data = source["configMapRef"], node.config_maps.get(source["configMapRef"]["name"])
+    else:
+        ref, data = source["secretRef"], node.secrets.get(source["secretRef"]["name"])
+    if data is None:
+        if ref.get("optional") is True:
+            return {}
+        raise PodWouldNotStart(f"envFrom {ref['name']} not found")
+    prefix = source.get("prefix", "")
+    return {prefix + k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
 
 
 def _materialise(volume: Mapping[str, Any], node: Node, directory: Path) -> Path:
@@ -189,7 +243,8 @@ def _materialise(volume: Mapping[str, Any], node: Node, directory: Path) -> Path
     elif "projected" in volume:
         files = {}
         default = volume["projected"].get("defaultMode")
-        for projection in volume["projected"]["sources"]:
+        # A projection of nothing (Rook's `vault` volume without TLS Secrets) is an empty dir.
+        for projection in volume["projected"].get("sources") or []:
             files.update(_projection(projection, node, default))
         _atomic_write(directory, files)
     elif "configMap" in volume:

@@ -10,9 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 DEADLINE = 120.0
+
+
+def _pod(path: Path) -> object:
+    """A pod fixture without its comments (the header differs between the two copies)."""
+    return yaml.safe_load(path.read_text())
+
+
+def test_the_demos_kms_osd_pod_is_the_golden_fixture_built_from_rooks_template() -> None:
+    demo = _pod(ROOT / "demo" / "objects" / "rook-kms-osd-pod.yaml")
+    assert demo == _pod(ROOT / "tests" / "golden" / "rook-kms-osd" / "pod.yaml")
 
 
 def _descendants(pid: int) -> set[int]:
@@ -73,6 +84,13 @@ def test_demo_runs_to_the_end_and_shows_stable_keys_and_the_luks_guard() -> None
     assert "set1-data-0-8n462 read (KV v2)" in out
     assert out.count("same key both runs: yes") == 1
     assert out.count("same keys both runs: yes") == 1
+    # rook-kms next to rook-osd: Rook's own key fetch replaced, checked against the LUKS header.
+    kms = out.split("3c. ", 1)[1].split("== 4. ", 1)[0]
+    assert "-  - name: encryption-kms-get-kek" in kms
+    assert "+  - name: vsi-injector" in kms
+    assert "+      value: /set1-data-1-7rxkq" in kms  # VSI_VERIFY_LUKS on the data PVC
+    assert "stored key: exit 0, luks_key written: True" in out
+    assert "missing key: exit 1, luks_key written: False" in out
     assert "run 3 with --verify-luks: exit 0, key file written: True" in out
     assert "run 4 with --verify-luks: exit 1, key file written: False" in out
     assert "does not unlock" in out

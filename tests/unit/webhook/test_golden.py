@@ -2,8 +2,11 @@
 
 Each folder under tests/golden holds ``request.json`` (as the kube-apiserver sends it),
 ``expected.json`` (the whole object after the patch), ``outcome.json`` and, when the webhook
-warns, ``warnings.json``; optional ``cluster.json`` (cache contents) and ``config.yaml``.
-Set VSI_REGEN_GOLDEN=1 to rewrite the expected files after a deliberate change, then review them.
+warns, ``warnings.json``; optional ``cluster.json`` (cache contents) and ``config.yaml``. A case
+built from a storage system's own pod template keeps that pod as ``pod.yaml``, commented with the
+source it comes from; its ``request.json`` wraps exactly that object.
+Set VSI_REGEN_GOLDEN=1 to rewrite the expected files (and the objects of the requests that have a
+``pod.yaml``) after a deliberate change, then review them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
+import yaml
 
 from tests.unit.webhook.support import GOLDEN, context_from_review, load_cluster, validate
 from webhook.core import constants as c
@@ -32,8 +36,27 @@ SCHEMA_CASES = [
 """Cases whose kind has an OpenAPI schema (StorageCluster is a CRD: checked field by field)."""
 
 
+POD_CASES = sorted(name for name in CASES if (GOLDEN / name / "pod.yaml").exists())
+"""Cases whose object is a commented pod fixture (``pod.yaml``)."""
+ROOK_SOURCES = (
+    "deploy/examples/operator.yaml",
+    "pkg/operator/ceph/cluster/osd/provision_spec.go",
+    "pkg/operator/ceph/cluster/osd/spec.go",
+    "pkg/operator/ceph/cluster/osd/key_rotation.go",
+)
+"""Rook's files the pod fixtures are built from (release-1.18)."""
+
+
+def _pod_fixture(case: Path) -> Any:
+    """The object of ``pod.yaml`` as JSON would carry it (YAML anchors become copies)."""
+    return json.loads(json.dumps(yaml.safe_load((case / "pod.yaml").read_text())))
+
+
 def _run(case: Path) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     review = json.loads((case / "request.json").read_text())
+    if REGEN and (case / "pod.yaml").exists():
+        review["request"]["object"] = _pod_fixture(case)
+        (case / "request.json").write_text(json.dumps(review, indent=2) + "\n")
     config_path = case / "config.yaml"
     mutator = build_mutator(load_config(config_path if config_path.exists() else None))
     obj = review["request"]["object"]
@@ -59,6 +82,22 @@ def test_golden_case_produces_the_expected_object_outcome_and_warnings(name: str
     warnings = list(result.warnings)
     if warnings or (case / "warnings.json").exists():
         assert warnings == _expect(case, "warnings.json", warnings)
+
+
+@pytest.mark.parametrize("name", POD_CASES)
+def test_a_pod_fixture_is_the_request_object_and_names_its_source(name: str) -> None:
+    case = GOLDEN / name
+    review = json.loads((case / "request.json").read_text())
+    assert review["request"]["object"] == _pod_fixture(case)
+    header = (case / "pod.yaml").read_text().split("\napiVersion:", 1)[0]
+    assert "release-1.18" in header
+    assert [source for source in ROOK_SOURCES if source in header], header
+
+
+def test_the_four_rook_pod_shapes_have_a_fixture_each() -> None:
+    headers = [(GOLDEN / name / "pod.yaml").read_text() for name in POD_CASES]
+    for source in ROOK_SOURCES:
+        assert any(source in header for header in headers), source
 
 
 @pytest.mark.parametrize("name", SCHEMA_CASES)

@@ -43,6 +43,7 @@ profiles:
         "rook-osd",
         "portworx",
         "portworx-operator",
+        "rook-kms",
         "volume-keys",
     ]
     rook = config.profile("rook-osd")
@@ -52,7 +53,14 @@ profiles:
         token_secret="rook-vault-token",
         tls=secret_source("vault-tls", ["ca.crt"]),
     )
-    assert config.secret_names == {"px-vault", "vsi-vault", "rook-vault-token", "vault-tls"}
+    # rook-vault stays: the built-in rook-kms profile uses it too.
+    assert config.secret_names == {
+        "px-vault",
+        "vsi-vault",
+        "rook-vault",
+        "rook-vault-token",
+        "vault-tls",
+    }
 
 
 def test_builtin_profiles_false_keeps_only_the_configured_ones() -> None:

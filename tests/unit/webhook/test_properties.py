@@ -368,7 +368,7 @@ FUZZ_KEYS = [
     "items", "key", "path", "emptyDir", "medium", "securityContext", "runAsUser", "runAsGroup",
     "fsGroup", "template", "spec", "metadata", "labels", "annotations", "secretsProvider",
     c.ANNOTATION_INJECT, c.ANNOTATION_PROFILE, c.ANNOTATION_STATUS, c.ROOK_APP_LABEL,
-    c.ROOK_PVC_LABEL,
+    c.ROOK_PVC_LABEL, "volumeDevices", "devicePath", "command",
 ]  # fmt: skip
 FUZZ_VALUES = [
     c.PORTWORX_CONTAINER, c.ROOK_KEY_VOLUME, c.KEY_VOLUME_NAME, c.TLS_VOLUME_NAME,
@@ -376,6 +376,8 @@ FUZZ_VALUES = [
     c.TLS_MOUNT_PATH, c.DEFAULT_KEY_MOUNT_PATH, c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT,
     "-secret_type=k8s", "true", "false", "Memory", "pvc", "data", names.VAULT_ADDR,
     "tls-volume-keys", "tls-rook-osd", "portworx-operator", "luks_key", "dmcrypt-key",
+    c.ROOK_OPEN_CONTAINER, c.CRYPTSETUP_LOCK_VOLUME, c.ROOK_OPERATOR_APP, c.ROOK_PREPARE_APP,
+    "key-management", "get", "/etc/ceph/luks_key", "set1-data-1-7rxkq", "tls-rook-kms",
 ]  # fmt: skip
 _SCALAR = st.one_of(
     st.none(),
@@ -394,7 +396,16 @@ JSON = st.recursive(
     max_leaves=25,
 )
 FUZZ_CASES = {
-    "Pod": ("portworx-pod", "rook-osd-secret-seed", "rook-osd-values-tls", "volume-keys-pod"),
+    "Pod": (
+        "portworx-pod",
+        "rook-osd-secret-seed",
+        "rook-osd-values-tls",
+        "volume-keys-pod",
+        "rook-kms-osd",
+        "rook-kms-prepare",
+        "rook-kms-operator",
+        "rook-kms-key-rotation",
+    ),
     "DaemonSet": ("portworx-daemonset",),
     "StorageCluster": ("storagecluster",),
 }

@@ -91,3 +91,6 @@ class Rule:
     (a Pod UPDATE, say); True: `plan` handles it."""
     plan: Callable[[Fragments, Subject, Config], Plan]
     """The patch for a matching object, given the profile's fragments for its TLS shape."""
+    unconfigured: Callable[[Subject], Plan | None] | None = None
+    """What to say about an object `applies` accepts when no profile of this type is configured:
+    a skip with its warning, or None (and no function) for a silent ``no-profile``."""

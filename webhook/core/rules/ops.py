@@ -71,10 +71,16 @@ def insert(parent: Mapping[str, Any], field: str, base: str, index: int, item: A
     return patch.insert_item(parent, field, base, index, item)
 
 
-def env_ops(frags: Fragments, parent: Mapping[str, Any], base: str) -> list[PatchOp]:
-    """Append the profile's env entries the parent lacks (entries set by hand are left alone),
-    and bring our own TLS path entries in line with the shape of the TLS files (a DaemonSet
-    updated after its TLS Secret gained or lost the client pair)."""
+def env_ops(
+    frags: Fragments,
+    parent: Mapping[str, Any],
+    base: str,
+    wanted: Sequence[Json] | None = None,
+) -> list[PatchOp]:
+    """Append the profile's env entries (``wanted``, default `Fragments.env`) the parent lacks
+    (entries set by hand, or by Rook, are left alone), and bring our own TLS path entries in line
+    with the shape of the TLS files (a DaemonSet updated after its TLS Secret gained or lost the
+    client pair)."""
     current = parent.get("env")
     entries = as_list(current)
     present = {
@@ -82,10 +88,12 @@ def env_ops(frags: Fragments, parent: Mapping[str, Any], base: str) -> list[Patc
         for index, e in enumerate(entries)
         if is_map(e) and isinstance(name := e.get("name"), str)
     }
-    if type(current) is list and not (present.keys() & frags.reconciled):
-        return list(frags.env_appends(base))  # the usual case: none of ours there yet
+    if wanted is None:
+        if type(current) is list and not (present.keys() & frags.reconciled):
+            return list(frags.env_appends(base))  # the usual case: none of ours there yet
+        wanted = frags.env
     planned = _tls_env_fixes(frags, entries, present, base)
-    missing = [e for e in frags.env if e["name"] not in present]
+    missing = [e for e in wanted if e["name"] not in present]
     return planned + append(parent, "env", base, missing)
 
 

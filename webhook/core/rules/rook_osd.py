@@ -4,8 +4,9 @@ Rook's operator keeps each OSD's dm-crypt key in a Secret ``rook-ceph-osd-encryp
 that the pod mounts as volume ``osd-encryption-key``. The rule puts ``vsi-injector`` (``rook``
 layout) before the first init container that reads that volume, turns the volume into an in-memory
 one the injector fills with ``luks_key`` from Vault, and keeps Rook's Secret mounted read-only for
-the injector alone as the seed it stores in Vault once. A pod whose key Rook already fetches from
-its own KMS (``encryption-kms-get-kek``) is left alone: that is the ``rook-kms`` mode.
+the injector alone as the seed it stores in Vault once. An OSD pod in Rook's KMS mode (its key
+volume an ``emptyDir`` that ``encryption-kms-get-kek`` fills) is the ``rook-kms`` type's
+(`webhook.core.rules.rook` tells the two apart).
 """
 
 from __future__ import annotations
@@ -20,22 +21,19 @@ from webhook.core import patch
 from webhook.core.compiled import Fragments, Json
 from webhook.core.model import PatchOp
 from webhook.core.profiles import Config
-from webhook.core.rules import ops
+from webhook.core.rules import ops, rook
 from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, as_map, find, is_map, mounts, pvc_names
 from webhook.core.user import injector_user
 
 
 def applies(subject: Subject) -> bool | None:
-    """A Pod labelled as an OSD on a PVC, with Rook's key volume; CREATE only."""
-    labels = subject.labels
-    if (
-        labels.get(c.ROOK_APP_LABEL) == c.ROOK_OSD_APP
-        and labels.get(c.ROOK_PVC_LABEL)
-        and find(subject.spec.get("volumes"), c.ROOK_KEY_VOLUME) is not None
-    ):
-        return subject.creating
-    return None
+    """A Pod labelled as an OSD on a PVC, with Rook's key volume in default mode (Rook's Secret,
+    or the in-memory volume this rule made of it); CREATE only. KMS mode is ``rook-kms``'s."""
+    volume = rook.osd_key_volume(subject)
+    if volume is None or rook.kms_mode(subject.spec, volume):
+        return None
+    return subject.creating
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
