@@ -54,6 +54,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+The labels of the Secret-reading Role and RoleBinding in other namespaces: name and part-of, as
+the examples' namespace/rbac.yaml, plus Helm's own.
+*/}}
+{{- define "vsi.secretAccessLabels" -}}
+app.kubernetes.io/name: {{ include "vsi.name" . }}
+{{ include "vsi.releaseLabels" . }}
+{{- end -}}
+
+{{/*
 The labels of the NetworkPolicy: manifests/components/networkpolicy gives it no part-of (the
 base's label transformer does not reach a component's objects), and the chart renders the same.
 */}}
