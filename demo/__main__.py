@@ -9,7 +9,10 @@
    returns the same keys (only hashes are printed, never a key); in Rook's KMS mode it reads the
    key Rook's operator stored and fails closed on a missing one;
 5. the LUKS guard: a volume formatted with the first key accepts the second run; a replaced key in
-   Vault is refused before it reaches the storage daemon.
+   Vault is refused before it reaches the storage daemon;
+6. the preflight: ``vsi-injector --check`` reports what a run would do (read one key, create
+   another) without creating or writing anything, and names the CA it should trust when the
+   configured one is wrong.
 
 Every process it starts is stopped at the end, also on Ctrl-C or SIGTERM.
 """
@@ -228,7 +231,7 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     return ", ".join(actions) or "(no per-volume lines)"
 
 
-def injector_story(bao: OpenBao, work: Path) -> None:
+def injector_story(bao: OpenBao, work: Path) -> dict[str, str]:
     env = bao.env(
         VAULT_ADDR=bao.https_addr,
         VAULT_CACERT=str(bao.ca_cert),
@@ -296,6 +299,7 @@ def injector_story(bao: OpenBao, work: Path) -> None:
     note("same keys both runs: yes")
     kms_story(env, work)
     luks_story(env, work, volumes[0])
+    return env
 
 
 def kms_story(env: dict[str, str], work: Path) -> None:
@@ -396,6 +400,37 @@ def luks_story(env: dict[str, str], work: Path, volume: str) -> None:
     note(f"it said: {last_error(result)}")
 
 
+def check_story(env: dict[str, str], other_ca: Path) -> None:
+    say("6. Preflight: vsi-injector --check says what a run would do, creating and writing nothing")
+    new_volume = "logs-postgres-0"
+    args = ["--check", "--layout", "volume-keys", "--namespace", "databases"]
+    args += ["--volume", "data-postgres-0", "--volume", new_volume]
+    result = run_injector(env, *args)
+    for line in result.stdout.splitlines():
+        note(line)
+    note(f"exit {result.returncode}: a run with these settings would succeed")
+    if result.returncode != 0:
+        raise SystemExit(f"demo: --check found a problem: {last_error(result)}")
+    client = hvac.Client(
+        url=env["VAULT_ADDR"], token=env["VAULT_TOKEN"], verify=env["VAULT_CACERT"]
+    )
+    try:
+        client.secrets.kv.v2.read_secret_version(
+            path=f"vault-storage-injector/databases/{new_volume}", raise_on_deleted_version=True
+        )
+    except hvac.exceptions.InvalidPath:
+        note(f"{new_volume} still has no key in Vault: the check created nothing")
+    else:
+        raise SystemExit("demo: --check created a key")
+    result = run_injector(dict(env, VAULT_CACERT=str(other_ca)), *args)
+    note(f"the same check trusting the webhook's CA instead of Vault's: exit {result.returncode}")
+    for line in result.stdout.splitlines():
+        if line.startswith("fail") or line.strip().startswith("fix:"):
+            note(line)
+    if result.returncode != 1:
+        raise SystemExit("demo: --check did not see the wrong CA")
+
+
 @contextlib.contextmanager
 def interrupt_on_signals() -> Iterator[None]:
     """Ctrl-C and SIGTERM both become KeyboardInterrupt, so the clean-up in `main` always runs.
@@ -472,7 +507,7 @@ def main() -> int:
             say("3c. The same in Rook's Vault-KMS mode (rook-kms): keys born in Vault")
             show_mutation(port, ca, "rook-kms-osd-pod.yaml", "pods", "")
 
-            injector_story(bao, work)
+            check_story(injector_story(bao, work), ca)
             say("Done: every process the demo started is being stopped")
         return 0
     except KeyboardInterrupt:

@@ -283,7 +283,9 @@ def creation(path: str, layout: str, seed: bytes | None, guard: LuksGuard | None
         if seed is None:
             raise KeyFailure(
                 f"no key at {path} and no seed file: the rook layout never invents a key for an "
-                "existing OSD (store Rook's key there, or pass --seed-file with Rook's key Secret)"
+                "OSD (in Rook's KMS mode its operator stores the key when it prepares the OSD: "
+                "check the operator's Vault access and mount; in the default mode, pass "
+                "--seed-file with Rook's key Secret)"
             )
         return "migrated"
     return "created"

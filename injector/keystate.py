@@ -283,7 +283,11 @@ def _missing(
         fix = (
             f"restore the key the volume was formatted with to {path}"
             if ctx.guard is not None
-            else f"store Rook's key at {path}, or pass --seed-file with Rook's key Secret"
+            else (
+                f"in Rook's KMS mode, let Rook's operator store the key at {path} (check its "
+                "Vault policy and mount); in the default mode, pass --seed-file with Rook's key "
+                "Secret"
+            )
         )
         return _failed(spec, path, Check(name, FAIL, str(exc), fix), *readable)
     how = "a create-only write (cas=0)" if ctx.store.version == 2 else "a write, then a read-back"

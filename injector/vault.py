@@ -219,15 +219,7 @@ class VaultSession:
 
     def _token_rejected(self) -> bool:
         """True when Vault refuses the token itself, not just one path (403 on lookup-self)."""
-        answer = self.call(
-            Endpoint.TOKEN_LOOKUP,
-            "GET",
-            LOOKUP_SELF,
-            what="checking the token",
-            accept=(Outcome.OK, Outcome.DENIED),
-            relogin=False,
-        )
-        return answer.outcome is Outcome.DENIED
+        return self.token_lookup() is None
 
     def _gave_up(self, what: str, last: str) -> VaultError:
         return VaultError(

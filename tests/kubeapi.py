@@ -12,9 +12,15 @@ compacted the snapshot away), chunked watch streams of ``{"type", "object"}`` li
 resourceVersion (``ERROR`` with a 410 Status once the history was compacted), and a request log
 for asserting on what was sent.
 
-Resources: namespaces, secrets and mutatingwebhookconfigurations. Tests change the state through
-`KubeApi.apply` / `KubeApi.remove` (which emit watch events like any other writer) and deny access
-with `KubeApi.forbid`.
+Resources: namespaces, secrets and mutatingwebhookconfigurations; for ``vsi-webhook doctor`` also
+configmaps, services, serviceaccounts, pods, endpointslices, daemonsets and the Portworx
+StorageCluster custom resource, the ``serviceaccounts/<name>/token`` subresource (TokenRequest:
+a JWT of `tests.tokenreview.TokenReviewer` for that service account) and ``tokenreviews``
+(answered for those JWTs, so that OpenBao's kubernetes auth can log a TokenRequest's JWT in).
+Tests change the state through `KubeApi.apply` / `KubeApi.remove` (which emit watch events like
+any other writer) and deny access with `KubeApi.forbid` (``forbid("create",
+"serviceaccounts/token", ns)`` for TokenRequests), or allow only what `KubeApi.authorizer` says
+(RBAC rules evaluated by a test).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.tokenreview import TokenReviewer
 
 TOKEN = "vsi-test-token"
 """The bearer token the double expects; test-only, never a real credential."""
@@ -75,8 +83,21 @@ RESOURCES = {
             "v1",
             namespaced=False,
         ),
+        Resource("configmaps", "ConfigMap", "", "v1", namespaced=True),
+        Resource("services", "Service", "", "v1", namespaced=True),
+        Resource("serviceaccounts", "ServiceAccount", "", "v1", namespaced=True),
+        Resource("pods", "Pod", "", "v1", namespaced=True),
+        Resource("endpointslices", "EndpointSlice", "discovery.k8s.io", "v1", namespaced=True),
+        Resource("daemonsets", "DaemonSet", "apps", "v1", namespaced=True),
+        Resource(
+            "storageclusters", "StorageCluster", "core.libopenstorage.org", "v1", namespaced=True
+        ),
     )
 }
+TOKEN_SUBRESOURCE = "serviceaccounts/token"
+"""How RBAC (and `KubeApi.forbid`) names a TokenRequest."""
+TOKEN_REVIEWS = "tokenreviews"
+"""The TokenReview resource (authentication.k8s.io/v1, create only)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,12 @@ class KubeApi:
     """One-shot callbacks run just before a (verb, plural) request is handled."""
     snapshots: dict[int, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     """Paginated lists in progress: id -> (resourceVersion, the items at that version)."""
+    reviewer: TokenReviewer = field(default_factory=TokenReviewer)
+    """Issues the JWTs of TokenRequests and answers TokenReviews for them."""
+    issued: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    """(namespace, service account, audiences) of every TokenRequest answered."""
+    authorizer: Callable[[str, str, str | None, str | None], bool] | None = None
+    """When set, RBAC as an allow-list: may (verb, plural, namespace, name)? Else 403."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     # ---------------------------------------------------------------- test-side helpers
@@ -236,6 +263,12 @@ class KubeApi:
         namespace: str | None = None
         if len(parts) >= 3 and parts[0] == "namespaces":
             namespace, parts = parts[1], parts[2:]
+        if parts == [TOKEN_REVIEWS] or (
+            len(parts) == 3 and parts[0] == "serviceaccounts" and parts[2] == "token"
+        ):
+            from tests.kubeapi_tokens import authentication
+
+            return await authentication(self, request, namespace, parts)
         if not parts or parts[0] not in RESOURCES:
             return _status(404, "NotFound", "the server could not find the requested resource")
         resource = RESOURCES[parts[0]]
@@ -284,6 +317,10 @@ class KubeApi:
             resource.plural,
             None,
         ) in self.denied:
+            return _forbidden(verb, resource, namespace, name)
+        if self.authorizer is not None and not self.authorizer(
+            verb, resource.plural, namespace, name
+        ):
             return _forbidden(verb, resource, namespace, name)
         for failure in list(self.failures):
             if failure[:2] == (verb, resource.plural):
@@ -532,12 +569,18 @@ def _status(
 
 
 def _forbidden(
-    verb: str, resource: Resource, namespace: str | None, name: str | None
+    verb: str,
+    resource: Resource,
+    namespace: str | None,
+    name: str | None,
+    *,
+    subresource: str = "",
 ) -> web.Response:
     subject = f'{resource.qualified()} "{name}"' if name else resource.qualified()
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    plural = f"{resource.plural}/{subresource}" if subresource else resource.plural
     message = (
-        f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{resource.plural}" '
+        f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{plural}" '
         f'in API group "{resource.group}"{where}'
     )
     return _status(403, "Forbidden", message, resource, name)

@@ -1,4 +1,4 @@
-"""`vsi-webhook`: serve the admission webhook over HTTPS, or preview its mutation offline.
+"""`vsi-webhook`: serve the admission webhook over HTTPS, preview its mutation, check the cluster.
 
 Exit codes are decided here only: 0 success, 2 bad usage or input, 1 any other failure; errors
 are one line on stderr, never a traceback.
@@ -26,10 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    from webhook.commands import mutate, serve
+    from webhook.commands import doctor, mutate, serve
 
     serve.add_parser(sub)
     mutate.add_parser(sub)
+    doctor.add_parser(sub)
     return parser
 
 

@@ -94,6 +94,14 @@ def test_demo_runs_to_the_end_and_shows_stable_keys_and_the_luks_guard() -> None
     assert "run 3 with --verify-luks: exit 0, key file written: True" in out
     assert "run 4 with --verify-luks: exit 1, key file written: False" in out
     assert "does not unlock" in out
+    # It ends with the preflight: what a run would do, nothing created, a wrong CA named.
+    check = out.split("== 6. Preflight", 1)[1]
+    assert "a run would create one" in check
+    assert ", 0 fail" in check
+    assert "exit 0: a run with these settings would succeed" in check
+    assert "logs-postgres-0 still has no key in Vault: the check created nothing" in check
+    assert "trusting the webhook's CA instead of Vault's: exit 1" in check
+    assert "fix: set VAULT_CACERT (or VAULT_CAPATH) to the CA that issued it" in check
 
 
 def test_ctrl_c_stops_every_process_the_demo_started() -> None:

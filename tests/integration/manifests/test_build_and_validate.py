@@ -35,8 +35,10 @@ def test_every_example_and_component_is_found() -> None:
     found = {rel(d) for d in kustomization_dirs()}
     assert {
         "manifests/base",
+        "manifests/components/doctor",
         "manifests/components/networkpolicy",
         "manifests/components/vault-token-reviewer",
+        "manifests/examples/doctor",
         "manifests/examples/external-vault",
         "manifests/examples/portworx",
         "manifests/examples/rook",

@@ -105,6 +105,8 @@ def test_every_bound_subject_is_one_of_our_service_accounts(all_objects: list[Ob
         "vault-storage-injector",
         "vault-storage-injector-certs",
         "vault-storage-injector-token-reviewer",
+        # The doctor's component (read-only: tests/integration/doctor/test_rbac.py).
+        "vault-storage-injector-doctor",
     }
     bindings = [o for o in all_objects if o["kind"] in {"RoleBinding", "ClusterRoleBinding"}]
     assert bindings
