@@ -176,3 +176,13 @@ Profile names must be unique: JSON Schema cannot say so, this check does.
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{/*
+The annotations of the doctor's RBAC for `helm test`: created before the test pod (weight -1),
+deleted when the test passes.
+*/}}
+{{- define "vsi.testHook" -}}
+helm.sh/hook: test
+helm.sh/hook-weight: "-1"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}

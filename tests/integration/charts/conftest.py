@@ -134,6 +134,16 @@ def key_named(message: str, path: str) -> bool:
     return any(form in message for form in forms)
 
 
+def is_test_hook(obj: Obj) -> bool:
+    """Whether ``obj`` is one of `helm test`'s hooks (created only while the test runs)."""
+    return obj["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
+
+
+def release_objects(objects: list[Obj]) -> list[Obj]:
+    """What `helm install` applies: the objects without the test hooks."""
+    return [o for o in objects if not is_test_hook(o)]
+
+
 def find(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
     """The one object of that kind (and name)."""
     hits = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
@@ -147,5 +157,6 @@ def kinds(objects: list[Obj]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def default_render() -> list[Obj]:
-    """The chart with its default values, release and namespace vault-storage-injector."""
-    return render()
+    """What `helm install` applies with the default values (release and namespace
+    vault-storage-injector), without the test hooks."""
+    return release_objects(render())

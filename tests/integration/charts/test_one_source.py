@@ -28,6 +28,7 @@ from tests.integration.charts.conftest import (
     CHART,
     HELM_LABELS,
     RELEASE,
+    release_objects,
     render,
 )
 from tests.integration.manifests.conftest import MANIFESTS, Obj, kustomize
@@ -125,7 +126,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_the_chart_renders_what_kustomize_builds(case: str) -> None:
     values, directory = CASES[case]
-    found = differences(render(values), kustomize(MANIFESTS / directory))
+    found = differences(release_objects(render(values)), kustomize(MANIFESTS / directory))
     assert not found, "\n\n".join(found)
 
 
@@ -142,7 +143,7 @@ EXAMPLES = {
 def test_the_example_values_render_what_the_kustomize_example_builds(example: str) -> None:
     values_file, directory = EXAMPLES[example]
     found = differences(
-        render(value_files=[CHART / "examples" / values_file]),
+        release_objects(render(value_files=[CHART / "examples" / values_file])),
         kustomize(MANIFESTS / directory),
         not_in_chart=frozenset({"Namespace", "Secret"}),
     )
@@ -186,7 +187,7 @@ def test_a_changed_template_is_reported(tmp_path: Path) -> None:
     text = deployment.read_text()
     assert "- --port=8443" in text
     deployment.write_text(text.replace("- --port=8443", "- --port=8444"))
-    found = differences(render(chart=chart), kustomize(MANIFESTS / "base"))
+    found = differences(release_objects(render(chart=chart)), kustomize(MANIFESTS / "base"))
     assert len(found) == 1
     assert found[0].startswith("Deployment/vault-storage-injector/vault-storage-injector differs")
     assert "--port=8444" in found[0]
@@ -197,7 +198,7 @@ def test_a_changed_base_is_reported(tmp_path: Path) -> None:
     shutil.copytree(MANIFESTS, manifests)
     config = manifests / "base" / "mutatingwebhookconfiguration.yaml"
     config.write_text(config.read_text().replace("timeoutSeconds: 5", "timeoutSeconds: 7", 1))
-    found = differences(render(), kustomize(manifests / "base"))
+    found = differences(release_objects(render()), kustomize(manifests / "base"))
     assert len(found) == 1
     assert "MutatingWebhookConfiguration//vault-storage-injector differs" in found[0]
     assert "timeoutSeconds: 7" in found[0]
@@ -208,6 +209,6 @@ def test_a_profiles_file_that_means_something_else_is_reported(tmp_path: Path) -
     shutil.copytree(MANIFESTS, manifests)
     config = manifests / "base" / "config.yaml"
     config.write_text(config.read_text() + "keyVolume:\n  sizeLimit: 2Mi\n")
-    found = differences(render(), kustomize(manifests / "base"))
+    found = differences(release_objects(render()), kustomize(manifests / "base"))
     assert len(found) == 1
     assert found[0].startswith("ConfigMap/vault-storage-injector/vault-storage-injector-config")

@@ -24,6 +24,7 @@ from tests.integration.charts.conftest import (
     KUBERNETES_VERSIONS,
     find,
     helm,
+    release_objects,
     render,
     template_text,
 )
@@ -254,7 +255,7 @@ def test_the_webhook_configuration_is_installed_last_so_it_is_removed_first() ->
     """Helm applies in its kind order and deletes in reverse: the webhook configuration goes
     before the Deployment that answers it is gone (failurePolicy Fail would block pods)."""
     for binary in HELMS:
-        kinds = [o["kind"] for o in render(binary=binary)]
+        kinds = [o["kind"] for o in release_objects(render(binary=binary))]
         assert kinds[-1] == "MutatingWebhookConfiguration", binary
         assert kinds.index("Deployment") < kinds.index("MutatingWebhookConfiguration")
 
