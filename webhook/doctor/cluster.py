@@ -4,8 +4,9 @@ Every call goes through `vsi_common.kube` (raw JSON, one status table). A refuse
 becomes a `webhook.doctor.state.Failed` that the checks report (a 403 names the missing RBAC
 rule), so one missing permission costs one check, not the whole report; only an API server that
 cannot be reached or rejects the credentials stops the doctor (`DoctorAbort`, exit code 1). Lists
-follow ``continue`` tokens. Secrets are read one by one, by the names the profiles give, never
-listed: the doctor sees no other Secret's values.
+follow ``continue`` tokens, and start again from the first page (at most `LIST_ATTEMPTS` times)
+when a token has expired (410 Gone: etcd compacted its snapshot away). Secrets are read one by
+one, by the names the profiles give, never listed: the doctor sees no other Secret's values.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 PAGE: Final = 500
 """Objects asked for per list request (``limit``); the rest come with ``continue``."""
+LIST_ATTEMPTS: Final = 3
+"""How many times a list is started from its first page when a ``continue`` token expires."""
 TIMEOUT: Final = kube.REQUEST_TIMEOUT_SECONDS
 """Limit of one request."""
 TOKEN_SECONDS: Final = 600
@@ -70,31 +73,48 @@ class Cluster:
         self._discovery = DiscoveryV1Api(client)
         self._admission = AdmissionregistrationV1Api(client)
 
-    async def _json(self, target: kube.Target, request: Awaitable[Any]) -> Got:
+    async def _json(
+        self, target: kube.Target, request: Awaitable[Any], *, gone_raises: bool = False
+    ) -> Got:
+        """The answer's JSON, None for 404, or `Failed`; `kube.Gone` raised when asked for."""
         try:
             return await kube.call_json(request, target, host=self._host, missing_ok=True)
+        except kube.Gone as exc:
+            if gone_raises:
+                raise
+            return _failed(target, exc)
         except (kube.Unreachable, kube.Unauthorized) as exc:
             raise DoctorAbort(str(exc)) from None
         except kube.KubeError as exc:
-            return Failed(target.describe(), str(exc), isinstance(exc, kube.Forbidden))
+            return _failed(target, exc)
 
     async def _list(
         self, target: kube.Target, call: Callable[..., Awaitable[Any]], **kwargs: Any
     ) -> tuple[Json, ...] | Failed | None:
         """Every item of a collection (None: the resource type does not exist)."""
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            try:
+                return await self._pages(target, call, kwargs)
+            except kube.Gone as exc:
+                if attempt == LIST_ATTEMPTS:
+                    return Failed(target.describe(), f"{exc} (listed {attempt} times)")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pages(
+        self, target: kube.Target, call: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]
+    ) -> tuple[Json, ...] | Failed | None:
+        """One pass over the pages of a list; `kube.Gone` when a continue token expired."""
         items: list[Json] = []
         token = ""
         while True:
-            page = await self._json(
-                target,
-                call(
-                    **kwargs,
-                    limit=PAGE,
-                    _continue=token or None,
-                    _preload_content=False,
-                    _request_timeout=TIMEOUT,
-                ),
+            request = call(
+                **kwargs,
+                limit=PAGE,
+                _continue=token or None,
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
             )
+            page = await self._json(target, request, gone_raises=True)
             if not isinstance(page, dict):
                 return page
             items += [i for i in page.get("items") or [] if isinstance(i, dict)]
@@ -253,6 +273,10 @@ class Cluster:
         keys = sorted(set(wanted))
         got = await asyncio.gather(*(self.get_secret(ns, name) for ns, name in keys))
         return dict(zip(keys, got, strict=True))
+
+
+def _failed(target: kube.Target, exc: kube.KubeError) -> Failed:
+    return Failed(target.describe(), str(exc), isinstance(exc, kube.Forbidden))
 
 
 async def _none() -> None:

@@ -24,7 +24,15 @@ from injector.tlsfacts import key_id
 from vsi_common.report import FAIL, OK, WARN, Check
 from webhook.core.config import parse_config
 from webhook.core.profiles import Config, default_config
-from webhook.doctor.state import CONFIG_KEY, ROTATE_CRONJOB, Failed, Got, InstallState, Locations
+from webhook.doctor.state import (
+    CONFIG_KEY,
+    ROTATE_CRONJOB,
+    Failed,
+    Got,
+    InstallState,
+    Locations,
+    unread_check,
+)
 from webhook.errors import ConfigError
 
 EXPIRY_WARNING: Final = dt.timedelta(days=DEFAULT_ROTATE_BEFORE_DAYS)
@@ -45,21 +53,13 @@ def _rotate_fix(loc: Locations, job: str = "rotate-now") -> str:
     )
 
 
-def _unread(name: str, failed: Failed, rule: str) -> Check:
-    """A check whose object could not be read: a warning that names the missing RBAC rule."""
-    if failed.forbidden:
-        fix = f"give the doctor's service account {rule} (manifests/components/doctor)"
-        return Check(name, WARN, f"not checked: {failed.message}", fix)
-    return Check(name, WARN, f"not checked: {failed.message}", "check the Kubernetes API server")
-
-
 def _entries(config: Got, loc: Locations) -> tuple[Check, list[dict[str, Any]] | None]:
     """``webhook-config``: the configuration exists, has entries, and they call our Service."""
     name = "webhook-config"
     what = f"MutatingWebhookConfiguration {loc.webhook_config}"
     if isinstance(config, Failed):
         rule = f"get on mutatingwebhookconfigurations {loc.webhook_config}"
-        return _unread(name, config, rule), None
+        return unread_check(name, config, rule), None
     if config is None:
         fix = "kubectl apply -k manifests/base (or your overlay); or name it with --webhook-config"
         detail = f"{what} not found: the API server calls no webhook and nothing is injected"
@@ -189,7 +189,7 @@ def _serving(secret: Got, loc: Locations) -> tuple[Check, x509.Certificate | Non
     what = f"Secret {loc.namespace}/{loc.secret}"
     fix = _rotate_fix(loc, "bootstrap-now") + "; or name the Secret with --secret"
     if isinstance(secret, Failed):
-        return _unread(name, secret, f"get on secrets {loc.secret} in {loc.namespace}"), None
+        return unread_check(name, secret, f"get on secrets {loc.secret} in {loc.namespace}"), None
     if secret is None:
         detail = f"{what} not found: the webhook pods cannot start (they mount it)"
         return Check(name, FAIL, detail, fix), None
@@ -257,7 +257,7 @@ def _service(service: Got, entries: Sequence[Mapping[str, Any]] | None, loc: Loc
     name = "service"
     what = f"Service {loc.namespace}/{loc.service}"
     if isinstance(service, Failed):
-        return _unread(name, service, f"get on services {loc.service} in {loc.namespace}")
+        return unread_check(name, service, f"get on services {loc.service} in {loc.namespace}")
     if service is None:
         detail = f"{what} not found: the API server cannot reach the webhook"
         return Check(name, FAIL, detail, "kubectl apply -k manifests/base (or your overlay)")
@@ -275,7 +275,7 @@ def _endpoints(slices: tuple[dict[str, Any], ...] | Failed, loc: Locations) -> C
     """``endpoints``: how many webhook pods are ready behind the Service."""
     name = "endpoints"
     if isinstance(slices, Failed):
-        return _unread(name, slices, f"list on endpointslices in {loc.namespace}")
+        return unread_check(name, slices, f"list on endpointslices in {loc.namespace}")
     ready = sum(
         1
         for s in slices
@@ -321,7 +321,9 @@ def profiles(config_map: Got, loc: Locations) -> tuple[Config, Check]:
     what = f"ConfigMap {loc.namespace}/{loc.config_map}"
     builtin = default_config()
     if isinstance(config_map, Failed):
-        unread = _unread(name, config_map, f"get on configmaps {loc.config_map} in {loc.namespace}")
+        unread = unread_check(
+            name, config_map, f"get on configmaps {loc.config_map} in {loc.namespace}"
+        )
         detail = f"{unread.detail}; checking with the built-in profiles"
         return builtin, Check(name, WARN, detail, unread.fix)
     if config_map is None:

@@ -21,7 +21,7 @@ from webhook.core import constants as c
 from webhook.core.model import SecretInfo
 from webhook.core.profiles import Config, Profile
 from webhook.core.warnings import secret_warnings
-from webhook.doctor.state import ClusterState, Failed, NamespaceInfo, SecretData
+from webhook.doctor.state import ClusterState, Failed, NamespaceInfo, SecretData, unread_check
 from webhook.doctor.workloads import INJECTED_REASONS, Judged, profiles_used
 
 NOT_FOUND: Final = re.compile(r"^Secret (\S+) not found in namespace ")
@@ -79,11 +79,8 @@ def _label_fix(namespace: str, overwrite: bool) -> str:
 def opted_in_check(state: ClusterState) -> Check:
     """``namespaces``: which namespaces opted in (without ``-n``)."""
     if isinstance(state.namespaces, Failed):
-        fix = (
-            "give the doctor's service account list on namespaces (manifests/components/doctor),"
-            " or name the namespaces with -n"
-        )
-        return Check("namespaces", WARN, f"not checked: {state.namespaces.message}", fix)
+        also = ", or name the namespaces with -n"
+        return unread_check("namespaces", state.namespaces, "list on namespaces", also)
     opted = [n.name for n in state.namespaces if n.opted_in and n.name != state.locations.namespace]
     if not opted:
         detail = f"no namespace carries {c.LABEL_ENABLED}={c.ENABLED_VALUE}: nothing is injected"

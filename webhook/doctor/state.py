@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from vsi_common.report import WARN, Check
 from webhook.core import constants as c
 
 Json = dict[str, Any]
@@ -59,6 +60,15 @@ class Failed:
     """The one-line error (no object content)."""
     forbidden: bool = False
     """A 403: the doctor's service account lacks a rule (the fix names it)."""
+
+
+def unread_check(name: str, failed: Failed, rule: str, also: str = "") -> Check:
+    """A check whose objects could not be read: a warning; a 403 names the missing RBAC rule
+    (``also``: another way out, appended to that fix), anything else points at the API server."""
+    if failed.forbidden:
+        fix = f"give the doctor's service account {rule} (manifests/components/doctor){also}"
+        return Check(name, WARN, f"not checked: {failed.message}", fix)
+    return Check(name, WARN, f"not checked: {failed.message}", "check the Kubernetes API server")
 
 
 @dataclass(frozen=True)

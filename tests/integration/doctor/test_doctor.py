@@ -329,3 +329,97 @@ async def test_an_api_server_the_doctor_cannot_use_is_one_line_and_exit_code_1(
     expected = "cannot reach the Kubernetes API" if problem == "unreachable" else "(401)"
     assert lines[0].startswith("vsi-webhook: error: ")
     assert expected in lines[0]
+
+
+async def test_lists_longer_than_a_page_are_followed_to_their_end(healthy: Install) -> None:
+    """The opted-in namespaces and their pods sort after a page of others: seen only by following
+    ``continue``, each page from one snapshot (the double serves lists as the apiserver does)."""
+    from tests.integration.doctor.conftest import _namespace
+    from webhook.doctor.cluster import PAGE
+
+    crowd = "aaa-crowd"
+    for i in range(PAGE + 10):
+        healthy.api.apply(_namespace(f"aaa-{i:04d}", False))
+    healthy.api.apply(_namespace(crowd, False))
+    for i in range(PAGE + 10):
+        healthy.api.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"idle-{i:04d}", "namespace": crowd},
+                "spec": {"containers": [{"name": "idle", "image": "registry.k8s.io/pause:3.10"}]},
+            }
+        )
+    since = len(healthy.api.requests)
+
+    result = await healthy.doctor()
+
+    assert result.code == 0, result.failing()
+    assert result.detail("namespaces") == f"opted in: {PX_NS}, {ROOK_NS}"
+    assert result.status(f"objects:{ROOK_NS}") == "ok"
+    assert "1 already injected" in result.detail(f"objects:{ROOK_NS}")
+    lists = [r for r in healthy.api.requests[since:] if r.verb == "list"]
+    for resource in ("namespaces", "pods"):
+        pages = [r for r in lists if r.resource == resource]
+        assert [r.query.get("limit") for r in pages] == [str(PAGE), str(PAGE)], resource
+        assert "continue" not in pages[0].query, resource
+        assert pages[1].query.get("continue"), resource
+
+
+def _crowd_namespaces(install: Install) -> None:
+    """More namespaces than a page, sorting before the opted-in ones."""
+    from tests.integration.doctor.conftest import _namespace
+    from webhook.doctor.cluster import PAGE
+
+    for i in range(PAGE + 10):
+        install.api.apply(_namespace(f"aaa-{i:04d}", False))
+
+
+async def test_an_expired_continue_token_starts_the_list_again(healthy: Install) -> None:
+    _crowd_namespaces(healthy)
+    # Compacted just before the second page is asked for: that continue token answers 410.
+    healthy.api.before(
+        "list", "namespaces", lambda: healthy.api.before("list", "namespaces", healthy.api.compact)
+    )
+    since = len(healthy.api.requests)
+
+    result = await healthy.doctor()
+
+    assert result.code == 0, result.failing()
+    assert result.detail("namespaces") == f"opted in: {PX_NS}, {ROOK_NS}"
+    pages = [
+        r for r in healthy.api.requests[since:] if (r.verb, r.resource) == ("list", "namespaces")
+    ]
+    assert [(r.status, "continue" in r.query) for r in pages] == [
+        (200, False),
+        (410, True),
+        (200, False),
+        (200, True),
+    ]
+
+
+async def test_a_list_that_keeps_expiring_is_one_warning_naming_the_410(healthy: Install) -> None:
+    from webhook.doctor.cluster import LIST_ATTEMPTS
+
+    _crowd_namespaces(healthy)
+
+    def compact_before_every_list() -> None:
+        healthy.api.compact()
+        healthy.api.before("list", "namespaces", compact_before_every_list)
+
+    healthy.api.before("list", "namespaces", compact_before_every_list)
+    since = len(healthy.api.requests)
+
+    result = await healthy.doctor()
+
+    # Not read is a warning, as for every check the doctor could not make; no RBAC advice.
+    assert result.code == 0
+    assert result.warning() == ["namespaces"]
+    assert result.detail("namespaces").startswith("not checked: list namespaces")
+    assert "failed with HTTP 410" in result.detail("namespaces")
+    assert result.detail("namespaces").endswith(f"(listed {LIST_ATTEMPTS} times)")
+    assert result.fix("namespaces") == "check the Kubernetes API server"
+    pages = [
+        r for r in healthy.api.requests[since:] if (r.verb, r.resource) == ("list", "namespaces")
+    ]
+    assert [r.status for r in pages] == [200, 410] * LIST_ATTEMPTS
