@@ -330,6 +330,35 @@ def test_rooks_pods_get_the_rest_of_the_connection_but_never_what_rook_set(
     assert not c.ROOK_OWN_SETTINGS & added.keys()
 
 
+@pytest.mark.parametrize(
+    ("name", "container"),
+    [
+        ("rook-kms-operator", "rook-ceph-operator"),
+        ("rook-kms-prepare", c.ROOK_PROVISION_CONTAINER),
+        ("rook-kms-key-rotation", "rook-ceph-osd-key-rotation"),
+    ],
+)
+def test_a_tls_volume_or_mount_that_is_not_ours_leaves_rooks_pods_alone(
+    name: str, container: str
+) -> None:
+    obj, ctx = _case(name)
+    obj["spec"]["volumes"].append({"name": c.TLS_VOLUME_NAME, "secret": {"secretName": "other"}})
+    _skipped(
+        KMS(obj, ctx),
+        c.SKIP_CONFLICT,
+        f"volume {c.TLS_VOLUME_NAME} exists but is not a projection of the profile's TLS "
+        f"Secrets; {UNCHANGED}",
+    )
+    obj, ctx = _case(name)
+    target = next(ct for ct in obj["spec"]["containers"] if ct["name"] == container)
+    target.setdefault("volumeMounts", []).append({"name": "certs", "mountPath": c.TLS_MOUNT_PATH})
+    _skipped(
+        KMS(obj, ctx),
+        c.SKIP_CONFLICT,
+        f"container {container} already mounts certs at {c.TLS_MOUNT_PATH}; {UNCHANGED}",
+    )
+
+
 def test_a_tls_path_rook_set_itself_is_kept_and_the_rest_is_added() -> None:
     obj, ctx = _case("rook-kms-prepare")
     provision = obj["spec"]["containers"][0]

@@ -163,6 +163,16 @@ def tls_volume_conflict(frags: Fragments, volumes: Any, extra: Sequence[str] = (
     return foreign_volume(c.TLS_VOLUME_NAME, f"a projection of {expected}")
 
 
+def tls_conflict(frags: Fragments, spec: Mapping[str, Any], container: Any) -> str | None:
+    """A warning when the profile's TLS files cannot be added for ``container``: the pod has a
+    ``vsi-vault-tls`` volume that is not ours, or the container mounts another at our path."""
+    if frags.tls_mount is None:
+        return None
+    return tls_volume_conflict(frags, spec.get("volumes")) or path_conflict(
+        [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
+    )
+
+
 def is_tls_projection(volume: Any, secrets: frozenset[str], extra: Sequence[str] = ()) -> bool:
     """Whether ``volume`` projects nothing but some of ``secrets`` (a TLS volume of ours)."""
     projected = as_map(volume).get("projected")

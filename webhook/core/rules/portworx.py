@@ -36,12 +36,9 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
         return ops.conflict(
             f"container portworx sets -secret_type {shown}; Vault settings not added"
         )
-    if frags.tls_mount is not None:
-        problem = ops.tls_volume_conflict(frags, spec.get("volumes")) or ops.path_conflict(
-            [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
-        )
-        if problem:
-            return ops.conflict(problem)
+    problem = ops.tls_conflict(frags, spec, container)
+    if problem:
+        return ops.conflict(problem)
     cbase = patch.join(base, "containers", index)
     planned = ops.env_ops(frags, container, cbase)
     if secret_type is None:

@@ -109,12 +109,9 @@ def _rook_container(frags: Fragments, subject: Subject, index: int) -> Plan:
     """The profile's env (where Rook set none) and the TLS files for Rook's own container."""
     spec, base = subject.spec, subject.base
     container = spec["containers"][index]
-    if frags.tls_mount is not None:
-        problem = ops.tls_volume_conflict(frags, spec.get("volumes")) or ops.path_conflict(
-            [container], c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH
-        )
-        if problem:
-            return ops.conflict(problem)
+    problem = ops.tls_conflict(frags, spec, container)
+    if problem:
+        return ops.conflict(problem)
     cbase = patch.join(base, "containers", index)
     planned = ops.env_ops(frags, container, cbase, frags.rook_env)
     planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
