@@ -9,8 +9,6 @@ kubernetes auth. Both are logged in `KubeApi.requests` as ``create`` requests.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from tests.kubeapi import (
@@ -23,6 +21,7 @@ from tests.kubeapi import (
     _forbidden,
     _status,
 )
+from tests.tokenreview import review_answer
 
 
 async def authentication(
@@ -95,13 +94,4 @@ async def _token_review(api: KubeApi, request: web.Request) -> web.Response:
         return _status(401, "Unauthorized", "Unauthorized")
     body = await request.json()
     found = api.reviewer.known.get((body.get("spec") or {}).get("token", ""))
-    status: dict[str, Any] = {"authenticated": found is not None}
-    if found is not None:
-        namespace, name, uid = found
-        status["user"] = {
-            "username": f"system:serviceaccount:{namespace}:{name}",
-            "uid": uid,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-        }
-    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status}
-    return web.json_response(review, status=201)
+    return web.json_response(review_answer(found), status=201)

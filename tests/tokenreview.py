@@ -30,6 +30,30 @@ def _b64url(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
+def service_account_jwt(namespace: str, name: str, uid: str, *, issuer: str = ISSUER) -> str:
+    """A JWT-shaped token with the claims of a projected service-account token (unsigned)."""
+    claims = {
+        "iss": issuer,
+        "sub": f"system:serviceaccount:{namespace}:{name}",
+        "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
+    }
+    return ".".join([_b64url({"alg": "RS256", "kid": "test"}), _b64url(claims), "c2ln"])
+
+
+def review_answer(found: tuple[str, str, str] | None) -> dict[str, Any]:
+    """The TokenReview the apiserver answers for a token of (namespace, name, uid), or for one it
+    does not authenticate (None)."""
+    status: dict[str, Any] = {"authenticated": found is not None}
+    if found is not None:
+        namespace, name, uid = found
+        status["user"] = {
+            "username": f"system:serviceaccount:{namespace}:{name}",
+            "uid": uid,
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+        }
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status}
+
+
 @dataclass
 class TokenReviewer:
     """The TokenReview double: issue JWTs for service accounts, then answer for them."""
@@ -43,15 +67,7 @@ class TokenReviewer:
     def jwt(self, namespace: str, name: str, *, issuer: str = ISSUER) -> str:
         """A JWT of ``namespace/name`` that the double will authenticate."""
         uid = str(uuid.uuid4())
-        claims = {
-            "iss": issuer,
-            "sub": f"system:serviceaccount:{namespace}:{name}",
-            "kubernetes.io": {
-                "namespace": namespace,
-                "serviceaccount": {"name": name, "uid": uid},
-            },
-        }
-        token = ".".join([_b64url({"alg": "RS256", "kid": "test"}), _b64url(claims), "c2ln"])
+        token = service_account_jwt(namespace, name, uid, issuer=issuer)
         self.known[token] = (namespace, name, uid)
         return token
 
@@ -67,16 +83,7 @@ class TokenReviewer:
             forbidden = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403}
             return kmock.Response(status=403, payload=forbidden)
         found = self.known.get(request.data["spec"]["token"])
-        status: dict[str, Any] = {"authenticated": found is not None}
-        if found is not None:
-            namespace, name, uid = found
-            status["user"] = {
-                "username": f"system:serviceaccount:{namespace}:{name}",
-                "uid": uid,
-                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-            }
-        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status}
-        return kmock.Response(status=200, payload=review)
+        return kmock.Response(status=200, payload=review_answer(found))
 
 
 def reviewers(emulator: kmock.RawHandler) -> list[str]:

@@ -22,9 +22,16 @@ from injector import preflight
 from injector.config import Flags, build_settings
 from injector.model import KubernetesAuth
 from injector.tlsfacts import key_id
+from tests.integration.injector.auth_support import (
+    FAKE_JWT,
+    approle,
+    bound_role,
+    create_read_policy,
+    kubernetes_auth,
+    kubernetes_env,
+)
 from tests.integration.injector.check_support import AuditedOpenBao, assert_no_secrets, run_check
-from tests.integration.injector.conftest import enable_kv, unique
-from tests.integration.injector.test_auth import FAKE_JWT, SERVICE_ACCOUNT, _kubernetes_auth
+from tests.integration.injector.conftest import enable_kv
 from tests.unit.injector.support import NO_SA
 from vsi_common import report
 from vsi_common.report import Check
@@ -163,37 +170,17 @@ def test_skip_verify_is_a_warning_that_still_names_the_issuer(openbao: OpenBao) 
 def test_an_approle_check_logs_in_and_never_shows_the_secret_id(
     openbao: OpenBao, root_client: hvac.Client
 ) -> None:
-    mount, auth_mount = enable_kv(root_client, 2), unique("approle")
-    root_client.sys.enable_auth_method("approle", path=auth_mount)
-    policy = unique("pol")
-    root_client.sys.create_or_update_policy(
-        policy, f'path "{mount}/data/*" {{ capabilities = ["create", "read"] }}'
-    )
-    root_client.auth.approle.create_or_update_approle(
-        "injector", token_policies=[policy], mount_point=auth_mount
-    )
-    role_id = root_client.auth.approle.read_role_id("injector", mount_point=auth_mount)["data"][
-        "role_id"
-    ]
-    secret_id = root_client.auth.approle.generate_secret_id("injector", mount_point=auth_mount)[
-        "data"
-    ]["secret_id"]
-    env = openbao.env(
-        VAULT_AUTH_METHOD="approle",
-        VAULT_APPROLE_ROLE_ID=role_id,
-        VAULT_APPROLE_SECRET_ID=secret_id,
-        VAULT_AUTH_MOUNT_PATH=auth_mount,
-        VAULT_BACKEND_PATH=mount,
-        VSI_NAMESPACE="ns",
-    )
-    del env["VAULT_TOKEN"]
+    mount = enable_kv(root_client, 2)
+    policy = create_read_policy(root_client, f"{mount}/data/*")
+    role = approle(root_client, "injector", policy)
+    env = role.env(openbao, VAULT_BACKEND_PATH=mount, VSI_NAMESPACE="ns")
 
     checked = run_check(env, *ARGS)
 
     assert checked.result.code == 0, checked.result.output
-    assert checked.detail("auth").startswith(f"approle login at auth/{auth_mount}; token policies:")
+    assert checked.detail("auth").startswith(f"approle login at auth/{role.mount}; token policies:")
     assert policy in checked.detail("auth")
-    assert_no_secrets(checked.result, secret_id, role_id)
+    assert_no_secrets(checked.result, role.secret_id, role.role_id)
 
 
 async def test_a_kubernetes_check_never_shows_the_jwt_and_a_rejected_login_names_the_role(
@@ -202,31 +189,17 @@ async def test_a_kubernetes_check_never_shows_the_jwt_and_a_rejected_login_names
     from tests.integration.injector.conftest import run_injector_async
 
     mount = enable_kv(root_client, 2)
-    policy = unique("pol")
-    root_client.sys.create_or_update_policy(
-        policy, f'path "{mount}/data/*" {{ capabilities = ["create", "read"] }}'
-    )
-    auth_mount = _kubernetes_auth(
-        openbao,
-        root_client,
-        kmock,
-        {
-            "bound_service_account_names": [SERVICE_ACCOUNT[1]],
-            "bound_service_account_namespaces": [SERVICE_ACCOUNT[0]],
-            "token_policies": [policy],
-        },
-    )
+    policy = create_read_policy(root_client, f"{mount}/data/*")
+    auth_mount = kubernetes_auth(openbao, root_client, kmock, bound_role(policy))
     jwt_file = tmp_path / "token"
-    env = openbao.env(
-        VAULT_AUTH_METHOD="kubernetes",
-        VAULT_AUTH_KUBERNETES_ROLE="osd",
-        VAULT_AUTH_KUBERNETES_TOKEN_PATH=str(jwt_file),
-        VAULT_AUTH_MOUNT_PATH=auth_mount,
+    env = kubernetes_env(
+        openbao,
+        jwt_file,
+        auth_mount,
         VAULT_BACKEND_PATH=mount,
         VSI_NAMESPACE="ns",
         VSI_DEADLINE="5",
     )
-    del env["VAULT_TOKEN"]
     rejected = FAKE_JWT[:-4] + "AAAA"
 
     jwt_file.write_text(FAKE_JWT)
@@ -250,20 +223,8 @@ async def test_in_process_the_check_takes_a_jwt_held_in_memory_and_prints_nothin
 ) -> None:
     """What ``vsi-webhook doctor --vault`` does: settings built in-process, a TokenRequest's JWT."""
     mount = enable_kv(root_client, 2)
-    policy = unique("pol")
-    root_client.sys.create_or_update_policy(
-        policy, f'path "{mount}/data/*" {{ capabilities = ["create", "read"] }}'
-    )
-    auth_mount = _kubernetes_auth(
-        openbao,
-        root_client,
-        kmock,
-        {
-            "bound_service_account_names": [SERVICE_ACCOUNT[1]],
-            "bound_service_account_namespaces": [SERVICE_ACCOUNT[0]],
-            "token_policies": [policy],
-        },
-    )
+    policy = create_read_policy(root_client, f"{mount}/data/*")
+    auth_mount = kubernetes_auth(openbao, root_client, kmock, bound_role(policy))
     env = {
         "VAULT_ADDR": openbao.addr,
         "VAULT_TOKEN": "placeholder-replaced-below",
