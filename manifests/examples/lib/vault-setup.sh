@@ -186,11 +186,12 @@ kubernetes_config_now() {
     "$(read_field "auth/$1/config" disable_iss_validation || echo true)"
 }
 
-# role MOUNT NAME SERVICE_ACCOUNT NAMESPACE POLICY TTL MAX_TTL: a kubernetes auth role bound to
-# one service account in one namespace (TTLs in seconds).
+# role MOUNT NAME SERVICE_ACCOUNTS NAMESPACES POLICY TTL MAX_TTL: a kubernetes auth role bound to
+# service accounts in namespaces (each one name or a comma-separated list; TTLs in seconds, 0:
+# the mount's default).
 role() {
   local path="auth/$1/role/$2" want now field
-  want="[$3]|[$4]|[$5]|$6|$7"
+  want="[${3//,/ }]|[${4//,/ }]|[$5]|$6|$7"
   now=""
   for field in bound_service_account_names bound_service_account_namespaces token_policies \
     token_ttl token_max_ttl; do

@@ -121,6 +121,7 @@ async def osd_injector(
     *extra: str,
     namespace: str = "rook-ceph",
     account: str = "rook-ceph-osd",
+    role: str = "rook-ceph-osd",
 ) -> tuple[Result, Path]:
     """The injector of an OSD pod: kubernetes auth as rook-ceph/rook-ceph-osd, rook layout."""
     jwt = tmp_path / f"jwt-{uuid.uuid4().hex[:6]}"
@@ -129,7 +130,7 @@ async def osd_injector(
     out.mkdir()
     env = openbao.env(
         VAULT_AUTH_METHOD="kubernetes",
-        VAULT_AUTH_KUBERNETES_ROLE="rook-ceph-osd",
+        VAULT_AUTH_KUBERNETES_ROLE=role,
         VAULT_AUTH_KUBERNETES_TOKEN_PATH=str(jwt),
         VAULT_AUTH_MOUNT_PATH=names["AUTH_MOUNT"],
         VAULT_BACKEND_PATH=names["MOUNT"],
@@ -225,6 +226,90 @@ def test_rook_kms_true_turns_cas_required_off_for_rooks_writes(openbao: OpenBao)
 
     assert f"update: cas_required=false on {names['MOUNT']}/" in result.stderr
     root.secrets.kv.v2.create_or_update_secret(KEY, {KEY: "x"}, mount_point=names["MOUNT"])
+
+
+async def _login(
+    openbao: OpenBao, cluster: Cluster, auth_mount: str, role: str, namespace: str, account: str
+) -> hvac.Client:
+    """A client logged in as ``namespace/account`` with kubernetes auth role ``role`` (in a
+    thread: OpenBao reviews the JWT at the double, which answers on this event loop)."""
+    client = hvac.Client(url=openbao.addr)
+    jwt = cluster.reviewer.jwt(namespace, account)
+    await asyncio.to_thread(client.auth.kubernetes.login, role, jwt, mount_point=auth_mount)
+    return client
+
+
+async def test_rook_kms_setup_gives_rook_its_writes_and_the_injector_reads_only(
+    openbao: OpenBao, cluster: Cluster, tmp_path: Path
+) -> None:
+    names = {**rook_names(), "OPERATOR_POLICY": unique("rook")}
+    first = setup(openbao, ROOK_SETUP, "kubernetes", ROOK_KMS="true", **names, **cluster.settings())
+    mount, auth = names["MOUNT"], names["AUTH_MOUNT"]
+    assert f"create: kv v2 mount {mount}/" in first.stderr
+    assert f"create: policy {names['OPERATOR_POLICY']}" in first.stderr
+    assert "create: role rook-ceph bound to service account " in first.stderr
+    assert "create: role rook-ceph-osd-injector bound to service account " in first.stderr
+    # Rook as Rook writes: its operator creates the key, a key-rotation pod (rook-ceph-osd)
+    # replaces it, both without cas.
+    operator = await _login(openbao, cluster, auth, "rook-ceph", "rook-ceph", "rook-ceph-system")
+    rotation = await _login(openbao, cluster, auth, "rook-ceph", "rook-ceph", "rook-ceph-osd")
+    operator.secrets.kv.v2.create_or_update_secret(KEY, {KEY: rooks_key()}, mount_point=mount)
+    rotated = rooks_key()
+    rotation.secrets.kv.v2.create_or_update_secret(KEY, {KEY: rotated}, mount_point=mount)
+
+    read, out = await osd_injector(openbao, cluster, tmp_path, names, role="rook-ceph-osd-injector")
+    injector = await _login(
+        openbao, cluster, auth, "rook-ceph-osd-injector", "rook-ceph", "rook-ceph-osd"
+    )
+    again = setup(openbao, ROOK_SETUP, "kubernetes", ROOK_KMS="true", **names, **cluster.settings())
+
+    assert read.code == 0, read.output
+    assert (out / "luks_key").read_text() == rotated  # the latest version
+    with pytest.raises(hvac.exceptions.Forbidden):
+        injector.secrets.kv.v2.create_or_update_secret(KEY, {KEY: "x"}, mount_point=mount)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        injector.secrets.kv.v2.create_or_update_secret("new", {"new": "x"}, mount_point=mount)
+    with pytest.raises(hvac.exceptions.Forbidden):  # Rook's role binds no other account
+        await _login(openbao, cluster, auth, "rook-ceph", "rook-ceph", "default")
+    assert again.stderr.strip().endswith("no changes")
+
+
+def test_rook_kms_roles_bind_the_operators_own_namespace_when_it_runs_apart(
+    openbao: OpenBao, cluster: Cluster
+) -> None:
+    names = {**rook_names(), "OPERATOR_POLICY": unique("rook")}
+
+    setup(
+        openbao,
+        ROOK_SETUP,
+        "kubernetes",
+        ROOK_KMS="true",
+        OPERATOR_NAMESPACE="rook-operator",
+        **names,
+        **cluster.settings(),
+    )
+
+    role = openbao.client().read(f"auth/{names['AUTH_MOUNT']}/role/rook-ceph")["data"]
+    assert role["bound_service_account_names"] == ["rook-ceph-system", "rook-ceph-osd"]
+    assert role["bound_service_account_namespaces"] == ["rook-operator", "rook-ceph"]
+    assert role["token_policies"] == [names["OPERATOR_POLICY"]]
+    injector = openbao.client().read(f"auth/{names['AUTH_MOUNT']}/role/rook-ceph-osd-injector")
+    assert injector["data"]["bound_service_account_namespaces"] == ["rook-ceph"]
+
+
+def test_rook_kms_tokens_are_the_injectors_read_only_one_or_rooks(openbao: OpenBao) -> None:
+    names = {**rook_names(), "OPERATOR_POLICY": unique("rook")}
+    root = openbao.client()
+
+    injector = setup(openbao, ROOK_SETUP, "token", ROOK_KMS="true", **names).stdout.strip()
+    rook = setup(openbao, ROOK_SETUP, "token", ROOK_KMS="true", TOKEN_FOR="rook", **names)
+    refused = setup(openbao, ROOK_SETUP, "token", ROOK_KMS="true", TOKEN_FOR="x", code=2, **names)
+
+    assert root.auth.token.lookup(injector)["data"]["policies"] == ["default", names["POLICY"]]
+    rook_policies = root.auth.token.lookup(rook.stdout.strip())["data"]["policies"]
+    assert rook_policies == ["default", names["OPERATOR_POLICY"]]
+    assert refused.stdout == ""
+    assert "TOKEN_FOR must be injector or rook" in refused.stderr
 
 
 def test_a_second_run_reports_no_change_and_leaves_vault_as_it_was(
