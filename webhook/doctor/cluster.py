@@ -92,13 +92,13 @@ class Cluster:
         self, target: kube.Target, call: Callable[..., Awaitable[Any]], **kwargs: Any
     ) -> tuple[Json, ...] | Failed | None:
         """Every item of a collection (None: the resource type does not exist)."""
-        for attempt in range(1, LIST_ATTEMPTS + 1):
+        expired = ""
+        for _ in range(LIST_ATTEMPTS):
             try:
                 return await self._pages(target, call, kwargs)
             except kube.Gone as exc:
-                if attempt == LIST_ATTEMPTS:
-                    return Failed(target.describe(), f"{exc} (listed {attempt} times)")
-        raise AssertionError("unreachable")  # pragma: no cover
+                expired = str(exc)
+        return Failed(target.describe(), f"{expired} (listed {LIST_ATTEMPTS} times)")
 
     async def _pages(
         self, target: kube.Target, call: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]
