@@ -34,6 +34,14 @@ def test_the_documented_objects_are_the_charts() -> None:
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     (tls,) = [v for v in volumes if v["name"] == "tls"]
     assert f"delete secret {tls['secret']['secretName']}" in INSTALL
-    assert "vault-storage-injector-doctor`" in INSTALL
+    # What a failed helm test leaves behind, each under the name the cleanup commands use.
+    doctor = "vault-storage-injector-doctor"
+    for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+        find(objects, kind, doctor)
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] == "Role"} >= {
+        "vault-storage-injector"
+    }
+    assert f"delete pod,serviceaccount,role,rolebinding {doctor}" in INSTALL
+    assert f"kubectl delete clusterrole,clusterrolebinding {doctor}" in INSTALL
     find(objects, "CronJob", "vault-storage-injector-certs-rotate")
     assert "cronjob/<name>-certs-rotate" in README

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.integration.charts.conftest import (
+    HELMS,
     find,
     is_test_hook,
     refused,
@@ -186,3 +187,14 @@ def test_the_doctor_would_find_what_it_checks_in_the_release() -> None:
 def test_a_service_account_that_is_no_name_is_refused() -> None:
     message = refused({"test": {"vault": True, "serviceAccounts": ["Rook OSD"]}})
     assert "serviceAccounts" in message
+
+
+@pytest.mark.parametrize("binary", HELMS)
+@pytest.mark.parametrize("names", [[], None])
+def test_vault_without_service_account_names_is_refused_not_a_grant_of_every_token(
+    names: list[str] | None, binary: str
+) -> None:
+    """RBAC reads resourceNames [] or null as every name: tokens of every service account."""
+    values = {"test": {"vault": True, "namespaces": ["rook-ceph"], "serviceAccounts": names}}
+    message = refused(values, binary=binary)
+    assert "test.serviceAccounts: name at least one service account with test.vault" in message

@@ -15,6 +15,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from certs.errors import CertsError
+from certs.plan import make_settings
 from tests.integration.charts.conftest import (
     CHART,
     EXAMPLES,
@@ -24,6 +26,8 @@ from tests.integration.charts.conftest import (
     KUBERNETES_VERSIONS,
     find,
     helm,
+    key_named,
+    refused,
     release_objects,
     render,
     template_text,
@@ -72,9 +76,9 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "ignore": {
         "failurePolicy": "Ignore",
         "timeoutSeconds": 10,
-        # Maps merge with the defaults: null drops the opt-in label.
+        # Narrows the opt-in namespaces; the opt-in label stays.
         "namespaceSelector": {
-            "matchLabels": None,
+            "matchLabels": {"team": "storage"},
             "matchExpressions": [{"key": "storage", "operator": "In", "values": ["ceph"]}],
         },
     },
@@ -198,6 +202,50 @@ def test_the_default_tag_is_the_chart_app_version_and_the_package_version() -> N
 
 
 @pytest.mark.parametrize("binary", HELMS)
+@pytest.mark.parametrize("labels", [{}, {"team": "storage"}])
+def test_no_namespace_selector_drops_the_opt_in_label_the_webhook_requires(
+    labels: dict[str, str], binary: str
+) -> None:
+    """The webhook skips every namespace without the label: the API server must not send them."""
+    hooks = find(
+        render({"namespaceSelector": {"matchLabels": labels}}, binary=binary),
+        "MutatingWebhookConfiguration",
+    )
+    for hook in hooks["webhooks"]:
+        assert hook["namespaceSelector"]["matchLabels"] == {
+            **labels,
+            "vault-storage-injector.io/enabled": "true",
+        }
+
+
+@pytest.mark.parametrize("binary", HELMS)
+@pytest.mark.parametrize("value", ["false", "yes"])
+def test_the_opt_in_label_cannot_be_changed_in_the_namespace_selector(
+    value: str, binary: str
+) -> None:
+    values = {"namespaceSelector": {"matchLabels": {"vault-storage-injector.io/enabled": value}}}
+    message = refused(values, binary=binary)
+    # Helm 4 names it as a JSON pointer (".../vault-storage-injector.io~1enabled"), Helm 3 dotted.
+    assert "namespaceSelector" in message
+    assert "matchLabels" in message
+    assert "vault-storage-injector.io" in message
+
+
+@pytest.mark.parametrize("binary", HELMS)
+def test_certs_rotate_before_past_the_cas_renewal_is_refused(binary: str) -> None:
+    """vsi-certs renews the CA 90 days before it expires; a later leaf renewal fails every Job."""
+    assert key_named(refused({"certs": {"rotateBefore": 91}}, binary=binary), "certs.rotateBefore")
+    rendered = find(render({"certs": {"rotateBefore": 90}}, binary=binary), "CronJob")
+    (rotate,) = rendered["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert "--rotate-before=90" in rotate["args"]
+    # The schema's bound is vsi-certs' own.
+    names = {"namespace": "ns", "service": "svc", "secret": "tls", "webhook_config": "vsi"}
+    make_settings(**names, rotate_before_days=90)
+    with pytest.raises(CertsError, match="--ca-rotate-before"):
+        make_settings(**names, rotate_before_days=91)
+
+
+@pytest.mark.parametrize("binary", HELMS)
 def test_kubernetes_older_than_1_30_is_refused(binary: str) -> None:
     old = helm(*_template("1.29.9"), binary=binary)
     assert old.returncode != 0
@@ -287,7 +335,10 @@ def test_the_options_change_what_they_say() -> None:
             "operator": "In",
             "values": ["ceph"],
         }
-        assert "matchLabels" not in hook["namespaceSelector"]
+        assert hook["namespaceSelector"]["matchLabels"] == {
+            "team": "storage",
+            "vault-storage-injector.io/enabled": "true",
+        }
 
     cron = find(render(OPTIONS["certs"]), "CronJob")
     assert cron["spec"]["schedule"] == "@weekly"
