@@ -185,7 +185,7 @@ def _run(settings: Settings, directory: Path) -> int:
         run(settings, deadline, redactor)
     except BaseException as exc:
         # A key file found with other bytes is left alone (it may be the only right copy).
-        keep = {exc.kept} if isinstance(exc, KeyFileConflict) else set()
+        keep = exc.kept if isinstance(exc, KeyFileConflict) else frozenset()
         output.remove_keys(directory, _file_names(settings), keep=keep)
         _log_failure(exc, redactor)
         return EXIT_FAILURE

@@ -27,10 +27,10 @@ class OutputError(InjectorError):
 class KeyFileConflict(OutputError):
     """A key file already exists with other bytes: it is left alone and the run fails closed."""
 
-    def __init__(self, message: str, kept: str) -> None:
+    def __init__(self, message: str, kept: frozenset[str]) -> None:
         super().__init__(message)
         self.kept = kept
-        """The file name in the output directory that must not be removed."""
+        """The file names in the output directory that must not be removed."""
 
 
 class LuksError(InjectorError):

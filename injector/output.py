@@ -65,7 +65,7 @@ def _conflict(path: Path, why: str) -> KeyFileConflict:
     return KeyFileConflict(
         f"the key file {path} already exists and {why}; refusing to overwrite it, left it as it "
         "is (remove it only once you know where it came from)",
-        path.name,
+        frozenset({path.name}),
     )
 
 
@@ -116,7 +116,7 @@ def _write_one(directory: Path, key: KeyFile, options: FileOptions) -> bool:
     final = directory / key.name
     if _same_existing(final, key, options):
         return False
-    temp = directory / f"{TEMP_PREFIX}{key.name}-{secrets.token_hex(4)}"
+    temp = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"  # any valid key name fits NAME_MAX
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
@@ -179,7 +179,9 @@ def remove_keys(directory: Path, names: Sequence[str], keep: Collection[str] = (
 
 
 def check_existing(directory: Path, keys: Sequence[KeyFile]) -> None:
-    """Raise `KeyFileConflict` when a key file exists with other bytes (before writing any)."""
+    """Raise `KeyFileConflict` when key files exist with other bytes (before writing any): the
+    first one's message, every such file in ``kept``, so that none of them is removed."""
+    conflicts: list[KeyFileConflict] = []
     for key in keys:
         _check_name(key.name)
         final = directory / key.name
@@ -189,7 +191,18 @@ def check_existing(directory: Path, keys: Sequence[KeyFile]) -> None:
             continue
         except OSError as exc:
             raise OutputError(f"cannot check the key file {final}: {exc.strerror}") from None
-        _same_existing(final, key, None)  # nothing is changed until every file is fine
+        try:
+            _same_existing(final, key, None)  # nothing is changed until every file is fine
+        except KeyFileConflict as exc:
+            conflicts.append(exc)
+    if not conflicts:
+        return
+    kept = frozenset().union(*(c.kept for c in conflicts))
+    message = str(conflicts[0])
+    if len(conflicts) > 1:
+        others = sorted(kept - conflicts[0].kept)
+        message += f"; {len(others)} more key files conflict and were left too: {', '.join(others)}"
+    raise KeyFileConflict(message, kept)
 
 
 def write_keys(directory: Path, keys: Sequence[KeyFile], options: FileOptions) -> int:
@@ -203,7 +216,7 @@ def write_keys(directory: Path, keys: Sequence[KeyFile], options: FileOptions) -
         written = sum(_write_one(directory, key, options) for key in keys)
         _fsync_dir(directory)
     except KeyFileConflict as exc:
-        remove_keys(directory, [k.name for k in keys], keep={exc.kept})
+        remove_keys(directory, [k.name for k in keys], keep=exc.kept)
         raise
     except OutputError:
         remove_keys(directory, [k.name for k in keys])

@@ -478,6 +478,27 @@ def test_a_key_file_already_there_with_other_bytes_is_left_alone_and_named(net: 
     assert (net.out_dir / VOLUME).read_bytes() == b"a key from somewhere else"
 
 
+def test_every_key_file_there_with_other_bytes_is_left_and_none_written(
+    openbao: OpenBao, root_client: hvac.Client, out_dir: Path
+) -> None:
+    """Two conflicting files: the run names the first and the count, and removes neither."""
+    mount = unique("kv")
+    root_client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    (out_dir / "a").write_bytes(b"a key from somewhere else")
+    (out_dir / "b").write_bytes(b"another one")
+    volumes = ("--volume", "a", "--volume", "b", "--volume", "c")
+    env = openbao.env(VAULT_BACKEND_PATH=mount, VSI_NAMESPACE="ns")
+
+    result = run_injector(env, "--layout", "volume-keys", *volumes, "--output-dir", out_dir)
+
+    assert result.code == 1
+    assert f"the key file {out_dir / 'a'} already exists and holds other bytes" in result.stderr
+    assert "1 more key files conflict and were left too: b" in result.stderr
+    assert (out_dir / "a").read_bytes() == b"a key from somewhere else"
+    assert (out_dir / "b").read_bytes() == b"another one"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a", "b"]
+
+
 def test_a_key_file_already_there_with_the_same_bytes_is_a_no_op(net: Net) -> None:
     first, _ = net.run()
     inode = (net.out_dir / VOLUME).stat().st_ino

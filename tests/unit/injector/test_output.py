@@ -32,6 +32,17 @@ def test_key_files_hold_exact_bytes_with_owner_only_mode(tmp_path: Path) -> None
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
 
 
+def test_the_longest_valid_pvc_name_is_written(tmp_path: Path) -> None:
+    """253 characters (a DNS subdomain, as a PVC name may be): the temporary name must fit too."""
+    name = ".".join(["a" * 63] * 4)[:253]
+    assert len(name) == 253
+
+    write_keys(tmp_path, [KeyFile(name, b"k")], FileOptions(OWNER_ONLY, None, None))
+
+    assert sorted(os.listdir(tmp_path)) == [name]
+    assert (tmp_path / name).read_bytes() == b"k"
+
+
 def test_group_readable_files_get_the_requested_owner(tmp_path: Path) -> None:
     uid, gid = os.getuid(), os.getgid()
 
