@@ -71,6 +71,12 @@ def _vault_addr(env: Mapping[str, str]) -> str:
     addr = _get(env, names.VAULT_ADDR).rstrip("/")
     if not addr:
         fail(names.VAULT_ADDR, "required, expected an http or https URL such as https://vault:8200")
+    if "@" in addr.partition("://")[2].partition("/")[0]:
+        # Refused before any message quotes the address: the user part may hold a password.
+        fail(
+            names.VAULT_ADDR,
+            "expected scheme://host[:port][/prefix] without user, query or fragment",
+        )
     try:
         parts = urlsplit(addr)
         host = parts.hostname

@@ -326,12 +326,16 @@ def get_or_create(
         return content
 
     redactor = store.session.redactor
+
+    def stored_key(existing: Mapping[str, Any]) -> bytes:
+        """The key of an entry read from Vault, its text given to the redactor first."""
+        value = existing.get(spec.field)
+        redactor.add(value if isinstance(value, str) else None)
+        return key_content(existing, spec, path, layout, seed)
+
     existing = store.read(spec.secret_path)
     if existing is not None:
-        redactor.add(
-            existing.get(spec.field) if isinstance(existing.get(spec.field), str) else None
-        )
-        content = key_content(existing, spec, path, layout, seed)
+        content = stored_key(existing)
         return done(checked(content, "from Vault"), "read")
 
     text, outcome = _new_text(path, layout, seed, guard)
@@ -347,7 +351,7 @@ def get_or_create(
             log.info(
                 "key created concurrently, using the stored one", extra=fields(volume=spec.volume)
             )
-            stored = key_content(existing, spec, path, layout, seed)
+            stored = stored_key(existing)
             return done(stored if stored == content else checked(stored, "from Vault"), "read")
         if attempt == 1:
             break

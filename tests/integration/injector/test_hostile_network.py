@@ -9,8 +9,10 @@ created in Vault by mistake, and nothing sent to any origin but VAULT_ADDR (a se
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 import secrets
 import ssl
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import hvac
 import pytest
+from aiohttp import web
 
 from certs.generate import generate
 from demo.openbao import OpenBao
@@ -33,6 +36,7 @@ from tests.integration.injector.hostile import (
     FAKE_KEY,
     FAKE_TOKEN,
     Double,
+    Forward,
     Responder,
     altered,
     as_json,
@@ -461,6 +465,48 @@ def test_a_migrated_rook_seed_is_accepted_as_exactly_what_the_secret_held(
     assert (first.code, second.code) == (0, 0), first.output + second.output
     assert (out_dir / "luks_key").read_bytes() == seed
     assert seed.decode() not in first.output + second.output
+
+
+def test_a_key_another_injector_created_first_is_redacted_like_one_read(net: Net) -> None:
+    """Volume a's create loses a race (another injector's key is stored first, the create gets
+    Vault's check-and-set 400) and the injector uses the stored key; volume b's read then meets
+    a gateway echoing that key: the error line must not carry it."""
+    # 32 bytes whose base64 has long runs that are not secret-shaped (no digit, no capital):
+    # only knowing the key can take them out of an echo.
+    theirs = "thisisnotshapedlikeakeyatallbutitisakeyxxxA="
+    echoed = theirs[:28]
+    a_path = rf"^/v1/{net.mount}/data/vault-storage-injector/ns/a$"
+
+    async def lose_the_race(request: web.Request, seen: bytes, forward: Forward) -> web.Response:
+        data = {"key": theirs}
+        await asyncio.to_thread(
+            net.root.secrets.kv.v2.create_or_update_secret,
+            "vault-storage-injector/ns/a",
+            data,
+            mount_point=net.mount,
+        )
+        return web.json_response(
+            {"errors": ["check-and-set parameter did not match the current version"]}, status=400
+        )
+
+    async def echo_their_key(request: web.Request, seen: bytes, forward: Forward) -> web.Response:
+        # Only once a has read the stored key back (its second GET), within a deadline.
+        deadline = time.monotonic() + 5
+        while len([r for r in net.vault.requests("GET") if re.search(a_path, r.path)]) < 2:
+            assert time.monotonic() < deadline, "volume a never read the stored key back"
+            await asyncio.sleep(0.01)
+        return web.json_response({"errors": [f"permission denied near {echoed}"]}, status=403)
+
+    net.vault.on("POST", a_path, lose_the_race, times=1)
+    net.vault.on("GET", rf"^/v1/{net.mount}/data/vault-storage-injector/ns/b$", echo_their_key)
+    args = ("--layout", "volume-keys", "--volume", "a", "--volume", "b", "--output-dir")
+
+    result = run_injector(net.env(), *args, net.out_dir)
+
+    assert result.code == 1
+    assert "Vault answered 403" in result.stderr
+    assert echoed[:8] not in result.output
+    assert list(net.out_dir.iterdir()) == []
 
 
 # -- the output directory -----------------------------------------------------------------------

@@ -79,6 +79,23 @@ def test_bad_vault_setting_is_one_line_naming_it(
 
 
 @pytest.mark.parametrize(
+    "addr",
+    [
+        "https://admin:hunter2@vault:82x0",  # a bad port after the password
+        "htps://admin:hunter2@vault:8200",  # a bad scheme
+        "https://admin:hunter2@[::1",  # what urlsplit refuses
+        "https://admin:hunter2@vault:8200",
+    ],
+)
+def test_a_password_in_vault_addr_is_refused_and_never_quoted(tmp_path: Path, addr: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_vault(base_env(tmp_path, VAULT_ADDR=addr), NO_SA)
+
+    assert "without user" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
     "addr", ["https://[::1]:8200", "http://10.0.0.7:8200", "https://vault.vault.svc.", "http://v_1"]
 )
 def test_vault_addr_accepts_dns_names_and_ip_addresses(tmp_path: Path, addr: str) -> None:
