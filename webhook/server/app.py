@@ -96,7 +96,8 @@ def create_app(
 
     def config_reloaded(result: str) -> None:
         metrics.config_reloads.labels(result).inc()
-        metrics.config_last_reload_ok.set(1 if result == "success" else 0)
+        if result != "timeout":  # a check that did not finish refused nothing
+            metrics.config_last_reload_ok.set(1 if result == "success" else 0)
 
     state = WebhookState(
         settings=settings,

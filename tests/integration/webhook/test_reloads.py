@@ -66,6 +66,12 @@ async def test_profile_checks_that_hang_turn_readyz_unready_and_shutdown_does_no
         assert status == 503
         assert "[-]profiles failed: profiles file checks did not finish 3 times in a row" in text
         assert _reloads(server, "config", "timeout") == 1
+        # Stuck checks refused nothing: the gauge of refused changes stays 1 (they have their
+        # counter and /readyz), so it cannot stay 0 once the checks finish again.
+        last_ok = server.state.metrics.registry.get_sample_value(
+            "vsi_webhook_config_last_reload_success"
+        )
+        assert last_ok == 1.0
         answer = await server.client.review(admission_review(pod()))
         assert answer["response"]["allowed"] is True  # the previous profiles still answer
 
