@@ -131,6 +131,44 @@ def test_a_token_that_cannot_create_fails_naming_the_capability_and_the_policy_l
     assert "the policy needs create" in real.stderr
 
 
+def test_a_token_without_the_default_policy_is_a_warning_as_its_run_succeeds(
+    openbao: OpenBao, root_client: hvac.Client, kv2: str, out_dir: Path
+) -> None:
+    """No lookup-self (the default policy grants it), but the key policy: a run never asks."""
+    policy = unique("keys")
+    root_client.sys.create_or_update_policy(policy, READ_CREATE_V2.format(mount=kv2))
+    token = root_client.auth.token.create(policies=[policy], no_default_policy=True)["auth"][
+        "client_token"
+    ]
+    env = openbao.env(VAULT_TOKEN=token, VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
+
+    checked = run_check(env, *VOLUME_KEYS, "--volume", "v")
+    real = run_injector(env, *VOLUME_KEYS, "--volume", "v", "--output-dir", out_dir)
+
+    assert real.code == 0, real.output
+    assert checked.result.code == 0, checked.result.output
+    assert checked.status("auth") == "warn"
+    assert "auth/token/lookup-self was denied" in checked.detail("auth")
+    assert_no_secrets(checked.result, token)
+
+
+def test_a_revoked_token_fails_the_check_as_its_run_fails(
+    openbao: OpenBao, root_client: hvac.Client, kv2: str, out_dir: Path
+) -> None:
+    token = token_with_policy(root_client, READ_CREATE_V2.format(mount=kv2))
+    root_client.auth.token.revoke(token)
+    env = openbao.env(VAULT_TOKEN=token, VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
+
+    checked = run_check(env, *VOLUME_KEYS, "--volume", "v")
+    real = run_injector(env, *VOLUME_KEYS, "--volume", "v", "--output-dir", out_dir)
+
+    assert real.code == 1
+    assert checked.result.code == 1
+    assert checked.status("auth") == "warn"
+    assert [n for n, c in checked.checks.items() if c["status"] == "fail"]
+    assert_no_secrets(checked.result, token)
+
+
 def test_a_token_that_cannot_read_fails_before_any_read(
     openbao: OpenBao, root_client: hvac.Client, kv2: str
 ) -> None:
