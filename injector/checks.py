@@ -8,6 +8,7 @@ checked here, before any network call, so a missing mount is exit code 2 and not
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,10 +29,20 @@ def parse_bool(value: str, name: str) -> bool:
         fail(name, str(exc))
 
 
+def path_is(path: Path, name: str, test: Callable[[Path], bool]) -> bool:
+    """``test(path)`` (`Path.is_dir`, `Path.is_file`, `Path.exists`), with any other error than
+    "not there" (a directory that may not be searched, a name too long) one line naming ``name``."""
+    try:
+        return test(path)
+    except OSError as exc:
+        shown = str(path) if len(str(path)) <= 120 else str(path)[:117] + "..."
+        fail(name, f"cannot look at {shown!r}: {exc.strerror or exc}")
+
+
 def existing_file(value: str, name: str) -> Path:
     """``value`` as the path of a readable regular file."""
     path = Path(value)
-    if not path.is_file():
+    if not path_is(path, name, Path.is_file):
         fail(name, f"expected a readable file, {value!r} does not exist or is not a file")
     if not os.access(path, os.R_OK):
         fail(name, f"file {value!r} is not readable")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from injector import layouts
-from injector.checks import existing_file, fail, parse_bool
+from injector.checks import existing_file, fail, parse_bool, path_is
 from injector.env import parse_vault
 from injector.model import (
     DEFAULT_DEADLINE,
@@ -114,7 +114,7 @@ def _output_dir(flag: str | None, env: Mapping[str, str], required: bool) -> Pat
             return None
         fail(name, "required, expected the directory that receives the key files")
     path = Path(value)
-    if not path.is_dir():
+    if not path_is(path, name, Path.is_dir):
         fail(name, f"expected an existing directory, {value!r} is not one")
     return path
 
@@ -202,7 +202,7 @@ def _verify_luks(flag: str | None, env: Mapping[str, str], volumes: Sequence[str
     if len(volumes) != 1:
         fail(name, "takes one device, so it needs exactly one volume")
     device = Path(value)
-    if not device.exists():
+    if not path_is(device, name, Path.exists):
         fail(name, f"expected a block device or file, {value!r} does not exist")
     return device
 

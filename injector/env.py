@@ -16,7 +16,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from injector import layouts
-from injector.checks import existing_file, fail, parse_bool
+from injector.checks import existing_file, fail, parse_bool, path_is
 from injector.errors import SettingsError
 from injector.model import (
     DEFAULT_APPROLE_MOUNT,
@@ -199,12 +199,12 @@ def _tls_dir(env: Mapping[str, str]) -> dict[str, Path]:
     if not value:
         return {}
     directory = Path(value)
-    if not directory.is_dir():
+    if not path_is(directory, names.VSI_TLS_DIR, Path.is_dir):
         fail(names.VSI_TLS_DIR, f"expected the directory of the TLS files, {value!r} is not one")
     found = {
         setting: existing_file(str(directory / file), names.VSI_TLS_DIR)
         for setting, file in names.TLS_FILES
-        if (directory / file).exists()
+        if path_is(directory / file, names.VSI_TLS_DIR, Path.exists)
     }
     cert, key = names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY
     if (cert in found) != (key in found):
@@ -241,7 +241,7 @@ def _tls(env: Mapping[str, str]) -> TlsSettings:
     capath: Path | None = None
     if capath_s:
         capath = Path(capath_s)
-        if not capath.is_dir():
+        if not path_is(capath, names.VAULT_CAPATH, Path.is_dir):
             fail(
                 names.VAULT_CAPATH,
                 f"expected a directory of CA certificates, {capath_s!r} is not one",

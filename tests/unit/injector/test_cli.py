@@ -62,6 +62,46 @@ def test_a_malformed_vault_addr_exits_2_with_one_line_naming_it(tmp_path: Path) 
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "where"),
+    [
+        ("--output-dir", "flag"),
+        (names.VAULT_CACERT, "env"),
+        (names.VAULT_CAPATH, "env"),
+        (names.VSI_TLS_DIR, "env"),
+        ("--verify-luks", "flag"),
+    ],
+)
+def test_a_path_too_long_to_look_at_exits_2_naming_the_setting(
+    tmp_path: Path, setting: str, where: str
+) -> None:
+    """Not "missing": the kernel refuses to look (ENAMETOOLONG; EACCES behaves the same)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VSI_"))}
+    env |= base_env(tmp_path)
+    long = str(tmp_path / ("x" * 5000))
+    out_dir = long if setting == "--output-dir" else str(tmp_path)
+    args = ["--layout", "volume-keys", "--volume", "v", "--output-dir", out_dir]
+    if where == "env":
+        env[setting] = long
+    elif setting != "--output-dir":
+        args += [setting, long]
+
+    done = subprocess.run(
+        [sys.executable, "-m", "injector", *args],
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"vsi-injector: error: {setting}: cannot look at "), done.stderr
+    assert "File name too long" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+
+
 def test_bad_flag_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="argument --layout: invalid choice"):
         parse(["--layout", "lvm"], base_env(tmp_path), service_account_dir=NO_SA)
