@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.errors import InvalidInput
@@ -211,7 +212,16 @@ def load_ec_key(data: bytes) -> ec.EllipticCurvePrivateKey | None:
     return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
 
 
-def key_matches(key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> bool:
+def load_private_key(data: bytes) -> PrivateKeyTypes | None:
+    """An unencrypted PEM private key of any type (a certificate someone else made may be RSA),
+    or None when it does not parse."""
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        return None
+
+
+def key_matches(key: PrivateKeyTypes, cert: x509.Certificate) -> bool:
     """Whether ``cert`` carries the public half of ``key``."""
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER

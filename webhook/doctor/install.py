@@ -199,9 +199,9 @@ def _serving(secret: Got, loc: Locations) -> tuple[Check, x509.Certificate | Non
         detail = f"{what} has no PEM certificate in {pki.TLS_CERT_FILE}"
         return Check(name, FAIL, detail, fix), None
     key_pem = _secret_file(secret, pki.TLS_KEY_FILE)
-    key = pki.load_ec_key(key_pem) if key_pem else None
+    key = pki.load_private_key(key_pem) if key_pem else None
     if key is None or not pki.key_matches(key, leaf):
-        what_key = "does not match" if key is not None else "is missing or not an EC key for"
+        what_key = "does not match" if key is not None else "is missing or not a PEM key for"
         detail = f"{what}: {pki.TLS_KEY_FILE} {what_key} {pki.TLS_CERT_FILE}"
         return Check(name, FAIL, detail, fix), leaf
     wanted = f"{loc.service}.{loc.namespace}.svc"

@@ -174,6 +174,41 @@ def test_a_key_that_does_not_match_fails() -> None:
     assert "tls.key does not match tls.crt" in check.detail
 
 
+def test_an_rsa_serving_pair_that_matches_is_ok() -> None:
+    """cert-manager's default key type, or an admin's own certificate: the server takes it."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    ca_key, ca = pki.make_ca(days=3650, now=NOW - dt.timedelta(days=1))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    names = pki.service_dns_names(LOC.service, LOC.namespace)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    secret = _secret(leaf, ca_key, ca)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    secret["data"]["tls.key"] = _b64(pem)
+
+    checks = _checks(_state(webhook_config=_config(pki.cert_pem(ca)), tls_secret=secret))
+
+    assert checks["serving-secret"].status == "ok", checks["serving-secret"].detail
+
+
 @pytest.mark.parametrize(
     ("issued", "days", "status", "words"),
     [
