@@ -25,6 +25,7 @@ from webhook.doctor.state import (
     DEFAULT_SERVICE,
     DEFAULT_TLS_SECRET,
     DEFAULT_WEBHOOK_CONFIG,
+    ROTATE_CRONJOB,
     Locations,
 )
 from webhook.errors import UsageError
@@ -84,6 +85,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--config-map", default=DEFAULT_CONFIG_MAP, help="the profiles ConfigMap (key config.yaml)"
     )
+    parser.add_argument(
+        "--rotate-cronjob",
+        metavar="NAME",
+        default=ROTATE_CRONJOB,
+        help="vsi-certs' rotation CronJob the certificate fixes name; '' when the certificate "
+        "is issued elsewhere (cert-manager)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -128,6 +136,11 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Docto
         config_map=_name(
             args.config_map, "--config-map", validation.is_dns1123_subdomain, subdomain
         ),
+        rotate_cronjob=_name(
+            args.rotate_cronjob, "--rotate-cronjob", validation.is_dns1123_subdomain, subdomain
+        )
+        if args.rotate_cronjob
+        else None,
     )
     requested = tuple(
         _name(n, "-n", validation.is_namespace_name, validation.DNS1123_LABEL)

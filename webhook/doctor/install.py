@@ -26,7 +26,6 @@ from webhook.core.config import parse_config
 from webhook.core.profiles import Config, default_config
 from webhook.doctor.state import (
     CONFIG_KEY,
-    ROTATE_CRONJOB,
     Failed,
     Got,
     InstallState,
@@ -47,9 +46,14 @@ SPARE_REPLICAS: Final = 2
 
 
 def _rotate_fix(loc: Locations, job: str = "rotate-now") -> str:
+    if loc.rotate_cronjob is None:
+        return (
+            "renew it where it is issued (cert-manager: kubectl -n "
+            f"{loc.namespace} describe certificate; its cainjector writes the caBundle)"
+        )
     return (
         f"run the certificate bootstrap now: kubectl -n {loc.namespace} create job "
-        f"--from=cronjob/{ROTATE_CRONJOB} {job}"
+        f"--from=cronjob/{loc.rotate_cronjob} {job}"
     )
 
 
@@ -245,8 +249,10 @@ def _expiry(
     detail = f"the serving certificate is valid until {_when(end)} ({(end - now).days} days)"
     if end - now < EXPIRY_WARNING:
         detail += (
-            f"; the CronJob {ROTATE_CRONJOB} renews it {EXPIRY_WARNING.days} days ahead, so it "
-            "has not run or has failed"
+            f"; the CronJob {loc.rotate_cronjob} renews it {EXPIRY_WARNING.days} days ahead, so "
+            "it has not run or has failed"
+            if loc.rotate_cronjob is not None
+            else f"; less than {EXPIRY_WARNING.days} days left"
         )
         return Check(name, WARN, detail, fix)
     return Check(name, OK, detail)
@@ -271,19 +277,43 @@ def _service(service: Got, entries: Sequence[Mapping[str, Any]] | None, loc: Loc
     return Check(name, OK, f"{what} exists (ports {shown})")
 
 
-def _endpoints(slices: tuple[dict[str, Any], ...] | Failed, loc: Locations) -> Check:
+def _pods_command(service: Got, loc: Locations) -> str:
+    """How to list the pods behind the Service: by its own selector when it has one."""
+    spec = (service.get("spec") or {}) if isinstance(service, dict) else {}
+    selector = spec.get("selector") if isinstance(spec, dict) else None
+    if isinstance(selector, dict) and selector:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        return f"kubectl -n {loc.namespace} get pods -l {labels}"
+    return f"kubectl -n {loc.namespace} describe service {loc.service}"
+
+
+def _ready_pods(slices: tuple[dict[str, Any], ...], loc: Locations) -> int:
+    """Ready endpoints of the Service, each pod once (a dual-stack Service has a slice per
+    address family, each listing every pod)."""
+    seen: set[str] = set()
+    unnamed = 0
+    for s in slices:
+        if ((s.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) != loc.service:
+            continue
+        for e in s.get("endpoints") or []:
+            if (e.get("conditions") or {}).get("ready") is False:
+                continue
+            ref = e.get("targetRef") or {}
+            pod = ref.get("uid") or ref.get("name")
+            if pod:
+                seen.add(str(pod))
+            else:
+                unnamed += 1
+    return len(seen) + unnamed
+
+
+def _endpoints(slices: tuple[dict[str, Any], ...] | Failed, service: Got, loc: Locations) -> Check:
     """``endpoints``: how many webhook pods are ready behind the Service."""
     name = "endpoints"
     if isinstance(slices, Failed):
         return unread_check(name, slices, f"list on endpointslices in {loc.namespace}")
-    ready = sum(
-        1
-        for s in slices
-        if ((s.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) == loc.service
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready") is not False
-    )
-    pods = f"kubectl -n {loc.namespace} get pods -l app.kubernetes.io/name={loc.service}"
+    ready = _ready_pods(slices, loc)
+    pods = _pods_command(service, loc)
     if ready == 0:
         detail = (
             f"no ready endpoint behind Service {loc.service}: with failurePolicy Fail the API "
@@ -311,7 +341,7 @@ def install_checks(install: InstallState, loc: Locations, now: dt.datetime) -> l
     if leaf is not None:
         found.append(_expiry(leaf, issuer, loc, now))
     found.append(_service(install.service, entries, loc))
-    found.append(_endpoints(install.endpoint_slices, loc))
+    found.append(_endpoints(install.endpoint_slices, install.service, loc))
     return found
 
 

@@ -48,6 +48,9 @@ class Locations:
     """The ``kubernetes.io/tls`` Secret with ``tls.crt``, ``tls.key`` and ``ca.crt``."""
     config_map: str = DEFAULT_CONFIG_MAP
     """The ConfigMap whose `CONFIG_KEY` is the profiles file."""
+    rotate_cronjob: str | None = ROTATE_CRONJOB
+    """vsi-certs' rotation CronJob, which the certificate fixes name; None: the certificate is
+    issued elsewhere (cert-manager, by hand)."""
 
 
 @dataclass(frozen=True)

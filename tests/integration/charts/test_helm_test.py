@@ -142,6 +142,7 @@ def test_the_pod_runs_the_doctor_for_this_release(
         f"--service={prefix}",
         f"--secret={prefix}-tls",
         f"--config-map={prefix}-config",
+        f"--rotate-cronjob={prefix}-certs-rotate",
         *extra_args,
     ]
     assert {
@@ -179,9 +180,18 @@ def test_the_doctor_would_find_what_it_checks_in_the_release() -> None:
     find(objects, "MutatingWebhookConfiguration", args["webhook-config"])
     find(objects, "Service", args["service"])
     find(objects, "ConfigMap", args["config-map"])
+    find(objects, "CronJob", args["rotate-cronjob"])
     volumes = find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
     (tls,) = [v for v in volumes if v["name"] == "tls"]
     assert tls["secret"]["secretName"] == args["secret"]
+
+
+def test_with_cert_manager_the_doctor_names_no_rotation_cronjob() -> None:
+    """There is none: cert-manager issues the certificate, and the fixes point there."""
+    objects = render({"certManager": {"enabled": True}})
+    (container,) = find(objects, "Pod")["spec"]["containers"]
+    assert "--rotate-cronjob=" in container["args"]
+    assert "CronJob" not in {o["kind"] for o in objects}
 
 
 def test_a_service_account_that_is_no_name_is_refused() -> None:

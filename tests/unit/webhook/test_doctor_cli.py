@@ -28,6 +28,7 @@ def no_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         (["--service", "9svc"], "--service: '9svc' is not a DNS-1035 label"),
         (["--secret", "a b"], "--secret: 'a b' is not a DNS-1123 subdomain"),
         (["--webhook-namespace", "a.b"], "--webhook-namespace: 'a.b' is not a DNS-1123 label"),
+        (["--rotate-cronjob", "Rotate"], "--rotate-cronjob: 'Rotate' is not a DNS-1123 subdomain"),
         (["--deadline", "5"], "--deadline: only with --vault"),
         (["--vault", "--deadline", "0"], "--deadline: expected seconds in (0, 3600], got '0'"),
         (["--vault", "--deadline", "soon"], "--deadline: expected seconds in (0, 3600]"),
@@ -65,6 +66,16 @@ def test_in_a_pod_the_webhook_namespace_defaults_to_the_pods() -> None:
 
     assert inside.locations.namespace == "vsi-system"
     assert outside.locations.namespace == "vault-storage-injector"
+
+
+def test_an_empty_rotate_cronjob_means_the_certificate_is_issued_elsewhere() -> None:
+    named = settings_from(build_parser().parse_args(["doctor", "--rotate-cronjob", "x-rot"]), {})
+    empty = settings_from(build_parser().parse_args(["doctor", "--rotate-cronjob="]), {})
+    default = settings_from(build_parser().parse_args(["doctor"]), {})
+
+    assert named.locations.rotate_cronjob == "x-rot"
+    assert empty.locations.rotate_cronjob is None
+    assert default.locations.rotate_cronjob == "vault-storage-injector-certs-rotate"
 
 
 def test_repeated_namespaces_are_checked_once_in_the_order_given() -> None:

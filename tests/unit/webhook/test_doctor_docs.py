@@ -47,6 +47,7 @@ def test_doctor_md_names_every_flag_and_default() -> None:
         defaults.service,
         defaults.secret,
         defaults.config_map,
+        defaults.rotate_cronjob,
         state.CONFIG_KEY,
     ):
         assert f"`{value}`" in DOCTOR

@@ -261,6 +261,50 @@ def test_endpoints(ready: tuple[bool | None, ...], status: str) -> None:
     assert check.status == status
 
 
+def _pod_endpoint(pod: str) -> dict[str, Any]:
+    return {"conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": pod, "uid": pod}}
+
+
+def test_a_dual_stack_service_counts_each_pod_once_and_names_its_selector() -> None:
+    """One slice per address family, each listing the one pod: one ready pod, a warning."""
+    labels = {"metadata": {"labels": {install.SERVICE_NAME_LABEL: LOC.service}}}
+    slices = tuple({**labels, "endpoints": [_pod_endpoint("webhook-0")]} for _ in ("v4", "v6"))
+    service = {**SERVICE, "spec": {**SERVICE["spec"], "selector": {"app": "vsi", "tier": "x"}}}
+
+    check = _checks(_state(endpoint_slices=slices, service=service))["endpoints"]
+
+    assert check.status == "warn"
+    assert check.detail.startswith("1 ready endpoint behind")
+    assert check.fix.endswith(f"kubectl -n {LOC.namespace} get pods -l app=vsi,tier=x")
+
+
+def test_without_a_selector_the_endpoints_fix_describes_the_service() -> None:
+    check = _checks(_state(endpoint_slices=_slices()))["endpoints"]
+
+    assert f"kubectl -n {LOC.namespace} describe service {LOC.service}" in check.fix
+
+
+@pytest.mark.parametrize(
+    ("cronjob", "words"),
+    [
+        ("vsi-certs-rotate", "create job --from=cronjob/vsi-certs-rotate rotate-now"),
+        (None, "renew it where it is issued (cert-manager"),
+    ],
+)
+def test_the_certificate_fix_names_the_release_cronjob_or_none(
+    cronjob: str | None, words: str
+) -> None:
+    ca, key, leaf = _pki(now=NOW - dt.timedelta(days=400))
+    state = _state(webhook_config=_config(pki.cert_pem(ca)), tls_secret=_secret(leaf, key, ca))
+    loc = Locations(rotate_cronjob=cronjob)
+
+    check = {c.name: c for c in install.install_checks(state, loc, NOW)}["serving-expiry"]
+
+    assert check.status == "fail"
+    assert words in check.fix
+    assert "vault-storage-injector-certs-rotate" not in check.fix
+
+
 def test_a_service_without_the_port_the_entries_call_fails() -> None:
     check = _checks(_state(service={"spec": {"ports": [{"port": 8443}]}}))["service"]
 
