@@ -20,7 +20,7 @@ from webhook.core.profiles import Config
 from webhook.doctor import install, namespaces, workloads
 from webhook.doctor.cluster import Cluster, read_cluster
 from webhook.doctor.consumers import Consumer
-from webhook.doctor.state import ClusterState, Failed, Locations
+from webhook.doctor.state import ClusterState, Failed, Locations, unread_check
 from webhook.doctor.vault import vault_checks
 from webhook.errors import UsageError
 
@@ -56,7 +56,13 @@ def assemble(
     judged = workloads.judge(build_mutator(config), state.workloads, loc, view)
     groups = workloads.by_namespace(judged)
     listed = () if isinstance(state.namespaces, Failed) else state.namespaces
-    if not any(n.requested for n in listed):
+    if isinstance(state.namespaces, Failed) and state.requested:
+        # -n names them: each is one warning naming the get it needs, not the list advice.
+        checks += [
+            unread_check(f"namespace:{name}", state.namespaces, "get on namespaces")
+            for name in state.requested
+        ]
+    elif not any(n.requested for n in listed):
         checks.append(namespaces.opted_in_check(state))
     checked = {n.name for n in state.checked_namespaces()}
     names = [p.name for p in config.profiles]
@@ -95,14 +101,15 @@ async def doctor(settings: DoctorSettings, now: dt.datetime | None = None) -> li
             cluster, loc, settings.namespaces, read_config_map=given is None
         )
         config, profiles_check = given or install.profiles(install_state.config_map, loc)
-        state = ClusterState(loc, install_state, listed, found, unlisted, {})
+        requested = tuple(settings.namespaces)
+        state = ClusterState(loc, install_state, listed, found, unlisted, {}, requested)
         wanted = [
             (info.name, secret)
             for info in state.checked_namespaces()
             for secret in sorted(config.secret_names)
         ]
         secrets = await cluster.secrets(wanted)
-        state = ClusterState(loc, install_state, listed, found, unlisted, secrets)
+        state = ClusterState(loc, install_state, listed, found, unlisted, secrets, requested)
         checks, consumers = assemble(state, config, profiles_check, now or dt.datetime.now(dt.UTC))
         if settings.vault:
             checks += await _vault(cluster, consumers, state, settings.deadline)

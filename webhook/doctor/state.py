@@ -204,6 +204,8 @@ class ClusterState:
     secrets: Mapping[tuple[str, str], SecretData | Failed | None] = field(repr=False)
     """(namespace, name) -> the Secret, `Failed`, or None when it does not exist: every Secret
     the profiles name, in every namespace checked (opted in, or named with ``-n``)."""
+    requested: tuple[str, ...] = ()
+    """The namespaces named with ``-n`` (empty: every namespace was listed)."""
 
     def checked_namespaces(self) -> tuple[NamespaceInfo, ...]:
         """The namespaces whose Secrets and objects are checked: opted in or named with ``-n``

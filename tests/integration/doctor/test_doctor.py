@@ -286,6 +286,22 @@ async def test_what_the_doctor_may_not_read_is_a_warning_naming_the_rule(healthy
     assert SEED_SECRET in result.detail(setup)
 
 
+async def test_a_namespace_named_with_n_that_may_not_be_read_names_the_get(
+    healthy: Install,
+) -> None:
+    healthy.api.forbid("get", "namespaces")
+
+    result = await healthy.doctor("-n", ROOK_NS)
+
+    name = f"namespace:{ROOK_NS}"
+    assert result.status(name) == "warn"
+    assert result.detail(name).startswith("not checked: ")
+    assert result.fix(name) == (
+        "give the doctor's service account get on namespaces (manifests/components/doctor)"
+    )
+    assert "namespaces" not in result.checks  # the advice for a run without -n
+
+
 async def test_a_token_request_the_doctor_may_not_make_is_a_warning(healthy: Install) -> None:
     healthy.api.forbid("create", TOKEN_SUBRESOURCE, ROOK_NS)
 
