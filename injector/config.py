@@ -100,7 +100,7 @@ def _volumes(flags: Sequence[str] | None, env: Mapping[str, str], layout: str) -
         seen.add(volume)
     if layout == layouts.ROOK and len(volumes) != 1:
         fail(
-            "--volume",
+            name,
             f"the rook layout takes exactly one volume (the OSD's PVC), got {len(volumes)}",
         )
     return tuple(volumes)

@@ -44,7 +44,7 @@ BAD = [
     ({"VSI_VOLUMES": " , "}, "--volume/VSI_VOLUMES: required"),
     ({"VSI_VOLUMES": "Bad_Name"}, "VSI_VOLUMES: expected PVC names"),
     ({"VSI_VOLUMES": "a,a"}, "VSI_VOLUMES: volume 'a' is listed twice"),
-    ({"VSI_LAYOUT": "rook"}, "--volume: the rook layout takes exactly one volume"),
+    ({"VSI_LAYOUT": "rook"}, "VSI_VOLUMES: the rook layout takes exactly one volume"),
     ({"VSI_OUTPUT_DIR": "/no/such/dir"}, "VSI_OUTPUT_DIR: expected an existing directory"),
     ({"VSI_NAMESPACE": "Not_Valid"}, "VSI_NAMESPACE: expected a namespace name"),
     ({"VSI_NAMESPACE": ""}, "--namespace/VSI_NAMESPACE: required for the volume-keys layout"),
