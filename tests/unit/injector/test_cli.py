@@ -47,14 +47,7 @@ def test_a_malformed_vault_addr_exits_2_with_one_line_naming_it(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VSI_"))}
     env |= base_env(tmp_path, VAULT_ADDR="https://[::1")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "injector"],
-        env=env,
-        cwd=Path(__file__).resolve().parents[3],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _injector(env)
 
     assert done.returncode == 2
     assert done.stderr.startswith("vsi-injector: error: VAULT_ADDR: expected an http or https URL")
@@ -86,14 +79,7 @@ def test_a_path_too_long_to_look_at_exits_2_naming_the_setting(
     elif setting != "--output-dir":
         args += [setting, long]
 
-    done = subprocess.run(
-        [sys.executable, "-m", "injector", *args],
-        env=env,
-        cwd=Path(__file__).resolve().parents[3],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _injector(env, *args)
 
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"vsi-injector: error: {setting}: cannot look at "), done.stderr

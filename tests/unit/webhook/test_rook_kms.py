@@ -31,6 +31,12 @@ KMS = build_mutator(KMS_CONFIG)
 BUILTIN = build_mutator(load_config(None))
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "request.json").exists())
 UNCHANGED = "object left unchanged"
+ROOK_PODS = [
+    ("rook-kms-operator", "rook-ceph-operator"),
+    ("rook-kms-prepare", c.ROOK_PROVISION_CONTAINER),
+    ("rook-kms-key-rotation", "rook-ceph-osd-key-rotation"),
+]
+"""Rook's own KMS-mode pods (golden case) and the container of each that gets the connection."""
 
 
 def _case(name: str) -> tuple[dict[str, Any], AdmissionContext]:
@@ -298,14 +304,7 @@ def test_without_a_rook_kms_profile_a_kms_osd_pod_is_left_to_rook_with_a_warning
 # --- Rook's own pods ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "container"),
-    [
-        ("rook-kms-operator", "rook-ceph-operator"),
-        ("rook-kms-prepare", c.ROOK_PROVISION_CONTAINER),
-        ("rook-kms-key-rotation", "rook-ceph-osd-key-rotation"),
-    ],
-)
+@pytest.mark.parametrize(("name", "container"), ROOK_PODS)
 def test_rooks_pods_get_the_rest_of_the_connection_but_never_what_rook_set(
     name: str, container: str
 ) -> None:
@@ -330,14 +329,7 @@ def test_rooks_pods_get_the_rest_of_the_connection_but_never_what_rook_set(
     assert not c.ROOK_OWN_SETTINGS & added.keys()
 
 
-@pytest.mark.parametrize(
-    ("name", "container"),
-    [
-        ("rook-kms-operator", "rook-ceph-operator"),
-        ("rook-kms-prepare", c.ROOK_PROVISION_CONTAINER),
-        ("rook-kms-key-rotation", "rook-ceph-osd-key-rotation"),
-    ],
-)
+@pytest.mark.parametrize(("name", "container"), ROOK_PODS)
 def test_a_tls_volume_or_mount_that_is_not_ours_leaves_rooks_pods_alone(
     name: str, container: str
 ) -> None:
