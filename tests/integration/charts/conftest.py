@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -27,9 +26,6 @@ HELM4, HELM3 = "helm", "helm3"
 HELMS = (HELM4, HELM3)
 """The two binaries every version-sensitive test runs with."""
 
-# The oldest Kubernetes the chart supports (kubeVersion) and the newest schema kubernetes-validate
-# ships, as for the kustomize manifests.
-KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 HELM_LABELS = frozenset(
     {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import kubernetes_validate
 import pytest
 
 from certs.errors import CertsError
@@ -23,7 +22,6 @@ from tests.integration.charts.conftest import (
     HELM3,
     HELM4,
     HELMS,
-    KUBERNETES_VERSIONS,
     find,
     helm,
     key_named,
@@ -32,7 +30,7 @@ from tests.integration.charts.conftest import (
     render,
     template_text,
 )
-from tests.integration.manifests.conftest import Obj, pod_templates
+from tests.integration.manifests.conftest import Obj, pod_templates, validate_strictly
 
 NO_SCHEMA_KINDS = frozenset({"Certificate", "Issuer", "ServiceMonitor"})
 """Custom resources kubernetes-validate has no schema for (checked field by field instead)."""
@@ -102,17 +100,6 @@ def _render_case(case: str, binary: str) -> list[Obj]:
     return render(value_files=[EXAMPLES / case], binary=binary)
 
 
-def validate(obj: Obj, where: str) -> None:
-    for version in KUBERNETES_VERSIONS:
-        try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            assert obj["kind"] in NO_SCHEMA_KINDS, f"{where}: no schema for {version}"
-        except kubernetes_validate.ValidationError as exc:
-            path = ".".join(str(p) for p in exc.path)
-            pytest.fail(f"{where} is invalid for {version} at {path}: {exc.message}")
-
-
 @pytest.mark.parametrize("binary", HELMS)
 def test_helm_lint_strict_passes_for_the_defaults_and_every_example(binary: str) -> None:
     for values in [None, *EXAMPLE_FILES]:
@@ -133,7 +120,7 @@ def test_every_rendered_object_validates_strictly(case: str) -> None:
     objects = _render_case(case, HELM4)
     assert objects
     for obj in objects:
-        validate(obj, f"{case}: {obj['kind']}/{obj['metadata']['name']}")
+        validate_strictly(obj, f"{case}: {obj['kind']}/{obj['metadata']['name']}", NO_SCHEMA_KINDS)
 
 
 @pytest.mark.parametrize("case", [*OPTIONS, *EXAMPLE_FILES])

@@ -35,6 +35,7 @@ from demo.openbao import OpenBao
 from tests.integration.injector.check_support import leak_forms
 from tests.integration.manifests.conftest import MANIFESTS, kustomize
 from tests.kubeapi import RESOURCES, TOKEN, KubeApi, serve_kubeapi
+from tests.reports import ChecksByName
 from webhook.core.config import parse_config
 from webhook.core.model import AdmissionContext
 from webhook.core.mutation import build_mutator
@@ -69,6 +70,32 @@ profiles:
     connection: {secret: px-vault, tlsSecret: vault-tls}
 """
 """The profiles of the healthy install: both connections over HTTPS, the CA in a tlsSecret."""
+
+
+async def run_doctor(kubeconfig: Path, *args: str) -> tuple[int, str, str]:
+    """``python -m webhook doctor --kubeconfig KUBECONFIG ARGS`` as a process, outside any pod:
+    exit code, stdout, stderr."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KUBERNETES_SERVICE_HOST", "KUBECONFIG", "POD_NAMESPACE")
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "webhook",
+        "doctor",
+        "--kubeconfig",
+        str(kubeconfig),
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 def _unique(prefix: str) -> str:
@@ -120,22 +147,13 @@ def _injected(obj: dict[str, Any], group: str, kind: str, operation: str) -> dic
 
 
 @dataclass(frozen=True)
-class Doctored:
+class Doctored(ChecksByName):
     """One finished ``vsi-webhook doctor -o json`` run and its checks by name."""
 
     code: int
     stdout: str
     stderr: str
     checks: dict[str, dict[str, str]]
-
-    def status(self, name: str) -> str:
-        return self.checks[name]["status"]
-
-    def detail(self, name: str) -> str:
-        return self.checks[name]["detail"]
-
-    def fix(self, name: str) -> str:
-        return self.checks[name]["fix"]
 
     def failing(self) -> list[str]:
         return [n for n, c in self.checks.items() if c["status"] == "fail"]
@@ -168,32 +186,12 @@ class Install:
 
     async def run(self, *args: str) -> tuple[int, str, str]:
         """``python -m webhook doctor --kubeconfig ... ARGS``: exit code, stdout, stderr."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("KUBERNETES_SERVICE_HOST", "KUBECONFIG", "POD_NAMESPACE")
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "webhook",
-            "doctor",
-            "--kubeconfig",
-            str(self.kubeconfig),
-            *args,
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
-        stdout, stderr = out.decode(), err.decode()
+        code, stdout, stderr = await run_doctor(self.kubeconfig, *args)
         assert "Traceback" not in stderr, stderr
         for secret in self.secrets():
             leaked = sorted(f for f in leak_forms(secret) if f in stdout + stderr)
             assert leaked == [], f"secret material in the doctor's output: {leaked[:3]}"
-        assert process.returncode is not None
-        return process.returncode, stdout, stderr
+        return code, stdout, stderr
 
     async def doctor(self, *args: str) -> Doctored:
         """``vsi-webhook doctor -o json ARGS``, parsed and held to the report's contract."""

@@ -8,11 +8,9 @@ report's contract (known check names, exit code 1 exactly when a check fails).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +24,10 @@ from tests.integration.doctor.conftest import (
     PX_NS,
     ROLE,
     ROOK_NS,
-    RUN_TIMEOUT,
     SEED_SECRET,
     WEBHOOK_NS,
     Install,
+    run_doctor,
 )
 from tests.kubeapi import TOKEN_REVIEWS, TOKEN_SUBRESOURCE, kubeconfig_for, serve_kubeapi
 
@@ -326,21 +324,11 @@ async def test_an_api_server_the_doctor_cannot_use_is_one_line_and_exit_code_1(
         config["users"][0]["user"]["token"] = "not-the-token"
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(json.dumps(config))
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "webhook",
-            "doctor",
-            "--kubeconfig",
-            str(kubeconfig),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+        code, out, err = await run_doctor(kubeconfig)
 
-    assert process.returncode == 1
-    assert out == b""
-    lines = err.decode().strip().splitlines()
+    assert code == 1
+    assert out == ""
+    lines = err.strip().splitlines()
     assert len(lines) == 1, lines
     expected = "cannot reach the Kubernetes API" if problem == "unreachable" else "(401)"
     assert lines[0].startswith("vsi-webhook: error: ")

@@ -21,6 +21,7 @@ from hvac.exceptions import InvalidPath
 from demo.openbao import OpenBao
 from injector.preflight import CHECK_NAMES
 from tests.integration.injector.conftest import Result, run_injector
+from tests.reports import ChecksByName
 
 FRAGMENT = 12
 """Length of the secret fragments looked for (a leak cut short still leaks this much)."""
@@ -61,20 +62,11 @@ class AuditedOpenBao(OpenBao):
 
 
 @dataclass(frozen=True)
-class Checked:
+class Checked(ChecksByName):
     """One finished ``--check -o json`` run and its checks by name."""
 
     result: Result
     checks: dict[str, dict[str, str]]
-
-    def status(self, name: str) -> str:
-        return self.checks[name]["status"]
-
-    def detail(self, name: str) -> str:
-        return self.checks[name]["detail"]
-
-    def fix(self, name: str) -> str:
-        return self.checks[name]["fix"]
 
 
 def secrets_of(env: dict[str, str], args: Sequence[str | Path]) -> list[str]:

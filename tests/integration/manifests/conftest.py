@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -16,6 +17,9 @@ REPO = Path(__file__).resolve().parents[3]
 MANIFESTS = REPO / "manifests"
 WEBHOOK_NAMESPACE = "vault-storage-injector"
 OPT_IN_LABEL = "vault-storage-injector.io/enabled"
+# The oldest Kubernetes we support (matchConditions on webhooks are GA in 1.30) and the newest
+# schema kubernetes-validate ships; the chart is held to the same two.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 Obj = dict[str, Any]
 
@@ -116,3 +120,16 @@ def selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def validate_strictly(obj: dict[str, Any], where: str, no_schema_kinds: frozenset[str]) -> None:
+    """``obj`` against the strict Kubernetes schema of every `KUBERNETES_VERSIONS`; a kind with
+    no schema must be one of ``no_schema_kinds`` (each caller says why)."""
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            assert obj["kind"] in no_schema_kinds, f"{where}: no schema for {version}"
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{where} is invalid for {version} at {path}: {exc.message}")

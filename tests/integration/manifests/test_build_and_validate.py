@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 
 from tests.integration.manifests.conftest import (
@@ -17,12 +16,8 @@ from tests.integration.manifests.conftest import (
     kustomization_dirs,
     kustomize,
     rel,
+    validate_strictly,
 )
-
-# The oldest Kubernetes we support (matchConditions on webhooks are GA in 1.30) and the newest
-# schema kubernetes-validate ships.
-MIN_KUBERNETES = "1.30.0"
-VERSIONS = (MIN_KUBERNETES, kubernetes_validate.latest_version())
 
 # Kinds that kubernetes-validate has no schema for (instances of custom resources, for example a
 # StorageCluster). A new kind without a schema must be added here on purpose, with the reason, or
@@ -54,14 +49,7 @@ def test_kustomization_builds_to_objects_that_validate_strictly(directory: Path)
     assert objects, f"{rel(directory)} built nothing"
     for obj in objects:
         where = f"{rel(directory)}: {obj['kind']}/{obj['metadata']['name']}"
-        for version in VERSIONS:
-            try:
-                kubernetes_validate.validate(obj, version, strict=True)
-            except kubernetes_validate.SchemaNotFoundError:
-                assert obj["kind"] in NO_SCHEMA_KINDS, f"{where}: no schema for {version}"
-            except kubernetes_validate.ValidationError as exc:
-                path = ".".join(str(p) for p in exc.path)
-                pytest.fail(f"{where} is invalid for {version} at {path}: {exc.message}")
+        validate_strictly(obj, where, NO_SCHEMA_KINDS)
 
 
 def test_every_component_is_used_by_an_overlay() -> None:
