@@ -72,7 +72,7 @@ def check(
     check means a run would fail; its ``fix`` says what to change.
     """
     deadline = deadline or Deadline(settings.deadline)
-    redactor = redactor or Redactor(settings.seed)
+    redactor = redactor if redactor is not None else Redactor(settings.seed)
     found: list[Check] = []
     _preflight(settings, deadline, redactor, found)
     return [Check(c.name, c.status, redactor.scrub(c.detail), redactor.scrub(c.fix)) for c in found]

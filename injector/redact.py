@@ -80,9 +80,6 @@ class Redactor:
                 # Longest first: a secret that contains another is removed whole.
                 self._secrets = tuple(sorted((*self._secrets, text), key=len, reverse=True))
 
-    def __len__(self) -> int:
-        return len(self._secrets)
-
     def redact(self, text: str) -> str:
         """``text`` without any known secret, any piece of one, or any secret-shaped string."""
         text = text[:MAX_SCANNED]

@@ -66,7 +66,7 @@ class VaultSession:
     ) -> None:
         self.settings = settings
         self.deadline = deadline
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         """Every secret of the run; whatever the server sent is quoted through it."""
         auth = settings.auth
         if isinstance(auth, TokenAuth):

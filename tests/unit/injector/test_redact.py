@@ -76,10 +76,11 @@ def test_scrub_removes_known_secrets_only() -> None:
 
 def test_secrets_added_later_count_and_empty_ones_do_not() -> None:
     redactor = Redactor(None, "", "  ")
-    assert len(redactor) == 0
+    assert redactor.scrub("a  b") == "a  b"
     redactor.add(b"late-secret-value")
 
     assert redactor.quote("x late-secret-value y") == f"x {REDACTED} y"
+    assert redactor.scrub("x late-secret-value y") == f"x {REDACTED} y"
 
 
 def test_one_line_cuts_with_an_ellipsis() -> None:

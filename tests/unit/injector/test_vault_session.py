@@ -17,6 +17,7 @@ from injector.answers import Answer, Outcome
 from injector.deadline import Deadline
 from injector.errors import VaultError
 from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from injector.redact import REDACTED, Redactor
 from injector.replies import Endpoint, Kv2Secret, Login, TokenInfo
 from injector.transport import Failure
 from injector.vault import VaultSession
@@ -108,6 +109,16 @@ def session(clock: Clock, script: Script, seconds: float = 10, auth: Any = None)
 
 def read(s: VaultSession) -> Answer:
     return s.call(Endpoint.KV2_READ, "GET", "secret/data/x", what="reading secret/data/x")
+
+
+def test_the_callers_redactor_is_used_even_while_it_knows_nothing() -> None:
+    """The run's final error line is scrubbed with the caller's redactor: the session must feed
+    that one (an empty redactor swapped for a new one left a raced key in the line)."""
+    mine = Redactor()
+    s = VaultSession(settings(), Deadline(10), redactor=mine)
+
+    assert s.redactor is mine
+    assert mine.scrub("token s.static-token-value") == f"token {REDACTED}"
 
 
 def test_a_transient_answer_is_retried_with_backoff(clock: Clock) -> None:
