@@ -1,8 +1,8 @@
 """The profiles file: parse, validate and build the frozen `Config` the mutation runs on.
 
 Credentials never come from the file: ``connection.values`` holds settings, tokens and secret ids
-come from Secrets (`webhook.core.connections` reads the connections). Every error is one line
-naming the file, the field and what was expected. Pure but for reading the file it is given.
+come from Secrets (`webhook.core.vault_connection` reads the connections). Every error is one
+line naming the file, the field and what was expected. Pure but for reading the file it is given.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import yaml
 
 from vsi_common import validation
 from webhook.core import constants as c
-from webhook.core.connections import parse_connection
 from webhook.core.fields import FieldReader, kind
 from webhook.core.profiles import (
     BUILTIN_PROFILES,
@@ -28,6 +27,7 @@ from webhook.core.profiles import (
     Resources,
     default_config,
 )
+from webhook.core.vault_connection import parse_connection
 from webhook.errors import ConfigError
 
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")

@@ -1,8 +1,9 @@
 """Reading the fields of the profiles file: every error one line naming file, field and expectation.
 
-The top-level parser (`webhook.core.config`) and the connection parser (`webhook.core.connections`)
-read mappings, strings and Secret names the same way, so a bad value reads the same wherever it
-is. Messages name the type of a bad value, never the value itself: it might be a credential.
+The top-level parser (`webhook.core.config`) and the connection parser
+(`webhook.core.vault_connection`) read mappings, strings and Secret names the same way, so a bad
+value reads the same wherever it is. Messages name the type of a bad value, never the value
+itself: it might be a credential.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The schema models `profiles` (and `injector`, `keyVolume`) by hand, in JSON Schema draft-07 (what
 Helm 3 and Helm 4 both read). These tests keep it honest against `webhook.core.config` and
-`webhook.core.connections`:
+`webhook.core.vault_connection`:
 
 - the fields: every field the parser accepts is in the schema and every field of the schema is
   one the parser accepts, the enums are the parser's constants (a new profile type fails here,
@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from tests.integration.charts.conftest import CHART, HELMS, find, key_named, refused, render
 from vsi_common import names
 from webhook.core import config as parser
-from webhook.core import connections
 from webhook.core import constants as c
 from webhook.core import tls as t
+from webhook.core import vault_connection as connections
 from webhook.errors import ConfigError
 
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())

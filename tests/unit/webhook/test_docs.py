@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from vsi_common import names
-from webhook.core import config, connections, profiles
+from webhook.core import config, profiles
 from webhook.core import constants as c
+from webhook.core import vault_connection as connections
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
 
