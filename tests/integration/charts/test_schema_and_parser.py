@@ -71,14 +71,14 @@ def test_the_profile_types_are_the_webhooks() -> None:
 
 
 def test_every_profile_field_is_in_the_schema_and_no_other() -> None:
-    assert props(DEFS["profile"]) == set(parser.PROFILE_FIELDS)
-    assert set(DEFS["profile"]["required"]) == set(parser.PROFILE_FIELDS)
-    assert props(DEFS["connection"]) == set(connections.CONNECTION_FIELDS)
+    assert props(DEFS["profile"]) == set(parser.PROFILE.names)
+    assert set(DEFS["profile"]["required"]) == set(parser.PROFILE.names)
+    assert props(DEFS["connection"]) == set(connections.CONNECTION.names)
     (_, long_form) = DEFS["tlsSecret"]["oneOf"]
-    assert props(long_form) == set(connections.TLS_SECRET_FIELDS)
+    assert props(long_form) == set(connections.TLS_SECRET.long.names)
     files = [file for _, file in names.TLS_FILES]
     assert long_form["properties"]["keys"]["items"]["enum"] == files
-    assert props(DEFS["kms"]) == set(connections.KMS_FIELDS)
+    assert props(DEFS["kms"]) == set(connections.KMS.names)
 
 
 def test_the_vault_settings_are_the_webhooks() -> None:
@@ -108,12 +108,12 @@ def test_the_vault_settings_are_the_webhooks() -> None:
 
 def test_the_config_file_fields_are_the_chart_values() -> None:
     top = SCHEMA["properties"]
-    assert set(parser.TOP_FIELDS) <= set(top)
-    assert props(top["injector"]) == set(parser.INJECTOR_FIELDS) - FROM_IMAGE
+    assert set(parser.PROFILES_FILE.names) <= set(top)
+    assert props(top["injector"]) == set(parser.INJECTOR.names) - FROM_IMAGE
     assert top["image"]["properties"]["pullPolicy"]["enum"] == list(parser.PULL_POLICIES)
     for part in ("requests", "limits"):
         assert props(DEFS["injectorResources"]["properties"][part]) == set(parser.RESOURCE_NAMES)
-    assert props(top["keyVolume"]) == set(parser.KEY_VOLUME_FIELDS)
+    assert props(top["keyVolume"]) == set(parser.KEY_VOLUME.names)
 
 
 def test_the_defaults_in_values_yaml_are_the_webhooks() -> None:
