@@ -89,18 +89,21 @@ class Record(Node):
     absent_is_empty: bool = False
     """Whether ``null`` reads as an empty mapping (the defaults)."""
     ref: str | None = None
+    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    """The fields by name, in declared order."""
+    _required: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _attrs: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names = [f.name for f in self.fields]
-        if len(set(names)) != len(names):
-            raise ValueError(f"a field is declared twice: {names}")
+        by_name = {f.name: f for f in self.fields}
+        if len(by_name) != len(self.fields):
+            raise ValueError(f"a field is declared twice: {[f.name for f in self.fields]}")
+        # Looked up for every key read: computed once (the dataclass is frozen).
+        object.__setattr__(self, "by_name", by_name)
+        object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
+        object.__setattr__(self, "_attrs", {f.name: f.attr or f.name for f in self.fields})
         for rule in self.rules:
             rule.check_declaration(self)
-
-    @functools.cached_property
-    def by_name(self) -> Mapping[str, Field]:
-        """The fields by name, in declared order."""
-        return {f.name: f for f in self.fields}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,18 +132,20 @@ class Record(Node):
                     self.unknown or f"unknown field (expected one of: {', '.join(self.names)})"
                 )
                 raise reader.fail(below(where, key), problem)
-        for declared in self.fields:
-            if declared.required and declared.name not in value:
-                raise reader.fail(below(where, declared.name), "required field is missing")
+        for name in self._required:
+            if name not in value:
+                raise reader.fail(below(where, name), "required field is missing")
         for rule in self.rules:
             rule.before(self, reader, value, where)
+        by_name = self.by_name
         values = {
-            key: self.declared(key).node.read(reader, item, below(where, key))
+            key: by_name[key].node.read(reader, item, below(where, key))
             for key, item in value.items()
         }
         for rule in self.rules:
             rule.after(self, reader, value, values, where)
-        return self.make(**{self.declared(key).attr or key: item for key, item in values.items()})
+        attrs = self._attrs
+        return self.make(**{attrs[key]: item for key, item in values.items()})
 
     def json_schema(self, ctx: SchemaContext) -> JsonSchema:
         out: JsonSchema = {"type": "object", "additionalProperties": False}
@@ -154,6 +159,11 @@ class Record(Node):
         if rules:
             out["allOf"] = rules
         return out
+
+    @functools.cached_property
+    def limited(self) -> tuple[tuple[tuple[str, ...], Field], ...]:
+        """(path, field) of every field under this record declared for some types only."""
+        return tuple((path, f) for path, f in self.subfields() if f.types)
 
     def subfields(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         for declared in self.fields:

@@ -7,12 +7,12 @@ what the parser refuses. Pure: standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from webhook.core.fields import FieldReader, JsonSchema, SchemaContext
-from webhook.core.mappings import Data, Field, Record, Rule
+from webhook.core.mappings import Data, Record, Rule
 
 
 def required(*names: str) -> JsonSchema:
@@ -160,7 +160,7 @@ class TypeLimits(Rule):
         self, record: Record, reader: FieldReader, data: Data, values: Data, where: str
     ) -> None:
         chosen = values.get(self.type_field)
-        for path, declared in self._limited(record):
+        for path, declared in record.limited:
             if chosen not in declared.types and _present(data, path):
                 raise reader.fail(
                     f"{where}.{'.'.join(path)}",
@@ -169,17 +169,13 @@ class TypeLimits(Rule):
 
     def schema(self, record: Record, ctx: SchemaContext) -> list[JsonSchema]:
         out: list[JsonSchema] = []
-        for path, declared in self._limited(record):
+        for path, declared in record.limited:
             absent: JsonSchema = {"not": required(path[-1])}
             for name in reversed(path[:-1]):
                 absent = {"properties": {name: absent}}
             other_type = {"properties": {self.type_field: {"not": {"enum": list(declared.types)}}}}
             out.append({"if": {**required(self.type_field), **other_type}, "then": absent})
         return out
-
-    @staticmethod
-    def _limited(record: Record) -> Iterator[tuple[tuple[str, ...], Field]]:
-        return ((p, f) for p, f in record.subfields() if f.types)
 
 
 def _present(data: Any, path: tuple[str, ...]) -> bool:
