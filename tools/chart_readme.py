@@ -26,11 +26,14 @@ Schema = Mapping[str, Any]
 
 
 def resolve(node: Schema, root: Schema) -> Schema:
-    """``node`` with its ``$ref`` (``#/definitions/<name>``) followed; siblings are kept."""
+    """``node`` with its ``$ref`` (``#/definitions/<name>``, or ``#/$defs/<name>`` for the
+    generated profile schema) followed; siblings are kept."""
     ref = node.get("$ref")
     if not isinstance(ref, str):
         return node
-    target = root["definitions"][ref.rsplit("/", 1)[1]]
+    target: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
     return {**resolve(target, root), **{k: v for k, v in node.items() if k != "$ref"}}
 
 

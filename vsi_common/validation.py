@@ -25,6 +25,11 @@ _DNS1123_SUBDOMAIN: Final = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _HOST_LABEL: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
 _HOST_LABEL_UNDERSCORE: Final = re.compile(r"^[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?$")
 
+DNS1123_LABEL_PATTERN: Final = _DNS1123_LABEL.pattern
+"""`is_dns1123_label`'s expression, valid in JSON Schema too (ECMA-262); length: `MAX_LABEL`."""
+DNS1123_SUBDOMAIN_PATTERN: Final = _DNS1123_SUBDOMAIN.pattern
+"""`is_dns1123_subdomain`'s expression, valid in JSON Schema too; length: `MAX_SUBDOMAIN`."""
+
 DNS1123_LABEL: Final = "a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)"
 """What `is_dns1123_label` expects, for error messages."""
 DNS1035_LABEL: Final = (

@@ -1,24 +1,41 @@
-"""The profiles file: parse, validate and build the frozen `Config` the mutation runs on.
+"""The profiles file: declared as data, parsed by that declaration into the frozen `Config`.
+
+`PROFILES_FILE` (with `webhook.core.vault_connection.CONNECTION` for each profile's connection)
+says every field: its kind of value, whether it is required, what it means, the rules between
+fields. `parse_config` reads the file by it, and ``python -m tools.profile_schema`` writes the
+same declaration into the chart's values.schema.json, so the two cannot disagree. Adding a field
+is one `Field` in the record it belongs to (docs/profiles.md, "Adding a field").
 
 Credentials never come from the file: ``connection.values`` holds settings, tokens and secret ids
-come from Secrets (`webhook.core.connections` reads the connections). Every error is one line
-naming the file, the field and what was expected. Pure but for reading the file it is given.
+come from Secrets. Every error is one line naming the file, the field and what was expected.
+Pure but for reading the file it is given.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from vsi_common import validation
 from webhook.core import constants as c
-from webhook.core.connections import parse_connection
-from webhook.core.fields import FieldReader, kind
+from webhook.core.fields import (
+    DNS_LABEL,
+    TOP,
+    Choice,
+    FieldReader,
+    Flag,
+    Integer,
+    JsonSchema,
+    Node,
+    Quantity,
+    SchemaContext,
+    Text,
+)
+from webhook.core.mappings import Field, ListOf, Record
 from webhook.core.profiles import (
     BUILTIN_PROFILES,
     Config,
@@ -28,6 +45,8 @@ from webhook.core.profiles import (
     Resources,
     default_config,
 )
+from webhook.core.record_rules import TypeLimits
+from webhook.core.vault_connection import CONNECTION
 from webhook.errors import ConfigError
 
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
@@ -42,18 +61,172 @@ RESERVED_MOUNT_PATHS: Final = (
 """Paths the injector also mounts: ``keyVolume.mountPath`` may not equal, contain or nest in them
 (a container's mount paths must be unique, and nested mounts would hide or shadow the keys)."""
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_IMAGE = re.compile(r"^[^\s]+$")
+
+def _overlaps(path: str, other: str) -> bool:
+    """Whether two absolute paths are the same or one lies inside the other."""
+    a, b = posixpath.normpath(path), posixpath.normpath(other)
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
-TOP_FIELDS: Final = ("injector", "keyVolume", "builtinProfiles", "profiles")
-"""Top-level keys of the profiles file."""
-INJECTOR_FIELDS: Final = ("image", "imagePullPolicy", "runAsUser", "resources")
-"""Keys of ``injector:``."""
-KEY_VOLUME_FIELDS: Final = ("sizeLimit", "mountPath")
-"""Keys of ``keyVolume:``."""
-PROFILE_FIELDS: Final = ("name", "type", "connection")
-"""Keys of one ``profiles[]`` entry."""
+def _escape(text: str) -> str:
+    """``text`` as a literal in a regular expression that Python and ECMA-262 read alike."""
+    return "".join(f"\\{ch}" if ch in r"\.^$*+?()[]{}|" else ch for ch in text)
+
+
+def _around(path: str) -> str:
+    """A regular expression for ``path``, each of its parents and everything inside it."""
+    inner = "(/.*)?"
+    segments = path.strip("/").split("/")
+    for segment in reversed(segments[1:]):
+        inner = f"(/{_escape(segment)}{inner})?"
+    return f"/{_escape(segments[0])}{inner}"
+
+
+class MountPath(Node):
+    """``keyVolume.mountPath``: an absolute path other than /, clear of the injector's own mounts.
+
+    The schema is stricter: it also refuses ``.`` and ``..`` segments (and names starting with a
+    dot), which would only mean what they say once normalised.
+    """
+
+    def read(self, reader: FieldReader, value: Any, where: str) -> str:
+        mount = reader.string(value, where)
+        if not mount.startswith("/") or ":" in mount or len(mount) < 2:
+            raise reader.fail(where, "expected an absolute path other than /")
+        for other, what in RESERVED_MOUNT_PATHS:
+            if _overlaps(mount, other):
+                raise reader.fail(
+                    where, f"must not be, contain or lie inside {other} (the {what} mount)"
+                )
+        return mount.rstrip("/")
+
+    def json_schema(self, ctx: SchemaContext) -> JsonSchema:
+        reserved = "|".join(_around(path) for path, _ in RESERVED_MOUNT_PATHS)
+        return {
+            "type": "string",
+            "pattern": "^(/[^/:.][^/:]*)+/?$",
+            "not": {"pattern": f"^({reserved})/?$"},
+        }
+
+
+QUANTITY: Final = Quantity()
+"""A Kubernetes quantity (``injector.resources``, ``keyVolume.sizeLimit``)."""
+_QUANTITIES: Final = Record(
+    tuple(Field(name, QUANTITY) for name in RESOURCE_NAMES),
+    lambda **found: tuple(found.items()),
+    absent_is_empty=True,
+)
+RESOURCES: Final = Record(
+    (Field("requests", _QUANTITIES), Field("limits", _QUANTITIES)),
+    Resources,
+    absent_is_empty=True,
+    ref="injectorResources",
+)
+"""``injector.resources``: requests and limits of the injected container."""
+INJECTOR: Final = Record(
+    (
+        Field(
+            "image",
+            Text(r"^\S+$", "an image reference without spaces"),
+            "Image of the injected init container; default this project's at the package version.",
+        ),
+        Field(
+            "imagePullPolicy",
+            Choice(PULL_POLICIES, ref="imagePullPolicy"),
+            "Pull policy of the injected init container.",
+            attr="image_pull_policy",
+        ),
+        Field(
+            "runAsUser",
+            Integer(1, 2**31 - 1, "a non-zero uid (1..2147483647)"),
+            "uid of the injector when the consuming pod names no non-root user.",
+            attr="run_as_user",
+        ),
+        Field(
+            "resources",
+            RESOURCES,
+            "Requests and limits (cpu, memory, ephemeral-storage) of the injected init container.",
+        ),
+    ),
+    InjectorSettings,
+    absent_is_empty=True,
+    doc="The injected vsi-injector init container.",
+)
+"""``injector:``: how the key-injector init container is run."""
+_RESERVED_LIST = ", ".join(path for path, _ in RESERVED_MOUNT_PATHS[:-1])
+KEY_VOLUME: Final = Record(
+    (
+        Field("sizeLimit", QUANTITY, "Size of the in-memory key volume.", attr="size_limit"),
+        Field(
+            "mountPath",
+            MountPath(),
+            f"Where key files appear; not {_RESERVED_LIST} or {RESERVED_MOUNT_PATHS[-1][0]}, "
+            "nor inside or above them.",
+            attr="mount_path",
+        ),
+    ),
+    KeyVolume,
+    absent_is_empty=True,
+    doc="The in-memory volume the injector writes keys to.",
+)
+"""``keyVolume:``: the in-memory volume the injector writes keys to."""
+PROFILE: Final = Record(
+    (
+        Field(
+            "name",
+            DNS_LABEL,
+            "The name annotations refer to; the name of a built-in overrides it.",
+            required=True,
+        ),
+        Field(
+            "type",
+            Choice(c.PROFILE_TYPES),
+            "The profile type: what it matches and injects.",
+            required=True,
+        ),
+        Field("connection", CONNECTION, required=True),
+    ),
+    Profile,
+    rules=(TypeLimits("type"),),
+    ref="profile",
+)
+"""One ``profiles[]`` entry."""
+
+
+def _config(
+    injector: InjectorSettings | None = None,
+    key_volume: KeyVolume | None = None,
+    builtin: bool = True,
+    profiles: tuple[Profile, ...] = (),
+) -> Config:
+    """The configured profiles, then the built-ins they do not override (unless ``builtin`` is
+    false)."""
+    seen = {profile.name for profile in profiles}
+    extra = tuple(p for p in BUILTIN_PROFILES if p.name not in seen) if builtin else ()
+    return Config(injector or InjectorSettings(), key_volume or KeyVolume(), (*profiles, *extra))
+
+
+PROFILES_FILE: Final = Record(
+    (
+        Field("injector", INJECTOR),
+        Field("keyVolume", KEY_VOLUME, attr="key_volume"),
+        Field(
+            "builtinProfiles",
+            Flag(),
+            "Keep the built-in profiles (one per profile type, named after it) that profiles "
+            "does not override by name.",
+            attr="builtin",
+        ),
+        Field(
+            "profiles",
+            ListOf(PROFILE, unique_by="name", noun="profile"),
+            "Profiles, as in docs/profiles.md: a name, a type and a connection each.",
+        ),
+    ),
+    _config,
+    absent_is_empty=True,
+)
+"""The profiles file: every field of it, declared once."""
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -79,115 +252,5 @@ def parse_config(text: str, *, source: str) -> Config:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "cannot parse"
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-    return _Parser(source).config(data)
-
-
-class _Parser(FieldReader):
-    """Walks the parsed YAML; every error names ``source`` and the dotted field path."""
-
-    def quantity(self, value: Any, where: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.fail(where, f"expected a quantity such as 64Mi, got {kind(value)}")
-        text = str(value)
-        if not _QUANTITY.match(text):
-            raise self.fail(where, f"expected a quantity such as 64Mi, got {text!r}")
-        return text
-
-    def config(self, data: Any) -> Config:
-        if data is None:
-            data = {}
-        top = self.mapping(data, "(top level)", TOP_FIELDS)
-        injector = self.injector(top.get("injector"))
-        key_volume = self.key_volume(top.get("keyVolume"))
-        builtin = top.get("builtinProfiles", True)
-        if not isinstance(builtin, bool):
-            raise self.fail("builtinProfiles", f"expected true or false, got {kind(builtin)}")
-        raw_profiles = top.get("profiles")
-        if raw_profiles is None:
-            raw_profiles = []
-        if not isinstance(raw_profiles, list):
-            raise self.fail("profiles", f"expected a list, got {kind(raw_profiles)}")
-        profiles: list[Profile] = []
-        seen: set[str] = set()
-        for index, raw in enumerate(raw_profiles):
-            profile = self.profile(raw, f"profiles[{index}]")
-            if profile.name in seen:
-                raise self.fail(f"profiles[{index}].name", f"duplicate profile {profile.name!r}")
-            seen.add(profile.name)
-            profiles.append(profile)
-        if builtin:
-            profiles.extend(p for p in BUILTIN_PROFILES if p.name not in seen)
-        return Config(injector, key_volume, tuple(profiles), self.source)
-
-    def injector(self, raw: Any) -> InjectorSettings:
-        if raw is None:
-            return InjectorSettings()
-        data = self.mapping(raw, "injector", INJECTOR_FIELDS)
-        settings = InjectorSettings()
-        image = settings.image
-        if "image" in data:
-            image = self.string(data["image"], "injector.image")
-            if not _IMAGE.match(image):
-                raise self.fail("injector.image", "expected an image reference without spaces")
-        policy = data.get("imagePullPolicy", settings.image_pull_policy)
-        if policy not in PULL_POLICIES:
-            raise self.fail(
-                "injector.imagePullPolicy", f"expected one of {', '.join(PULL_POLICIES)}"
-            )
-        uid = data.get("runAsUser", settings.run_as_user)
-        if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0 or uid > 2**31 - 1:
-            raise self.fail("injector.runAsUser", "expected a non-zero uid (1..2147483647)")
-        resources = self.resources(data.get("resources"))
-        return InjectorSettings(image, str(policy), uid, resources)
-
-    def resources(self, raw: Any) -> Resources:
-        if raw is None:
-            return Resources()
-        data = self.mapping(raw, "injector.resources", ("requests", "limits"))
-        parts: dict[str, tuple[tuple[str, str], ...]] = {}
-        for part in ("requests", "limits"):
-            where = f"injector.resources.{part}"
-            if part not in data:
-                parts[part] = tuple(getattr(Resources(), part))
-                continue
-            values = self.mapping(data[part] or {}, where, RESOURCE_NAMES)
-            parts[part] = tuple(
-                (str(k), self.quantity(v, f"{where}.{k}")) for k, v in values.items()
-            )
-        return Resources(parts["requests"], parts["limits"])
-
-    def key_volume(self, raw: Any) -> KeyVolume:
-        if raw is None:
-            return KeyVolume()
-        data = self.mapping(raw, "keyVolume", KEY_VOLUME_FIELDS)
-        size = self.quantity(data.get("sizeLimit", c.DEFAULT_KEY_SIZE_LIMIT), "keyVolume.sizeLimit")
-        mount = self.string(data.get("mountPath", c.DEFAULT_KEY_MOUNT_PATH), "keyVolume.mountPath")
-        if not mount.startswith("/") or ":" in mount or len(mount) < 2:
-            raise self.fail("keyVolume.mountPath", "expected an absolute path other than /")
-        for other, what in RESERVED_MOUNT_PATHS:
-            if _overlaps(mount, other):
-                raise self.fail(
-                    "keyVolume.mountPath",
-                    f"must not be, contain or lie inside {other} (the {what} mount)",
-                )
-        return KeyVolume(size, mount.rstrip("/"))
-
-    def profile(self, raw: Any, where: str) -> Profile:
-        data = self.mapping(raw, where, PROFILE_FIELDS)
-        for required in PROFILE_FIELDS:
-            if required not in data:
-                raise self.fail(f"{where}.{required}", "required field is missing")
-        name = self.string(data["name"], f"{where}.name")
-        if not validation.is_dns1123_label(name):
-            raise self.fail(f"{where}.name", f"expected {validation.DNS1123_LABEL}")
-        profile_type = data["type"]
-        if profile_type not in c.PROFILE_TYPES:
-            raise self.fail(f"{where}.type", f"expected one of {', '.join(c.PROFILE_TYPES)}")
-        connection = parse_connection(self, data["connection"], f"{where}.connection")
-        return Profile(name, str(profile_type), connection)
-
-
-def _overlaps(path: str, other: str) -> bool:
-    """Whether two absolute paths are the same or one lies inside the other."""
-    a, b = posixpath.normpath(path), posixpath.normpath(other)
-    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
+    config: Config = PROFILES_FILE.read(FieldReader(source), data, TOP)
+    return replace(config, source=source)

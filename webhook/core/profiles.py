@@ -8,6 +8,7 @@ file into these frozen dataclasses; the rules only ever see valid ones. Pure: st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -90,8 +91,14 @@ class Connection:
         None for a px-vault style Secret, whose values the webhook never sees."""
         if self.secret is not None:
             return None
-        method = dict(self.values).get(names.VAULT_AUTH_METHOD, "").lower()
-        return method or ("token" if self.token_secret else None)
+        return auth_method(dict(self.values), has_token=self.token_secret is not None)
+
+
+def auth_method(settings: Mapping[str, str], *, has_token: bool) -> str | None:
+    """The auth method plain ``settings`` choose, in lower case: their VAULT_AUTH_METHOD, else
+    ``token`` when a token Secret is named; None without either."""
+    method = settings.get(names.VAULT_AUTH_METHOD, "").lower()
+    return method or ("token" if has_token else None)
 
 
 @dataclass(frozen=True)

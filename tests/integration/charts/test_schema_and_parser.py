@@ -1,119 +1,104 @@
-"""values.schema.json and the webhook's own profile parser agree, so a bad profile fails at install.
+"""The chart's profile schema is generated from the parser's declaration, and both refuse alike.
 
-The schema models `profiles` (and `injector`, `keyVolume`) by hand, in JSON Schema draft-07 (what
-Helm 3 and Helm 4 both read). These tests keep it honest against `webhook.core.config` and
-`webhook.core.connections`:
+`webhook.core.config.PROFILES_FILE` declares the profiles file; the parser reads by it and
+``python -m tools.profile_schema`` writes it into values.schema.json (under ``$defs``). Here:
 
-- the fields: every field the parser accepts is in the schema and every field of the schema is
-  one the parser accepts, the enums are the parser's constants (a new profile type fails here,
-  naming the schema entry to extend);
-- the verdicts: generated profiles (fields and values drawn from pools of good and bad ones) are
-  accepted by the schema exactly when `parse_config` accepts them, and the same for
-  `keyVolume.mountPath` around every path the injector reserves;
-- a set of good profiles renders into a ConfigMap the parser loads, and a set of bad ones is
-  refused by both: by `helm template` (Helm 4 and Helm 3, naming the key) and by the parser.
+- the checked-in schema is what the generator writes now, and the generator leaves the
+  hand-written rest of the file byte for byte;
+- for each kind of error (an unknown or refused field, a wrong type, a bad enum, a bad pattern,
+  out of range, an item twice, a missing required field, a rule of the connection's kind, a rule
+  of the profile's type), a few cases are refused by the parser naming the field and by Helm 4
+  and Helm 3 (``helm template`` and ``helm lint``) naming the key; good values pass both and
+  render into a ConfigMap the parser loads; where the schema is stricter on purpose, it says so.
+  Each table is one assertion that lists every miss. Helm reports every schema error of a values
+  file at once, so a table costs one run per binary.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import posixpath
+import shutil
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from tests.integration.charts.conftest import CHART, HELMS, find, key_named, refused, render
-from vsi_common import names
-from webhook.core import config as parser
-from webhook.core import connections
+from tests.integration.charts.conftest import CHART, HELMS, find, helm, key_named, refused, render
+from tools import profile_schema
+from webhook.core import config
 from webhook.core import constants as c
-from webhook.core import tls as t
+from webhook.core.fields import TOP, FieldReader, Node
+from webhook.core.mappings import Field, ListOf, Record
+from webhook.core.profiles import Config
 from webhook.errors import ConfigError
 
-SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
-DEFS: dict[str, Any] = SCHEMA["definitions"]
+SCHEMA_TEXT = (CHART / "values.schema.json").read_text()
 VALUES: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
-VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
-FROM_IMAGE = {"image", "imagePullPolicy"}
-"""``injector`` fields the chart fills from ``image.*`` (one image reference for everything)."""
 
 
-def schema_accepts(values: dict[str, Any]) -> bool:
-    return VALIDATOR.is_valid(values)
-
-
-def parser_accepts(config: dict[str, Any]) -> bool:
+def parse(data: dict[str, Any], declaration: Record | None = None) -> Config | str:
+    """The profiles file ``data`` as the webhook parses it (or by another ``declaration``), or
+    the parser's one-line error."""
+    text = yaml.safe_dump(data)
     try:
-        parser.parse_config(yaml.safe_dump(config), source="config.yaml")
-    except ConfigError:
-        return False
-    return True
+        if declaration is None:
+            return config.parse_config(text, source="config.yaml")
+        result: Config = declaration.read(FieldReader("config.yaml"), yaml.safe_load(text), TOP)
+    except ConfigError as exc:
+        return str(exc)
+    return result
 
 
-def props(definition: dict[str, Any]) -> set[str]:
-    return set(definition["properties"])
+# --- the generated copy ---------------------------------------------------------------------------
 
 
-# --- the fields -----------------------------------------------------------------------------------
-
-
-def test_the_profile_types_are_the_webhooks() -> None:
-    enum = DEFS["profile"]["properties"]["type"]["enum"]
-    assert enum == list(c.PROFILE_TYPES), (
-        "webhook/core/constants.PROFILE_TYPES is "
-        f"{list(c.PROFILE_TYPES)}: set charts/vault-storage-injector/values.schema.json "
-        "definitions.profile.properties.type.enum to it (and model what the new type accepts)"
+def test_the_generated_profile_schema_is_current() -> None:
+    assert profile_schema.expected_text(SCHEMA_TEXT) == SCHEMA_TEXT, (
+        "charts/vault-storage-injector/values.schema.json is stale: "
+        "run python -m tools.profile_schema"
     )
+    assert profile_schema.main(["--check"]) == 0
 
 
-def test_every_profile_field_is_in_the_schema_and_no_other() -> None:
-    assert props(DEFS["profile"]) == set(parser.PROFILE_FIELDS)
-    assert set(DEFS["profile"]["required"]) == set(parser.PROFILE_FIELDS)
-    assert props(DEFS["connection"]) == set(connections.CONNECTION_FIELDS)
-    (_, long_form) = DEFS["tlsSecret"]["oneOf"]
-    assert props(long_form) == set(connections.TLS_SECRET_FIELDS)
-    files = [file for _, file in names.TLS_FILES]
-    assert long_form["properties"]["keys"]["items"]["enum"] == files
-    assert props(DEFS["kms"]) == set(connections.KMS_FIELDS)
+def test_the_generator_rewrites_only_its_part_and_keeps_hand_edits_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    head, key, _ = SCHEMA_TEXT.rpartition('"$defs": ')
+    assert key, "values.schema.json has no generated part"
+    # A hand edit in another style than the generator's, and a stale generated part.
+    edited = head.replace('"minimum": 1,\n', '"minimum":   1 ,\n', 1)
+    assert edited != head
+    stale = json.loads(SCHEMA_TEXT)["$defs"]
+    del stale["profile"]
+    text = f"{edited}{key}{json.dumps(stale)}\n}}\n"
+    path = tmp_path / "values.schema.json"
+    path.write_text(text)
+    assert profile_schema.main(["--check"], path=path) == 1
+    assert profile_schema.main([], path=path) == 0
+    rewritten = path.read_text()
+    assert rewritten.startswith(edited)
+    assert json.loads(rewritten)["$defs"] == json.loads(SCHEMA_TEXT)["$defs"]
+    # Without a generated part, it is appended.
+    without = {k: v for k, v in json.loads(SCHEMA_TEXT).items() if k != "$defs"}
+    plain = json.dumps(without, indent=2) + "\n"
+    assert json.loads(profile_schema.expected_text(plain)) == json.loads(SCHEMA_TEXT)
 
 
-def test_the_vault_settings_are_the_webhooks() -> None:
-    plain = set(names.VAULT_SETTINGS) - connections.CREDENTIAL_SETTINGS
-    assert props(DEFS["vaultValues"]) == plain
-    details = DEFS["kmsConnectionDetails"]
-    assert props(details) == {connections.KMS_PROVIDER} | plain - {names.VAULT_CAPATH}
-    assert (
-        details["properties"][connections.KMS_PROVIDER]["const"] == connections.KMS_PROVIDER_VAULT
-    )
-    secret_named = {
-        key
-        for key, value in details["properties"].items()
-        if value == {"$ref": "#/definitions/tlsSecretName"}
-    }
-    assert secret_named == connections.TLS_SETTINGS
-    methods = [m for m in connections.AUTH_METHODS if m != "approle"]
-    for definition in (DEFS["vaultValues"], details):
-        assert definition["properties"][names.VAULT_AUTH_METHOD]["enum"] == methods
-    (owned_rule,) = [
-        rule["then"]["properties"]["values"]["propertyNames"]["not"]["enum"]
-        for rule in DEFS["connection"]["allOf"]
-        if rule["if"] == {"required": ["values", "tlsSecret"]}
-    ]
-    assert set(owned_rule) == t.OWNED_SETTINGS
-
-
-def test_the_config_file_fields_are_the_chart_values() -> None:
-    top = SCHEMA["properties"]
-    assert set(parser.TOP_FIELDS) <= set(top)
-    assert props(top["injector"]) == set(parser.INJECTOR_FIELDS) - FROM_IMAGE
-    assert top["image"]["properties"]["pullPolicy"]["enum"] == list(parser.PULL_POLICIES)
-    for part in ("requests", "limits"):
-        assert props(DEFS["injectorResources"]["properties"][part]) == set(parser.RESOURCE_NAMES)
-    assert props(top["keyVolume"]) == set(parser.KEY_VOLUME_FIELDS)
+def test_the_generator_refuses_a_hand_written_part_that_does_not_refer_to_it() -> None:
+    document = json.loads(SCHEMA_TEXT)
+    document["properties"]["profiles"] = {"type": "array"}
+    document["properties"]["secretAccess"]["$ref"] = "#/$defs/nothing"
+    with pytest.raises(profile_schema.SchemaFileError) as info:
+        profile_schema.expected_text(json.dumps(document, indent=2))
+    assert 'properties.profiles must be {"$ref": "#/$defs/profiles"}' in str(info.value)
+    assert "#/$defs/nothing is not a generated definition" in str(info.value)
+    document = json.loads(SCHEMA_TEXT)
+    moved = {"$defs": document.pop("$defs"), **document}
+    with pytest.raises(profile_schema.SchemaFileError, match="must be the last top-level key"):
+        profile_schema.expected_text(json.dumps(moved))
 
 
 def test_the_defaults_in_values_yaml_are_the_webhooks() -> None:
@@ -131,184 +116,288 @@ def test_the_defaults_in_values_yaml_are_the_webhooks() -> None:
     assert VALUES["image"]["pullPolicy"] == c.DEFAULT_IMAGE_PULL_POLICY
 
 
-# --- the verdicts ---------------------------------------------------------------------------------
+# --- each kind of error, refused by the parser and by Helm ----------------------------------------
+
+ADDR = "https://vault:8200"
+KMS_OK = {"KMS_PROVIDER": "vault", "VAULT_ADDR": ADDR}
 
 
-# Pools of values, good and bad, for each kind of field, weighted so that about a third of the
-# generated profiles are valid. No value has leading or trailing blanks or capitals where the
-# parser would trim or lower-case them: the schema is stricter there on purpose (a value with
-# stray blanks fails at install rather than being fixed silently).
-def mostly(good: list[Any], bad: list[Any]) -> st.SearchStrategy[Any]:
-    """One of ``good`` four times in five, else one of ``bad``."""
-    return st.sampled_from(range(5)).flatmap(lambda i: st.sampled_from(bad if i == 4 else good))
+def conn(connection: Any, profile_type: str = "rook-osd") -> dict[str, Any]:
+    return {"name": "p", "type": profile_type, "connection": connection}
 
 
-def rarely(key: str, value: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """``{key: value}`` one time in five, else nothing."""
-    return st.sampled_from(range(5)).flatmap(
-        lambda i: value.map(lambda v: {key: v}) if i == 4 else st.just({})
-    )
+def values(settings: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A ``values`` connection with a token Secret (so that only ``settings`` can be wrong)."""
+    return conn({"values": {"VAULT_ADDR": ADDR, **settings}, "tokenSecret": "t", **more})
 
 
-def merged(*parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.tuples(*parts).map(lambda dicts: {k: v for d in dicts for k, v in d.items()})
+def kms(details: dict[str, Any], **more: Any) -> dict[str, Any]:
+    block = {"connectionDetails": {**KMS_OK, **details}, "tokenSecretName": "t"}
+    return conn({"kms": block, **more}, "rook-kms")
 
 
-def maybe(key: str, value: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """``{key: value}`` or nothing, evenly."""
-    return st.one_of(st.just({}), value.map(lambda v: {key: v}))
-
-
-SECRET_NAMES = mostly(["px-vault", "vault.tls"], ["a..b", "UPPER", "", 5, None, ["x"]])
-ADDRESSES = mostly(["https://vault:8200", "http://10.0.0.1"], ["ftp://x", "https://", 8200, ""])
-METHODS = mostly(["token", "kubernetes"], ["approle", "ldap", "", 1])
-SETTINGS = mostly(["x", "rook", " spaced ", 5], ["", " ", 5.5, True, None, {"a": 1}])
-TLS_SECRET_SETTINGS = mostly(["vault-ca", 7], ["a..b", -1, "", True])
-KEYS = mostly([["ca.crt"], ["tls.crt", "tls.key"]], [[], ["tls.crt"], ["ca.crt", "ca.crt"]])
-OTHER_SETTINGS = [
-    s_ for s_ in names.VAULT_SETTINGS if s_ not in {names.VAULT_ADDR, names.VAULT_AUTH_METHOD}
+PROFILE_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    # (kind, profile, the field the parser names, the key Helm names; both under profiles[i])
+    ("unknown field", {**conn({"secret": "s"}), "namespace": "x"}, "namespace", "namespace"),
+    ("unknown field", conn({"secrett": "s"}), "connection.secrett", "connection.secrett"),
+    ("unknown field", values({"VAULT_ADRR": "x"}), *["connection.values.VAULT_ADRR"] * 2),
+    ("unknown field", kms({"IBM_KP_X": "x"}), *["connection.kms.connectionDetails.IBM_KP_X"] * 2),
+    ("refused field", values({"VAULT_TOKEN": "s.1"}), *["connection.values.VAULT_TOKEN"] * 2),
+    (
+        "refused field",
+        kms({"VAULT_CAPATH": "/x"}),
+        *["connection.kms.connectionDetails.VAULT_CAPATH"] * 2,
+    ),
+    ("wrong type", {**conn({"secret": "s"}), "name": 5}, "name", "name"),
+    ("wrong type", conn({"values": "x", "tokenSecret": "t"}), *["connection.values"] * 2),
+    (
+        "wrong type",
+        values({"VAULT_SKIP_VERIFY": True}),
+        *["connection.values.VAULT_SKIP_VERIFY"] * 2,
+    ),
+    ("wrong type", conn({"secret": "s", "tlsSecret": ["t"]}), *["connection.tlsSecret"] * 2),
+    ("wrong type", conn(["secret"]), "connection", "connection"),
+    ("wrong type", conn(None), "connection", "connection"),
+    ("bad enum", conn({"secret": "s"}, "ceph"), "type", "type"),
+    (
+        "bad enum",
+        values({"VAULT_AUTH_METHOD": "ldap"}),
+        *["connection.values.VAULT_AUTH_METHOD"] * 2,
+    ),
+    (
+        "bad enum",
+        values({"VAULT_AUTH_METHOD": "approle"}),
+        *["connection.values.VAULT_AUTH_METHOD"] * 2,
+    ),
+    (
+        "bad enum",
+        kms({"KMS_PROVIDER": "kmip"}),
+        *["connection.kms.connectionDetails.KMS_PROVIDER"] * 2,
+    ),
+    (
+        "bad enum",
+        conn({"secret": "s", "tlsSecret": {"name": "t", "keys": ["ca.pem"]}}),
+        "connection.tlsSecret.keys",
+        "connection.tlsSecret",
+    ),
+    ("bad pattern", {**conn({"secret": "s"}), "name": "Rook_OSD"}, "name", "name"),
+    ("bad pattern", {**conn({"secret": "s"}), "name": "a" * 64}, "name", "name"),
+    ("bad pattern", conn({"secret": "a..b"}), "connection.secret", "connection.secret"),
+    ("bad pattern", values({"VAULT_ADDR": "vault:8200"}), *["connection.values.VAULT_ADDR"] * 2),
+    (
+        "bad pattern",
+        kms({"VAULT_CACERT": "/etc/ssl/ca.pem"}),
+        *["connection.kms.connectionDetails.VAULT_CACERT"] * 2,
+    ),
+    (
+        "bad pattern",
+        values({"VAULT_BACKEND_PATH": " "}),
+        *["connection.values.VAULT_BACKEND_PATH"] * 2,
+    ),
+    (
+        "repeated item",
+        conn({"secret": "s", "tlsSecret": {"name": "t", "keys": ["ca.crt", "ca.crt"]}}),
+        "connection.tlsSecret.keys",
+        "connection.tlsSecret",
+    ),
+    ("missing required", {"name": "p", "type": "rook-osd"}, "connection", ""),
+    (
+        "missing required",
+        conn({"values": {"VAULT_AUTH_METHOD": "kubernetes", "VAULT_AUTH_KUBERNETES_ROLE": "r"}}),
+        "connection.values.VAULT_ADDR",
+        "connection.values",
+    ),
+    (
+        "missing required",
+        conn({"kms": {"connectionDetails": {"VAULT_ADDR": ADDR}, "tokenSecretName": "t"}}),
+        "connection.kms.connectionDetails.KMS_PROVIDER",
+        "connection.kms.connectionDetails",
+    ),
+    (
+        "missing required",
+        conn({"kms": {"tokenSecretName": "t"}}),
+        "connection.kms.connectionDetails",
+        "connection.kms",
+    ),
+    (
+        "missing required",
+        conn({"secret": "s", "tlsSecret": {"keys": ["ca.crt"]}}),
+        "connection.tlsSecret.name",
+        "connection.tlsSecret",
+    ),
+    ("kind rule", conn({}), "connection", "connection"),
+    (
+        "kind rule",
+        conn({"secret": "s", "values": {"VAULT_ADDR": ADDR}}),
+        "connection",
+        "connection",
+    ),
+    (
+        "kind rule",
+        conn({"secret": "s", "tokenSecret": "t"}),
+        "connection.tokenSecret",
+        "connection",
+    ),
+    ("kind rule", kms({}, tlsSecret="t"), "connection.tlsSecret", "connection"),
+    (
+        "kind rule",
+        values({"VAULT_CAPATH": "/etc/ssl"}, tlsSecret="t"),
+        "connection.values.VAULT_CAPATH",
+        "connection",  # Helm 4 names the key's own path '' (a propertyNames error)
+    ),
+    ("kind rule", conn({"values": {"VAULT_ADDR": ADDR}}), "connection", "connection"),
+    (
+        "kind rule",
+        conn({"values": {"VAULT_ADDR": ADDR, "VAULT_AUTH_METHOD": "token"}}),
+        "connection.values.VAULT_AUTH_METHOD",
+        "connection",
+    ),
+    (
+        "kind rule",
+        conn({"values": {"VAULT_ADDR": ADDR, "VAULT_AUTH_METHOD": "kubernetes"}}),
+        "connection.values.VAULT_AUTH_KUBERNETES_ROLE",
+        "connection.values",
+    ),
+    (
+        "kind rule",
+        conn({"kms": {"connectionDetails": KMS_OK}}),
+        "connection.kms",
+        "connection.kms",
+    ),
+    (
+        "kind rule",
+        kms({"VAULT_CLIENT_CERT": "c"}),
+        "connection.kms.connectionDetails.VAULT_CLIENT_KEY",
+        "connection.kms.connectionDetails",
+    ),
+    (
+        "kind rule",
+        conn({"secret": "s", "tlsSecret": {"name": "t", "keys": ["ca.crt", "tls.crt"]}}),
+        "connection.tlsSecret.keys",
+        "connection.tlsSecret",
+    ),
 ]
-BOGUS = st.just(1)
+"""Profiles with one mistake each; Helm names the key, or the mapping a rule is about."""
 
-
-def settings_map(
-    first: dict[str, st.SearchStrategy[Any]], extra: dict[str, st.SearchStrategy[Any]]
-) -> st.SearchStrategy[dict[str, Any]]:
-    """``first``, VAULT_ADDR (mostly), an auth method and a role (half the time each), and up
-    to two other settings (values from ``extra`` or `SETTINGS`)."""
-    others = st.lists(st.sampled_from([*OTHER_SETTINGS, "BOGUS"]), unique=True, max_size=2)
-    return merged(
-        *[value.map(lambda v, k=key: {k: v}) for key, value in first.items()],
-        st.sampled_from(range(5)).flatmap(
-            lambda i: st.just({}) if i == 4 else ADDRESSES.map(lambda a: {names.VAULT_ADDR: a})
-        ),
-        maybe(names.VAULT_AUTH_METHOD, METHODS),
-        maybe(names.VAULT_AUTH_KUBERNETES_ROLE, SETTINGS),
-        others.flatmap(
-            lambda keys: st.fixed_dictionaries({k: extra.get(k, SETTINGS) for k in keys})
-        ),
-    )
-
-
-TLS_SECRETS = st.one_of(
-    SECRET_NAMES,
-    merged(SECRET_NAMES.map(lambda n: {"name": n}), maybe("keys", KEYS), rarely("bogus", BOGUS)),
-)
-SECRET_SHAPE = merged(
-    SECRET_NAMES.map(lambda n: {"secret": n}),
-    maybe("tlsSecret", TLS_SECRETS),
-    rarely("tokenSecret", SECRET_NAMES),
-)
-VALUES_SHAPE = merged(
-    mostly([0], [1]).flatmap(
-        lambda i: (
-            st.just({"values": "x"}) if i else settings_map({}, {}).map(lambda v: {"values": v})
-        )
+TOP_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, str]] = [
+    # (kind, chart values, the same in the profiles file, the field the parser names, Helm's key)
+    ("unknown field", {"keyVolume": {"size": "1Mi"}}, {}, "keyVolume.size", "keyVolume.size"),
+    (
+        "unknown field",
+        {"injector": {"resources": {"limits": {"gpu": "1"}}}},
+        {},
+        *["injector.resources.limits.gpu"] * 2,
     ),
-    maybe("tokenSecret", SECRET_NAMES),
-    maybe("tlsSecret", TLS_SECRETS),
-    rarely("secret", SECRET_NAMES),
-)
-KMS_DETAILS = settings_map(
-    {connections.KMS_PROVIDER: mostly(["vault"], ["ibm", ""])},
-    {key: TLS_SECRET_SETTINGS for key in connections.TLS_SETTINGS},
-)
-KMS_SHAPE = merged(
-    merged(
-        KMS_DETAILS.map(lambda d: {"connectionDetails": d}),
-        maybe("tokenSecretName", SECRET_NAMES),
-        rarely("bogus", BOGUS),
-    ).map(lambda k: {"kms": k}),
-    rarely("tlsSecret", TLS_SECRETS),
-    rarely("values", st.just({names.VAULT_ADDR: "https://v"})),
-)
-CONNECTIONS = merged(
-    st.one_of(SECRET_SHAPE, VALUES_SHAPE, KMS_SHAPE, KMS_SHAPE), rarely("bogus", BOGUS)
-)
-PROFILES = merged(
-    st.fixed_dictionaries(
-        {
-            "name": mostly(["rook", "a" * 63], ["a" * 64, "Rook", "-a", 5]),
-            "type": mostly(list(c.PROFILE_TYPES), ["bogus"]),
-            "connection": CONNECTIONS,
-        }
+    ("wrong type", {"builtinProfiles": "yes"}, {}, "builtinProfiles", "builtinProfiles"),
+    ("wrong type", {"keyVolume": {"sizeLimit": [1]}}, {}, *["keyVolume.sizeLimit"] * 2),
+    (
+        "bad enum",
+        {"image": {"pullPolicy": "Sometimes"}},
+        {"injector": {"imagePullPolicy": "Sometimes"}},
+        "injector.imagePullPolicy",
+        "image.pullPolicy",
     ),
-    rarely("bogus", BOGUS),
-)
+    (
+        "bad pattern",
+        {"keyVolume": {"mountPath": "/run/cryptsetup/x"}},
+        {},
+        *["keyVolume.mountPath"] * 2,
+    ),
+    (
+        "bad pattern",
+        {"injector": {"resources": {"requests": {"cpu": "lots"}}}},
+        {},
+        *["injector.resources.requests.cpu"] * 2,
+    ),
+    ("out of range", {"injector": {"runAsUser": 0}}, {}, *["injector.runAsUser"] * 2),
+]
+"""Other fields of the profiles file with one mistake each (the profiles file takes the chart's
+values as they are, but for ``image.*``)."""
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(profile=PROFILES)
-def test_the_schema_accepts_a_profile_exactly_when_the_parser_does(profile: dict[str, Any]) -> None:
-    in_schema = schema_accepts({"profiles": [profile]})
-    assert in_schema == parser_accepts({"profiles": [profile]}), (
-        f"the schema {'accepts' if in_schema else 'refuses'} what the parser "
-        f"{'refuses' if in_schema else 'accepts'}: {profile}"
-    )
+def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One values document holding every part (no two parts may set the same leaf)."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        stack = [(out, part)]
+        while stack:
+            into, more = stack.pop()
+            for key, value in more.items():
+                if isinstance(value, dict) and isinstance(into.get(key), dict):
+                    stack.append((into[key], value))
+                else:
+                    assert key not in into, f"two cases set {key}"
+                    into[key] = copy.deepcopy(value)
+    return out
 
 
-def _mount_paths() -> list[str]:
-    """Every path the injector reserves, each of its parents, a child, a sibling; and others."""
-    found = {c.DEFAULT_KEY_MOUNT_PATH, "/keys", "/", "keys", "/a:b", "//", "/a b"}
-    for reserved, _ in parser.RESERVED_MOUNT_PATHS:
-        found |= {reserved, reserved + "/", reserved + "/x", reserved + "x", reserved + "-x/y"}
-        parent = posixpath.dirname(reserved)
-        while parent != "/":
-            found |= {parent, parent + "/", parent + "/other"}
-            parent = posixpath.dirname(parent)
-    return sorted(found)
+def said_by_parser(data: dict[str, Any]) -> str:
+    found = parse(data)
+    return found if isinstance(found, str) else "nothing: it accepted the file"
 
 
-@pytest.mark.parametrize("path", _mount_paths())
-def test_the_schema_accepts_a_key_mount_path_exactly_when_the_parser_does(path: str) -> None:
-    key_volume = {"sizeLimit": "1Mi", "mountPath": path}
-    assert schema_accepts({"keyVolume": key_volume}) == parser_accepts({"keyVolume": key_volume})
+def parser_misses() -> list[str]:
+    misses = []
+    for number, (kind, profile, field, _) in enumerate(PROFILE_CASES):
+        said = said_by_parser({"profiles": [profile]})
+        if not said.startswith(f"config.yaml: profiles[0].{field}: ") or "\n" in said:
+            misses.append(f"profile case {number} ({kind}, {field}): the parser said {said}")
+    for kind, chart, file, field, _ in TOP_CASES:
+        said = said_by_parser(file or chart)
+        if not said.startswith(f"config.yaml: {field}: ") or "\n" in said:
+            misses.append(f"{kind} {field}: the parser said {said}")
+    return misses
 
 
-@pytest.mark.parametrize("path", ["/a/./b", "/a/../etc/vault-storage-injector/tls", "/a/.keys"])
-def test_the_schema_refuses_dot_segments_that_the_parser_would_normalise(path: str) -> None:
-    """Stricter on purpose: a path that only means what it says after normalising is refused."""
-    assert not schema_accepts({"keyVolume": {"mountPath": path}})
+def helm_misses(binary: str, command: str) -> list[str]:
+    bad = merged([{"profiles": [p for _, p, _, _ in PROFILE_CASES]}, *(t[1] for t in TOP_CASES)])
+    if command == "template":
+        message = refused(bad, binary=binary)
+    else:
+        result = helm("lint", str(CHART), *_set_json(bad), binary=binary)
+        assert result.returncode != 0, f"{binary} lint passed values it must refuse"
+        message = result.stdout + result.stderr
+    misses = []
+    for index, (kind, _, _, key) in enumerate(PROFILE_CASES):
+        path = f"profiles.{index}" + (f".{key}" if key else "")
+        if not key_named(message, path):
+            misses.append(f"{binary} {command}: {kind}: does not name {path}")
+    for kind, _, _, _, key in TOP_CASES:
+        if not key_named(message, key):
+            misses.append(f"{binary} {command}: {kind}: does not name {key}")
+    return misses
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        (field, value)
-        for field, pool in (
-            ("runAsUser", [1, 65532, 2**31 - 1, 0, -1, 2**31, True, "5", 1.5]),
-            ("resources", [{"requests": {"cpu": "1.5", "memory": 64}}, {"limits": {"gpu": "1"}}]),
-            ("resources", [{"requests": {"memory": "1e3"}}, {"requests": {"cpu": "-1"}}]),
-        )
-        for value in pool
-    ],
-)
-def test_the_schema_accepts_an_injector_setting_exactly_when_the_parser_does(
-    field: str, value: Any
-) -> None:
-    assert schema_accepts({"injector": {field: value}}) == parser_accepts(
-        {"injector": {field: value}}
-    ), value
+def _set_json(data: dict[str, Any]) -> list[str]:
+    return [
+        arg for key, value in data.items() for arg in ("--set-json", f"{key}={json.dumps(value)}")
+    ]
 
 
-@pytest.mark.parametrize("size", ["1Mi", "2.5Gi", "512k", 1024, "1e3", "-1Mi", "", True, 0.5])
-def test_the_schema_accepts_a_key_volume_size_exactly_when_the_parser_does(size: Any) -> None:
-    key_volume = {"sizeLimit": size}
-    assert schema_accepts({"keyVolume": key_volume}) == parser_accepts({"keyVolume": key_volume})
+def test_every_kind_of_mistake_is_refused_by_the_parser_naming_the_field() -> None:
+    misses = parser_misses()
+    assert not misses, "\n".join(misses)
 
 
-# --- good profiles render and load; bad ones are refused at install and by the parser ----------
+@pytest.mark.parametrize("command", ["template", "lint"])
+@pytest.mark.parametrize("binary", HELMS)
+def test_every_kind_of_mistake_is_refused_by_helm_naming_the_key(binary: str, command: str) -> None:
+    misses = helm_misses(binary, command)
+    assert not misses, "\n".join(misses)
+
+
+# --- good values render into a ConfigMap the parser loads -----------------------------------------
 
 GOOD_PROFILES = [
-    {"name": "px", "type": "portworx", "connection": {"secret": "px-vault", "tlsSecret": "px-tls"}},
-    {"name": "pxo", "type": "portworx-operator", "connection": {"secret": "px-vault"}},
+    conn({"secret": "px-vault", "tlsSecret": "px-tls"}, "portworx") | {"name": "px"},
+    conn({"secret": "px-vault"}, "portworx-operator") | {"name": "a" * 63},
     {
         "name": "rook",
         "type": "rook-osd",
         "connection": {
             "values": {
                 "VAULT_ADDR": "https://vault.vault.svc:8200",
-                "VAULT_BACKEND_PATH": "rook",
+                "VAULT_BACKEND_PATH": 5,
                 "VAULT_AUTH_METHOD": "kubernetes",
                 "VAULT_AUTH_KUBERNETES_ROLE": "rook-ceph-osd",
             },
@@ -321,14 +410,13 @@ GOOD_PROFILES = [
         "connection": {
             "kms": {
                 "connectionDetails": {
-                    "KMS_PROVIDER": "vault",
-                    "VAULT_ADDR": "https://vault.default.svc.cluster.local:8200",
-                    "VAULT_BACKEND_PATH": "rook",
-                    "VAULT_CACERT": "vault-tls-ca-certificate",
+                    **KMS_OK,
+                    "VAULT_CACERT": 7,
                     "VAULT_CLIENT_CERT": "vault-client-cert",
                     "VAULT_CLIENT_KEY": "vault-client-key",
+                    "VAULT_AUTH_METHOD": "kubernetes",
+                    "VAULT_AUTH_KUBERNETES_ROLE": "rook-ceph",
                 },
-                "tokenSecretName": "rook-vault-token",
             }
         },
     },
@@ -338,140 +426,117 @@ GOOD_PROFILES = [
         "connection": {"values": {"VAULT_ADDR": "http://bao:8200"}, "tokenSecret": "bao-token"},
     },
 ]
-
-
-def test_good_profiles_render_into_a_config_map_the_webhook_loads() -> None:
-    values = {"profiles": GOOD_PROFILES, "builtinProfiles": False}
-    assert schema_accepts(values)
-    for binary in HELMS:
-        config_map = find(render(values, binary=binary), "ConfigMap")
-        config = parser.parse_config(config_map["data"]["config.yaml"], source="config.yaml")
-        assert [p.name for p in config.profiles] == [p["name"] for p in GOOD_PROFILES]
-        assert {p.type for p in config.profiles} == set(c.PROFILE_TYPES)
-
-
-def _values_profile(**values: Any) -> dict[str, Any]:
-    return {"name": "p", "type": "rook-osd", "connection": {"values": values}}
-
-
-ADDR = "https://vault:8200"
-BAD_PROFILES: dict[str, tuple[dict[str, Any], str]] = {
-    "unknown type": (
-        {"name": "p", "type": "rook-kmz", "connection": {"secret": "s"}},
-        "profiles.0.type",
-    ),
-    "unknown profile field": (
-        {"name": "p", "type": "rook-osd", "connection": {"secret": "s"}, "namespace": "x"},
-        "profiles.0.namespace",
-    ),
-    "name not a DNS label": (
-        {"name": "Rook_OSD", "type": "rook-osd", "connection": {"secret": "s"}},
-        "profiles.0.name",
-    ),
-    "misspelt connection field": (
-        {"name": "p", "type": "rook-osd", "connection": {"secrett": "s"}},
-        "profiles.0.connection.secrett",
-    ),
-    "secret and values": (
-        {"name": "p", "type": "rook-osd", "connection": {"secret": "s", "values": {}}},
-        "profiles.0.connection",
-    ),
-    "kms with a tlsSecret": (
-        {
-            "name": "p",
-            "type": "rook-kms",
-            "connection": {
-                "kms": {"connectionDetails": {"KMS_PROVIDER": "vault", "VAULT_ADDR": ADDR}},
-                "tlsSecret": "t",
-            },
-        },
-        "profiles.0.connection",
-    ),
-    "a credential in values": (
-        _values_profile(VAULT_ADDR=ADDR, VAULT_TOKEN="s.123"),
-        "profiles.0.connection.values.VAULT_TOKEN",
-    ),
-    "no VAULT_ADDR": (
-        _values_profile(VAULT_AUTH_METHOD="kubernetes", VAULT_AUTH_KUBERNETES_ROLE="r"),
-        "profiles.0.connection.values",
-    ),
-    "VAULT_ADDR not a URL": (
-        _values_profile(VAULT_ADDR="vault:8200", VAULT_AUTH_METHOD="kubernetes"),
-        "profiles.0.connection.values.VAULT_ADDR",
-    ),
-    "kubernetes auth without a role": (
-        _values_profile(VAULT_ADDR=ADDR, VAULT_AUTH_METHOD="kubernetes"),
-        "profiles.0.connection.values",
-    ),
-    "approle in values": (
-        _values_profile(VAULT_ADDR=ADDR, VAULT_AUTH_METHOD="approle"),
-        "profiles.0.connection.values.VAULT_AUTH_METHOD",
-    ),
-    "a wrong type of setting": (
-        _values_profile(
-            VAULT_ADDR=ADDR, VAULT_AUTH_METHOD="kubernetes", VAULT_AUTH_KUBERNETES_ROLE=True
-        ),
-        "profiles.0.connection.values.VAULT_AUTH_KUBERNETES_ROLE",
-    ),
-    "a client certificate without its key": (
-        {
-            "name": "p",
-            "type": "rook-osd",
-            "connection": {"secret": "s", "tlsSecret": {"name": "t", "keys": ["tls.crt"]}},
-        },
-        "profiles.0.connection.tlsSecret",
-    ),
-    "Rook's VAULT_CAPATH": (
-        {
-            "name": "p",
-            "type": "rook-kms",
-            "connection": {
-                "kms": {
-                    "connectionDetails": {
-                        "KMS_PROVIDER": "vault",
-                        "VAULT_ADDR": ADDR,
-                        "VAULT_CAPATH": "/x",
-                    },
-                    "tokenSecretName": "tok",
-                }
-            },
-        },
-        "profiles.0.connection.kms.connectionDetails.VAULT_CAPATH",
-    ),
-    "another KMS provider": (
-        {
-            "name": "p",
-            "type": "rook-kms",
-            "connection": {
-                "kms": {
-                    "connectionDetails": {"KMS_PROVIDER": "ibmkeyprotect", "VAULT_ADDR": ADDR},
-                    "tokenSecretName": "tok",
-                }
-            },
-        },
-        "profiles.0.connection.kms.connectionDetails.KMS_PROVIDER",
-    ),
+GOOD_VALUES = {
+    "profiles": GOOD_PROFILES,
+    "builtinProfiles": False,
+    "keyVolume": {"sizeLimit": 2048, "mountPath": f"{c.TLS_MOUNT_PATH}-keys/"},
+    "injector": {"runAsUser": 2**31 - 1, "resources": {"limits": {"memory": 64, "cpu": "1.5"}}},
+    "image": {"pullPolicy": "Always"},
 }
 
 
-@pytest.mark.parametrize("case", BAD_PROFILES)
-def test_a_bad_profile_is_refused_by_the_parser(case: str) -> None:
-    profile, _ = BAD_PROFILES[case]
-    assert not parser_accepts({"profiles": [profile]})
-    assert not schema_accepts({"profiles": [profile]})
-
-
 @pytest.mark.parametrize("binary", HELMS)
-@pytest.mark.parametrize("case", BAD_PROFILES)
-def test_a_bad_profile_fails_helm_template_naming_the_key(case: str, binary: str) -> None:
-    profile, path = BAD_PROFILES[case]
-    message = refused({"profiles": [profile]}, binary=binary)
-    assert key_named(message, path), message
+def test_good_values_pass_helm_and_render_a_config_map_the_webhook_loads(binary: str) -> None:
+    lint = helm("lint", "--strict", str(CHART), *_set_json(GOOD_VALUES), binary=binary)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    config_map = find(render(GOOD_VALUES, binary=binary), "ConfigMap")
+    loaded = config.parse_config(config_map["data"]["config.yaml"], source="config.yaml")
+    assert [p.name for p in loaded.profiles] == [p["name"] for p in GOOD_PROFILES]
+    assert {p.type for p in loaded.profiles} == set(c.PROFILE_TYPES)
+    assert loaded.key_volume.mount_path == f"{c.TLS_MOUNT_PATH}-keys"
+    assert loaded.injector.image_pull_policy == "Always"
 
 
 @pytest.mark.parametrize("binary", HELMS)
 def test_two_profiles_of_one_name_fail_helm_template(binary: str) -> None:
-    profile = {"name": "rook", "type": "rook-osd", "connection": {"secret": "s"}}
-    assert not parser_accepts({"profiles": [profile, profile]})
+    """Draft-07 cannot say "unique by name": the chart's template does, as the parser."""
+    profile = conn({"secret": "s"})
+    assert parse({"profiles": [profile, profile]}) == (
+        "config.yaml: profiles[1].name: duplicate profile 'p'"
+    )
     message = refused({"profiles": [profile, profile]}, binary=binary)
-    assert 'profiles[1].name: duplicate profile "rook"' in message
+    assert 'profiles[1].name: duplicate profile "p"' in message
+
+
+STRICTER: list[tuple[str, dict[str, Any], str]] = [
+    ("blanks around a Secret name", conn({"secret": " px-vault "}), "connection.secret"),
+    (
+        "an auth method in capitals",
+        values({"VAULT_AUTH_METHOD": "Token"}),
+        "connection.values.VAULT_AUTH_METHOD",
+    ),
+]
+"""Where the schema is stricter on purpose: the parser forgives what a hand-edited file may hold
+(it trims, folds case, normalises a path), the chart refuses it at install."""
+STRICTER_KEY_PATHS = ["/a/./keys", "/a/../keys", "/a/.keys", "//keys"]
+
+
+@pytest.mark.parametrize("binary", HELMS)
+def test_where_the_schema_is_stricter_on_purpose(binary: str) -> None:
+    misses = []
+    message = refused({"profiles": [profile for _, profile, _ in STRICTER]}, binary=binary)
+    for number, (what, profile, key) in enumerate(STRICTER):
+        if isinstance(parse({"profiles": [profile]}), str):
+            misses.append(f"the parser refuses {what}")
+        if not key_named(message, f"profiles.{number}.{key}"):
+            misses.append(f"{binary} accepts {what}")
+    for path in STRICTER_KEY_PATHS:
+        if isinstance(parse({"keyVolume": {"mountPath": path}}), str):
+            misses.append(f"the parser refuses keyVolume.mountPath {path}")
+        if not key_named(
+            refused({"keyVolume": {"mountPath": path}}, binary=binary), "keyVolume.mountPath"
+        ):
+            misses.append(f"{binary} accepts keyVolume.mountPath {path}")
+    assert not misses, "\n".join(misses)
+
+
+# --- a rule of the profile's type ---------------------------------------------------------------
+
+
+def limited(node: Node, path: tuple[str, ...], types: tuple[str, ...]) -> Any:
+    """``node`` with the field at ``path`` declared for ``types`` only."""
+    if isinstance(node, ListOf):
+        return replace(node, item=limited(node.item, path, types))
+    assert isinstance(node, Record)
+    name, *rest = path
+
+    def changed(declared: Field) -> Field:
+        if declared.name != name:
+            return declared
+        if not rest:
+            return replace(declared, types=types)
+        return replace(declared, node=limited(declared.node, tuple(rest), types))
+
+    return replace(node, fields=tuple(changed(f) for f in node.fields))
+
+
+ROOK_ONLY = ("rook-osd", "rook-kms")
+VARIANT: Record = limited(config.PROFILES_FILE, ("profiles", "connection", "kms"), ROOK_ONLY)
+"""The profiles file as it would be if Rook's kms block were declared for Rook's types only: no
+field is limited to some types today, and the next ones will be (connection.secretNamespace)."""
+
+
+@pytest.fixture(scope="module")
+def variant_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chart = tmp_path_factory.mktemp("variant") / "chart"
+    shutil.copytree(CHART, chart)
+    schema = chart / "values.schema.json"
+    schema.write_text(profile_schema.expected_text(schema.read_text(), VARIANT))
+    return chart
+
+
+@pytest.mark.parametrize("binary", HELMS)
+def test_a_field_declared_for_some_types_is_refused_with_the_others(
+    binary: str, variant_chart: Path
+) -> None:
+    block = {"connectionDetails": KMS_OK, "tokenSecretName": "t"}
+    portworx, rook = conn({"kms": block}, "portworx"), conn({"kms": block}, "rook-kms")
+    assert isinstance(parse({"profiles": [portworx]}), Config), "no type limits kms today"
+    assert parse({"profiles": [portworx]}, VARIANT) == (
+        "config.yaml: profiles[0].connection.kms: only allowed with type rook-osd or rook-kms"
+    )
+    assert isinstance(parse({"profiles": [rook]}, VARIANT), Config)
+    message = refused({"profiles": [rook, portworx]}, binary=binary, chart=variant_chart)
+    assert key_named(message, "profiles.1.connection"), message
+    assert not key_named(message, "profiles.0.connection"), message
+    render({"profiles": [rook]}, binary=binary, chart=variant_chart)

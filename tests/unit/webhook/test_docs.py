@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vsi_common import names
-from webhook.core import config, connections, profiles
+from webhook.core import config, profiles, vault_connection
 from webhook.core import constants as c
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
@@ -32,7 +32,7 @@ NAMES = [
     c.TLS_KEY_FILE,
     c.TLS_VOLUME_NAME,
     names.VSI_TLS_DIR,
-    connections.KMS_PROVIDER,
+    vault_connection.KMS_PROVIDER,
     c.SEED_VOLUME_NAME,
     c.SEED_MOUNT_PATH,
     c.PORTWORX_CONTAINER,
@@ -88,12 +88,16 @@ def test_doc_lists_every_skip_reason(reason: str) -> None:
 
 
 FIELDS = (
-    [f"`injector.{f}`" for f in config.INJECTOR_FIELDS]
-    + [f"`keyVolume.{f}`" for f in config.KEY_VOLUME_FIELDS]
-    + [f"`profiles[].{f}`" for f in config.PROFILE_FIELDS if f != "connection"]
-    + [f"`profiles[].connection.{f}`" for f in connections.CONNECTION_FIELDS]
-    + [f"`profiles[].connection.kms.{f}`" for f in connections.KMS_FIELDS]
-    + ["`builtinProfiles`"]
+    [f"`injector.{f}`" for f in config.INJECTOR.names]
+    + [f"`keyVolume.{f}`" for f in config.KEY_VOLUME.names]
+    + [f"`profiles[].{f}`" for f in config.PROFILE.names if f != "connection"]
+    + [f"`profiles[].connection.{f}`" for f in vault_connection.CONNECTION.names]
+    + [f"`profiles[].connection.kms.{f}`" for f in vault_connection.KMS.names]
+    + [
+        f"`{f}`"
+        for f in config.PROFILES_FILE.names
+        if f not in {"injector", "keyVolume", "profiles"}
+    ]
 )
 
 

@@ -26,6 +26,15 @@ def test_empty_file_means_defaults() -> None:
     assert parse_config("", source="p.yaml").profiles == load_config(None).profiles
 
 
+def test_empty_sections_mean_their_defaults() -> None:
+    config = parse_config(
+        "injector: {resources: {requests: , limits: }}\nkeyVolume:\nprofiles:\n", source="p.yaml"
+    )
+    assert config.profiles == load_config(None).profiles
+    assert config.key_volume == load_config(None).key_volume
+    assert config.injector.resources.requests == config.injector.resources.limits == ()
+
+
 def test_a_configured_profile_overrides_the_builtin_of_the_same_name_and_comes_first() -> None:
     config = parse_config(
         """
@@ -179,6 +188,18 @@ BAD = [
     ),
     ("profiles: [a: [", "p.yaml: invalid YAML at line 1"),
     ("- just\n- a list", "p.yaml: (top level): expected a mapping, got a list"),
+    (
+        "keyVolume: {mountPath: 2024-01-01}",
+        "p.yaml: keyVolume.mountPath: expected a non-empty string, got date",
+    ),
+    (
+        _conn("{values: {VAULT_ADDR: 'http://v', VAULT_BACKEND_PATH: ' '}, tokenSecret: t}"),
+        "p.yaml: profiles[0].connection.values.VAULT_BACKEND_PATH: expected a non-empty string",
+    ),
+    (
+        "injector: {resources: {limits: []}}",
+        "p.yaml: injector.resources.limits: expected a mapping, got a list",
+    ),
 ]
 
 
@@ -207,6 +228,13 @@ def test_load_config_reports_an_unreadable_file_as_a_config_error(tmp_path: Path
     missing = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError, match=r"nope.yaml: cannot read the profiles file"):
         load_config(missing)
+
+
+def test_load_config_reports_a_file_that_is_not_utf8_as_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"profiles: [{name: caf\xe9}]\n")
+    with pytest.raises(ConfigError, match=r"latin1.yaml: the profiles file is not UTF-8 text$"):
+        load_config(path)
 
 
 def test_load_config_reads_a_file(tmp_path: Path) -> None:

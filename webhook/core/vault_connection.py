@@ -1,0 +1,304 @@
+"""``profiles[].connection``: the three ways a profile reaches Vault, declared as data.
+
+- ``secret``: a px-vault style Secret (Portworx's manual); ``tlsSecret`` optional.
+- ``values`` + ``tokenSecret``: plain VAULT_* settings and the token's Secret; ``tlsSecret``
+  optional.
+- ``kms``: Rook's ``security.kms`` block pasted verbatim (``connectionDetails`` with
+  ``KMS_PROVIDER: vault``, TLS entries that name Secrets, and ``tokenSecretName``).
+
+`CONNECTION` is read by `webhook.core.config` and written into the chart's values.schema.json
+by ``python -m tools.profile_schema``: one declaration for both. Credentials never come from the
+file, only from Secrets. With plain values the auth method is known here, so what it needs is
+checked now rather than found missing in a crash-looping pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from vsi_common import names
+from webhook.core import constants as c
+from webhook.core import tls as t
+from webhook.core.fields import (
+    SECRET_NAME,
+    Choice,
+    Converted,
+    FieldReader,
+    JsonSchema,
+    Node,
+    SchemaContext,
+    Setting,
+)
+from webhook.core.mappings import Data, Either, Field, Record, Rule
+from webhook.core.profiles import Connection, RookKms, auth_method
+from webhook.core.record_rules import KeysNotWith, Kind, Kinds, Together, required
+
+KMS_PROVIDER: Final = c.ROOK_KMS_PROVIDER_ENV
+"""Rook's ``connectionDetails`` key naming the KMS; required, and `KMS_PROVIDER_VAULT` here."""
+KMS_PROVIDER_VAULT: Final = c.ROOK_KMS_VAULT
+"""The only `KMS_PROVIDER` this webhook speaks."""
+CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
+"""VAULT_* names that are credentials: never allowed in ``values`` or ``connectionDetails``."""
+PLAIN_SETTINGS: Final = tuple(n for n in names.VAULT_SETTINGS if n not in CREDENTIAL_SETTINGS)
+"""The VAULT_* settings a profile may give as values, in `names.VAULT_SETTINGS` order."""
+TLS_SETTINGS: Final = frozenset(t.SETTINGS)
+"""VAULT_* file settings that Rook's TLS Secrets name."""
+AUTH_METHODS: Final = ("token", "kubernetes", "approle")
+"""VAULT_AUTH_METHOD values."""
+
+CREDENTIALS_PROBLEM: Final = "credentials may only come from a Secret (use tokenSecret or secret)"
+"""Why VAULT_TOKEN and VAULT_APPROLE_SECRET_ID are refused as values."""
+SETTING: Final = Setting(ref="setting")
+"""A VAULT_* setting without a rule of its own: any non-empty string (or number)."""
+VALUE_RULES: Final[Mapping[str, Node]] = {
+    names.VAULT_ADDR: Setting(r"^https?://[^\s/]+", "an http:// or https:// URL", ref="vaultAddr"),
+    names.VAULT_AUTH_METHOD: Choice(
+        AUTH_METHODS,
+        setting=True,
+        fold_case=True,
+        refused={
+            "approle": "approle needs VAULT_APPROLE_SECRET_ID, which only a px-vault style "
+            "'secret' may hold"
+        },
+    ),
+}
+"""What a VAULT_* setting takes, in ``values`` and Rook's ``connectionDetails`` alike, where it is
+more than `SETTING`. A new rule for a setting is one entry here."""
+ROOK_TLS: Final[Mapping[str, Node]] = {
+    setting: Setting(secret_key=t.ROOK_KEYS[setting], ref="tlsSecretName") for setting in t.SETTINGS
+}
+"""Rook's TLS settings: each names a Secret (with data key ``cert``, ``cert`` or ``key``)."""
+
+
+def _setting_fields(settings: Sequence[str], own: Mapping[str, Node]) -> tuple[Field, ...]:
+    """A field per setting; VAULT_ADDR required."""
+    return tuple(
+        Field(
+            n, own[n] if n in own else VALUE_RULES.get(n, SETTING), required=n == names.VAULT_ADDR
+        )
+        for n in settings
+    )
+
+
+def _ordered(found: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Plain settings in `names.VAULT_SETTINGS` order."""
+    return tuple((name, found[name]) for name in names.VAULT_SETTINGS if name in found)
+
+
+@dataclass(frozen=True)
+class KeyFiles(Node):
+    """``tlsSecret.keys``: which of the TLS files the Secret holds, each once, the pair together."""
+
+    def read(self, reader: FieldReader, value: Any, where: str) -> tuple[str, ...]:
+        files = [file for _, file in names.TLS_FILES]
+        expected = f"expected a list of {', '.join(files)}"
+        if not isinstance(value, list) or not value or any(k not in files for k in value):
+            raise reader.fail(where, expected)
+        if len(set(value)) != len(value):
+            raise reader.fail(where, f"{expected}, each once")
+        if (names.TLS_CERT_FILE in value) != (names.TLS_KEY_FILE in value):
+            raise reader.fail(where, f"{names.TLS_CERT_FILE} and {names.TLS_KEY_FILE} go together")
+        return tuple(value)
+
+    def json_schema(self, ctx: SchemaContext) -> JsonSchema:
+        pair = (names.TLS_CERT_FILE, names.TLS_KEY_FILE)
+        return {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "enum": [file for _, file in names.TLS_FILES]},
+            "allOf": [
+                {"if": {"contains": {"const": a}}, "then": {"contains": {"const": b}}}
+                for a, b in (pair, pair[::-1])
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class AuthNeeds(Rule):
+    """What the auth method of plain ``settings`` needs is there (credentials come from Secrets):
+    token auth (the default with a ``token`` Secret) that Secret, kubernetes auth a role."""
+
+    settings: str
+    """The field holding the VAULT_* settings."""
+    token: str
+    """The field naming the token's Secret."""
+
+    def after(
+        self, record: Record, reader: FieldReader, data: Data, values: Data, where: str
+    ) -> None:
+        if self.settings not in values:
+            return
+        found: Mapping[str, str] = values[self.settings]
+        method = auth_method(found, has_token=self.token in values)
+        settings_where = f"{where}.{self.settings}"
+        if method is None:
+            raise reader.fail(
+                where,
+                f"no credentials: add {self.token} (token auth) or VAULT_AUTH_METHOD kubernetes",
+            )
+        if method == "token" and self.token not in values:
+            raise reader.fail(
+                f"{settings_where}.{names.VAULT_AUTH_METHOD}",
+                f"token auth needs {self.token} (the token's Secret)",
+            )
+        if method == "kubernetes" and names.VAULT_AUTH_KUBERNETES_ROLE not in found:
+            raise reader.fail(
+                f"{settings_where}.{names.VAULT_AUTH_KUBERNETES_ROLE}",
+                "required with VAULT_AUTH_METHOD kubernetes",
+            )
+
+    def schema(self, record: Record, ctx: SchemaContext) -> list[JsonSchema]:
+        method = names.VAULT_AUTH_METHOD
+
+        def with_method(value: str) -> JsonSchema:
+            chosen = {**required(method), "properties": {method: {"const": value}}}
+            return {**required(self.settings), "properties": {self.settings: chosen}}
+
+        role = {"properties": {self.settings: required(names.VAULT_AUTH_KUBERNETES_ROLE)}}
+        return [
+            {
+                "if": required(self.settings),
+                "then": {
+                    "anyOf": [
+                        required(self.token),
+                        {"properties": {self.settings: required(method)}},
+                    ]
+                },
+            },
+            {"if": with_method("token"), "then": required(self.token)},
+            {"if": with_method("kubernetes"), "then": role},
+        ]
+
+
+VALUES: Final = Record(
+    _setting_fields(PLAIN_SETTINGS, {}),
+    refused=dict.fromkeys(sorted(CREDENTIAL_SETTINGS), CREDENTIALS_PROBLEM),
+    expected="a mapping of VAULT_* settings",
+    unknown="unknown field (expected a VAULT_* setting name)",
+    doc="Plain VAULT_* settings (never VAULT_TOKEN or VAULT_APPROLE_SECRET_ID: credentials come "
+    "from Secrets); VAULT_ADDR required.",
+    ref="vaultValues",
+)
+"""``connection.values``: plain VAULT_* settings."""
+
+
+def _long_tls_secret(name: str, keys: Sequence[str] = (names.TLS_CA_FILE,)) -> t.TlsSource:
+    return t.secret_source(name, keys)
+
+
+TLS_SECRET: Final = Either(
+    Converted(SECRET_NAME, t.secret_source),
+    Record(
+        (Field("name", SECRET_NAME, required=True), Field("keys", KeyFiles())), _long_tls_secret
+    ),
+    doc="A Secret name (holding ca.crt), or {name, keys}.",
+    ref="tlsSecret",
+)
+"""``connection.tlsSecret``: ``NAME`` (holding ``ca.crt``) or ``{name: NAME, keys: [...]}``."""
+
+
+def _kms_connection(details: Mapping[str, str], token: str | None = None) -> Connection:
+    """Rook's block as a `Connection`: plain values, Rook's TLS Secrets, the token Secret."""
+    tls = {key: value for key, value in details.items() if key in TLS_SETTINGS}
+    plain = {k: v for k, v in details.items() if k != KMS_PROVIDER and k not in TLS_SETTINGS}
+    return Connection(
+        values=_ordered(plain),
+        token_secret=token,
+        tls=t.rook_source(tls) if tls else None,
+        kms=RookKms(tuple(details.items()), token),
+    )
+
+
+KMS_DETAILS: Final = Record(
+    (
+        Field(
+            KMS_PROVIDER,
+            Choice(
+                (KMS_PROVIDER_VAULT,),
+                setting=True,
+                expected=f"{KMS_PROVIDER_VAULT} (the only KMS provider supported)",
+            ),
+            required=True,
+        ),
+        *_setting_fields([n for n in PLAIN_SETTINGS if n != names.VAULT_CAPATH], ROOK_TLS),
+    ),
+    rules=(Together((names.VAULT_CLIENT_CERT, names.VAULT_CLIENT_KEY)),),
+    refused={
+        **dict.fromkeys(sorted(CREDENTIAL_SETTINGS), CREDENTIALS_PROBLEM),
+        names.VAULT_CAPATH: "not supported by Rook; use VAULT_CACERT with a Secret name",
+    },
+    expected="Rook's mapping of settings",
+    unknown="unknown field (expected a VAULT_* setting name)",
+    doc="Rook's connectionDetails: KMS_PROVIDER vault, VAULT_* settings; VAULT_CACERT, "
+    "VAULT_CLIENT_CERT, VAULT_CLIENT_KEY name Secrets (keys cert, cert, key); no VAULT_CAPATH, "
+    "no credentials.",
+    ref="kmsConnectionDetails",
+)
+"""``connection.kms.connectionDetails``: Rook's settings, verbatim."""
+KMS: Final = Record(
+    (
+        Field("connectionDetails", KMS_DETAILS, required=True, attr="details"),
+        Field(
+            "tokenSecretName",
+            SECRET_NAME,
+            "Secret whose key token holds VAULT_TOKEN.",
+            attr="token",
+        ),
+    ),
+    _kms_connection,
+    rules=(AuthNeeds("connectionDetails", "tokenSecretName"),),
+    doc="Rook's CephCluster spec.security.kms, verbatim.",
+    ref="kms",
+)
+"""``connection.kms``: Rook's ``security.kms`` block."""
+
+
+def _connection(
+    secret: str | None = None,
+    values: Mapping[str, str] | None = None,
+    token_secret: str | None = None,
+    tls: t.TlsSource | None = None,
+    kms: Connection | None = None,
+) -> Connection:
+    if kms is not None:
+        return kms
+    if secret is not None:
+        return Connection(secret=secret, tls=tls)
+    return Connection(values=_ordered(values or {}), token_secret=token_secret, tls=tls)
+
+
+CONNECTION: Final = Record(
+    (
+        Field(
+            "secret", SECRET_NAME, "px-vault style Secret: every VAULT_* key becomes an env entry."
+        ),
+        Field("values", VALUES),
+        Field(
+            "tokenSecret",
+            SECRET_NAME,
+            "With values: the Secret whose key token holds VAULT_TOKEN.",
+            attr="token_secret",
+        ),
+        Field("tlsSecret", TLS_SECRET, attr="tls"),
+        Field("kms", KMS),
+    ),
+    _connection,
+    rules=(
+        Kinds(
+            (
+                Kind("secret", ("tlsSecret",), why="the secret holds the token"),
+                Kind("values", ("tokenSecret", "tlsSecret")),
+                Kind("kms", alone=True, why="Rook's block names its own Secrets"),
+            )
+        ),
+        KeysNotWith("values", "tlsSecret", t.OWNED_SETTINGS),
+        AuthNeeds("values", "tokenSecret"),
+    ),
+    doc="How the profile reaches Vault: secret (px-vault style), or values + tokenSecret, or kms "
+    "(Rook's block); tlsSecret optional with the first two.",
+    ref="connection",
+)
+"""``profiles[].connection``: which fields each kind takes, and what they mean together."""
