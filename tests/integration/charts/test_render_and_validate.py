@@ -32,8 +32,9 @@ from tests.integration.charts.conftest import (
 )
 from tests.integration.manifests.conftest import Obj, pod_templates, validate_strictly
 
-NO_SCHEMA_KINDS = frozenset({"Certificate", "Issuer", "ServiceMonitor"})
-"""Custom resources kubernetes-validate has no schema for (checked field by field instead)."""
+NO_SCHEMA_KINDS = frozenset({"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"})
+"""Custom resources kubernetes-validate has no schema for (checked field by field instead; the
+PrometheusRule also by promtool, in tests/integration/monitoring)."""
 
 DIGEST = "sha256:" + "ab" * 32
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -49,6 +50,13 @@ OPTIONS: dict[str, dict[str, Any]] = {
         }
     },
     "servicemonitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"team": "a"}}}},
+    "monitoring": {
+        "metrics": {
+            "serviceMonitor": {"enabled": True},
+            "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+            "dashboard": {"enabled": True, "annotations": {"grafana_folder": "Storage"}},
+        }
+    },
     "digest": {"image": {"repository": "registry.example.com/vsi", "digest": DIGEST}},
     "tag": {"image": {"tag": "0.1.0-rc1", "pullPolicy": "Always"}},
     "scheduling": {
@@ -138,7 +146,9 @@ def _key(obj: Obj) -> tuple[str, str, str]:
 @pytest.mark.parametrize("case", [*OPTIONS, *EXAMPLE_FILES])
 def test_every_pod_is_restricted_and_runs_the_one_image(case: str) -> None:
     objects = _render_case(case, HELM4)
-    (config_map,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    (config_map,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and "config.yaml" in o.get("data", {})
+    ]
     injector_image = re.search(r"^  image: (\S+)$", config_map["data"]["config.yaml"], re.M)
     assert injector_image is not None
     for where, pod in pod_templates(objects):

@@ -22,8 +22,12 @@ from tests.integration.manifests.conftest import (
 # Kinds that kubernetes-validate has no schema for (instances of custom resources, for example a
 # StorageCluster). A new kind without a schema must be added here on purpose, with the reason, or
 # the test fails. cert-manager's Certificate and Issuer (manifests/components/cert-manager) are
-# checked field by field in tests/integration/charts/test_cert_manager.py instead.
-NO_SCHEMA_KINDS: frozenset[str] = frozenset({"Certificate", "Issuer"})
+# checked field by field in tests/integration/charts/test_cert_manager.py instead; the Prometheus
+# Operator's ServiceMonitor and PrometheusRule (manifests/components/monitoring) are compared with
+# the chart's and checked by promtool in tests/integration/monitoring.
+NO_SCHEMA_KINDS: frozenset[str] = frozenset(
+    {"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"}
+)
 
 
 def test_every_example_and_component_is_found() -> None:
@@ -40,6 +44,8 @@ def test_every_example_and_component_is_found() -> None:
         "manifests/examples/networkpolicy",
         "manifests/components/cert-manager",
         "manifests/examples/cert-manager",
+        "manifests/components/monitoring",
+        "manifests/examples/monitoring",
     } <= found
 
 
