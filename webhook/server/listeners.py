@@ -2,7 +2,7 @@
 
 aiohttp's ``TCPSite`` hands ``ssl=`` to asyncio, whose TLS protocol costs 256 KiB per connection
 before the handshake; `BudgetSite` listens without it and lets a factory of
-`webhook.server.connections` speak TLS or plain HTTP on each connection. After a flood of
+`webhook.server.budget` speak TLS or plain HTTP on each connection. After a flood of
 connections closes, glibc keeps the freed pages: `trim_after_closes` hands them back.
 """
 
@@ -16,7 +16,7 @@ from typing import Final
 
 from aiohttp import web
 
-from webhook.server.connections import ConnectionBudget
+from webhook.server.budget import ConnectionBudget
 
 TRIM_CHECK_SECONDS: Final = 5.0
 """How often `trim_after_closes` looks at how many connections closed."""
@@ -26,7 +26,7 @@ TRIM_AFTER_CLOSED: Final = 256
 
 class BudgetSite(web.BaseSite):
     """An aiohttp site that listens without ``ssl=``; ``factory`` (`tls_factory` or
-    `plain_factory` of `webhook.server.connections`) speaks TLS or plain HTTP."""
+    `plain_factory` of `webhook.server.budget`) speaks TLS or plain HTTP."""
 
     def __init__(
         self,

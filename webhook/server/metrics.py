@@ -106,7 +106,7 @@ class WebhookMetrics:
         self._review_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def _connection_metrics(self) -> None:
-        """What the connection and body budgets show (`webhook.server.connections`)."""
+        """What the connection and body budgets show (`webhook.server.budget`)."""
         self.connections = Gauge(
             "connections",
             "Connections open now, by listener (https, metrics).",

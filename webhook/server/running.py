@@ -23,7 +23,7 @@ from aiohttp import web
 from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
 from webhook.server.app import create_app, create_metrics_app
-from webhook.server.connections import ConnectionBudget, plain_factory, tls_factory
+from webhook.server.budget import ConnectionBudget, plain_factory, tls_factory
 from webhook.server.httplog import HttpServerLog
 from webhook.server.listeners import BudgetSite, trim_after_closes
 from webhook.server.settings import ServeSettings

@@ -1,4 +1,4 @@
-"""`webhook.server.connections` relies on three details of CPython's asyncio TLS protocol; pin them
+"""`webhook.server.budget` relies on three details of CPython's asyncio TLS protocol; pin them
 so that a Python upgrade that changes them fails here, with a reason, not as a memory regression.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from webhook.server.connections import (
+from webhook.server.budget import (
     TLS_INPUT_HIGH_WATER,
     TLS_READ_BUFFER,
     ConnectionBudget,
