@@ -1,63 +1,47 @@
-"""`webhook.server.budget` relies on three details of CPython's asyncio TLS protocol; pin them
-so that a Python upgrade that changes them fails here, with a reason, not as a memory regression.
-"""
+"""`webhook.server.budget`: the cap that closes the longest-silent connection, and which
+connections the shutdown closes as quiet (idle and silent long enough) and which it keeps."""
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 
-from webhook.server.budget import (
-    TLS_INPUT_HIGH_WATER,
-    TLS_READ_BUFFER,
-    ConnectionBudget,
-    Slot,
-    TLSConnection,
-)
+import pytest
+
+from webhook.server.budget import ConnectionBudget, Slot, close_when_quiet
 
 
-async def test_tls_connections_read_into_the_listeners_one_buffer() -> None:
-    budget = ConnectionBudget(4)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    connections = [
-        TLSConnection(budget, Slot(asyncio.Transport()), asyncio.Protocol(), context, 5.0)
-        for _ in range(2)
-    ]
-    for conn in connections:
-        # asyncio's selector transport asks for a buffer with -1 and reads into what it gets.
-        buffer = conn.get_buffer(-1)
-        assert buffer.obj is budget.read_buffer.obj
-        assert len(buffer) == TLS_READ_BUFFER
+class Transport(asyncio.Transport):
+    """A socket transport that only records how it was closed."""
 
+    def __init__(self, number: int = 0) -> None:
+        super().__init__()
+        self.number = number
+        self.closed = False
+        self.aborted = False
 
-async def test_a_paused_tls_connection_holds_little_input_but_always_a_whole_record() -> None:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    conn = TLSConnection(
-        ConnectionBudget(1), Slot(asyncio.Transport()), asyncio.Protocol(), context, 5.0
-    )
-    assert conn._incoming_high_water == TLS_INPUT_HIGH_WATER  # type: ignore[attr-defined]
-    # Reading pauses only above this: a record that has not fully arrived (at most 2^14 bytes,
-    # 256 of expansion and a 5-byte header) must never reach it, or it would wait for ever.
-    assert TLS_INPUT_HIGH_WATER > 2**14 + 256 + 5
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
 
 
 def test_at_the_cap_the_least_recently_active_connection_is_closed() -> None:
     closed: list[int] = []
 
-    class Transport(asyncio.Transport):
-        def __init__(self, number: int) -> None:
-            super().__init__()
-            self.number = number
-
+    class Numbered(Transport):
         def abort(self) -> None:
             closed.append(self.number)
 
     evicted: list[bool] = []
     budget = ConnectionBudget(3, on_evicted=lambda: evicted.append(True))
-    slots = [budget.admit(Transport(n)) for n in range(3)]
+    slots = [budget.admit(Numbered(n)) for n in range(3)]
     budget.touch(slots[0])  # 0 spoke last: 1 is now the longest silent
-    budget.admit(Transport(3))
-    budget.admit(Transport(4))
+    budget.admit(Numbered(3))
+    budget.admit(Numbered(4))
     assert closed == [1, 2]
     assert evicted == [True, True]
     assert budget.open == 3
@@ -66,3 +50,76 @@ def test_at_the_cap_the_least_recently_active_connection_is_closed() -> None:
     assert budget.closed_since_check() == 0
     budget.release(slots[0])
     assert budget.closed_since_check() == 1
+
+
+def test_a_finished_request_makes_its_connection_the_most_recently_active() -> None:
+    budget = ConnectionBudget(2)
+    first, second = budget.admit(Transport(0)), budget.admit(Transport(1))
+    first.request_started()
+    first.request_done()
+    assert budget.slots() == [second, first]
+
+
+def test_the_http_protocol_of_a_connection_finds_its_slot_until_it_closes() -> None:
+    index: dict[object, Slot] = {}
+    budget = ConnectionBudget(2, index=index)
+    slot = budget.admit(Transport())
+    http = object()
+    budget.attach(slot, http)
+    assert index[http] is slot
+    budget.release(slot)
+    assert index == {}
+
+
+def _silent(slot: Slot, seconds: float) -> None:
+    slot.active -= seconds
+
+
+def test_only_connections_idle_and_silent_for_the_quiet_time_are_closed() -> None:
+    budget = ConnectionBudget(8)
+    quiet, fresh, busy = (budget.admit(Transport(n)) for n in range(3))
+    _silent(quiet, 3.0)
+    _silent(busy, 3.0)
+    busy.request_started()
+    _silent(fresh, 0.5)
+
+    soonest = budget.close_quiet(2.0)
+
+    transports = [slot.transport for slot in (quiet, fresh, busy)]
+    assert [t.is_closing() for t in transports] == [True, False, False]
+    # fresh becomes quiet 1.5 s from now; busy is looked at again when its request is done.
+    assert soonest is not None
+    assert soonest == pytest.approx(fresh.active + 2.0)
+
+
+def test_no_open_connection_means_nothing_to_wait_for() -> None:
+    budget = ConnectionBudget(2)
+    slot = budget.admit(Transport())
+    budget.release(slot)
+    assert budget.close_quiet(2.0) is None
+
+
+async def test_the_shutdown_waits_for_the_last_request_then_closes_it_once_quiet() -> None:
+    budget = ConnectionBudget(4)
+    slot = budget.admit(Transport())
+    slot.request_started()
+    transport = slot.transport
+    assert isinstance(transport, Transport)
+
+    async def answer_then_close() -> None:
+        slot.request_done()
+        await asyncio.sleep(0)
+        assert not transport.is_closing()  # just answered: not quiet yet
+        budget.release(slot)
+
+    loop = asyncio.get_running_loop()
+    loop.call_soon(lambda: loop.create_task(answer_then_close()))
+    assert await close_when_quiet([budget], grace=5.0, quiet=2.0) == 0
+
+
+async def test_the_shutdown_counts_what_is_still_open_at_the_end_of_the_grace_period() -> None:
+    budget = ConnectionBudget(4)
+    busy = budget.admit(Transport())
+    busy.request_started()  # a handler that never returns
+    assert await close_when_quiet([budget], grace=0.05, quiet=2.0) == 1
+    assert not busy.transport.is_closing()  # the caller aborts it
