@@ -123,6 +123,14 @@ class WebhookMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        self.tls_standard_transport = Gauge(
+            "tls_standard_transport",
+            "1 when the HTTPS listener serves with asyncio's standard TLS transport because this "
+            "Python's asyncio internals differ from what the lean TLS connections need (more "
+            "memory per connection), 0 with the lean ones.",
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
         self.bodies_in_flight = Gauge(
             "body_bytes_in_flight",
             "Bytes reserved by request bodies that are still arriving.",

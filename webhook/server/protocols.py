@@ -1,4 +1,4 @@
-"""How an accepted socket speaks: TLS that costs little memory, or plain HTTP.
+"""How an accepted socket speaks: TLS that costs little memory, asyncio's own TLS, or plain HTTP.
 
 asyncio's own TLS transport allocates a 256 KiB read buffer for every accepted connection, before
 the handshake, and OpenSSL holds its handshake buffers for a connection that never sends its
@@ -9,17 +9,28 @@ connection in its `webhook.server.budget.ConnectionBudget`, and:
 - speak TLS with asyncio's own protocol (`TLSConnection`), whose read buffer is one buffer per
   listener instead of one per connection: asyncio reads into it and copies into OpenSSL's input
   in the same call, on the one event-loop thread, so connections never share its contents.
+
+`TLSConnection` relies on private details of CPython's ``asyncio.sslproto``. `lean_tls_problem`
+checks them once at start-up, by trying them (never by version number); where they differ, the
+listener uses `StandardTLS` instead: asyncio's public ``loop.start_tls``, which serves the same
+but costs asyncio's memory per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from asyncio import sslproto
 from collections.abc import Callable
 from typing import Any, Final
 
 from webhook.server.budget import ConnectionBudget, Slot
+
+try:
+    from asyncio import sslproto
+
+    _BASE: type[Any] = sslproto.SSLProtocol
+except (ImportError, AttributeError):  # pragma: no cover - a Python without asyncio.sslproto
+    _BASE = asyncio.BufferedProtocol
 
 TLS_READ_BUFFER: Final = 16 * 1024
 """Bytes read from a TLS socket at once (asyncio's own: 256 KiB), in one buffer per listener: one
@@ -39,7 +50,7 @@ ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 """What ``loop.create_server`` calls for each accepted socket."""
 
 
-class TLSConnection(sslproto.SSLProtocol):
+class TLSConnection(_BASE):  # type: ignore[misc]
     """asyncio's TLS protocol, unchanged but for its read buffer (the listener's) and its slot."""
 
     max_size = TLS_READ_BUFFER
@@ -57,9 +68,9 @@ class TLSConnection(sslproto.SSLProtocol):
             asyncio.get_running_loop(),
             app,
             context,
-            None,  # type: ignore[arg-type]  # no waiter: nothing awaits the handshake
+            None,  # no waiter: nothing awaits the handshake
             server_side=True,
-            ssl_handshake_timeout=handshake_timeout,  # type: ignore[arg-type]  # any positive number
+            ssl_handshake_timeout=handshake_timeout,
             ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT,
         )
         # asyncio allocates max_size bytes here and reads into them only inside
@@ -67,7 +78,7 @@ class TLSConnection(sslproto.SSLProtocol):
         self._ssl_buffer = read_buffer.obj
         self._ssl_buffer_view = read_buffer
         # What the app transport's set_read_buffer_limits() calls; that transport is made later.
-        self._set_read_buffer_limits(high=TLS_INPUT_HIGH_WATER)  # type: ignore[attr-defined]
+        self._set_read_buffer_limits(high=TLS_INPUT_HIGH_WATER)
         self._budget = budget
         self._slot = slot
 
@@ -78,6 +89,10 @@ class TLSConnection(sslproto.SSLProtocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._budget.release(self._slot)
         super().connection_lost(exc)
+
+
+TLSProtocol = type[TLSConnection]
+"""The lean TLS protocol class a listener uses (a test passes one whose internals differ)."""
 
 
 class Pending(asyncio.BufferedProtocol):
@@ -114,9 +129,10 @@ class Pending(asyncio.BufferedProtocol):
         self._timer.cancel()
         listener = self._listener
         remaining = self._deadline - asyncio.get_running_loop().time()
+        assert listener.lean is not None
         http = listener.app()
         listener.budget.attach(slot, http)
-        tls = TLSConnection(
+        tls = listener.lean(
             listener.budget,
             slot,
             http,
@@ -141,7 +157,7 @@ class Pending(asyncio.BufferedProtocol):
 
 class CountedHTTP(asyncio.Protocol):
     """The HTTP protocol of a counted connection: received bytes touch its slot, its close
-    releases it. Plain-HTTP listeners admit the socket here; a TLS one can pass its slot."""
+    releases it. Plain-HTTP listeners admit the socket here; `StandardTLS` passes its slot."""
 
     def __init__(
         self, budget: ConnectionBudget, http: asyncio.Protocol, slot: Slot | None = None
@@ -175,6 +191,56 @@ class CountedHTTP(asyncio.Protocol):
         self._http.connection_lost(exc)
 
 
+class StandardTLS(asyncio.Protocol):
+    """A counted TLS connection over asyncio's public ``loop.start_tls`` (its memory per
+    connection), for a Python whose asyncio internals `TLSConnection` cannot rely on."""
+
+    def __init__(self, listener: TLSListener) -> None:
+        self._listener = listener
+        self._slot: Slot | None = None
+        self._lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._slot = self._listener.budget.admit(transport)
+        reading: Any = transport
+        reading.pause_reading()  # no byte is read before start_tls owns the socket
+        task = asyncio.get_running_loop().create_task(self._start(reading, self._slot))
+        self._listener.handshakes.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._listener.handshakes.discard)
+
+    async def _start(self, transport: Any, slot: Slot) -> None:
+        listener = self._listener
+        if self._lost:
+            return
+        http = CountedHTTP(listener.budget, listener.app(), slot)
+        try:
+            tls = await asyncio.get_running_loop().start_tls(
+                transport,
+                http,
+                listener.context,
+                server_side=True,
+                ssl_handshake_timeout=listener.handshake_timeout,
+                ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT,
+            )
+        except ConnectionAbortedError:  # asyncio's handshake timeout
+            listener.budget.on_handshake_timeout()
+            listener.budget.release(slot)
+            return
+        except Exception:  # a failed handshake (bad hello, reset, EOF): nothing to answer
+            listener.budget.release(slot)
+            return
+        if tls is None:  # pragma: no cover - start_tls returns None only with a closed loop
+            listener.budget.release(slot)
+            return
+        listener.budget.touch(slot)
+        http.connection_made(tls)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Only while the socket is still ours (before start_tls took it over).
+        self._lost = True
+        self._listener.budget.release(self._slot)
+
+
 class TLSListener:
     """What every connection of one HTTPS listener shares, and its protocol factory."""
 
@@ -184,17 +250,24 @@ class TLSListener:
         app: AppFactory,
         context: ssl.SSLContext,
         handshake_timeout: float,
+        lean: TLSProtocol | None = TLSConnection,
     ) -> None:
         self.budget = budget
         self.app = app
         self.context = context
         self.handshake_timeout = handshake_timeout
-        self.read_buffer = memoryview(bytearray(TLS_READ_BUFFER))
-        """The one buffer the TLS connections of this listener read their sockets into."""
+        self.lean = lean
+        """The lean TLS protocol (`lean_tls_problem` found none); None: `StandardTLS`."""
+        self.read_buffer = memoryview(bytearray(TLS_READ_BUFFER if lean is not None else 0))
+        """The one buffer the lean TLS connections of this listener read their sockets into."""
+        self.handshakes: set[asyncio.Task[None]] = set()
+        """`StandardTLS` handshakes under way."""
 
     def factory(self) -> ProtocolFactory:
         """The protocol factory for ``loop.create_server`` (without ``ssl=``)."""
-        return lambda: Pending(self)
+        if self.lean is not None:
+            return lambda: Pending(self)
+        return lambda: StandardTLS(self)
 
 
 def plain_factory(budget: ConnectionBudget, app: AppFactory) -> ProtocolFactory:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -26,9 +27,10 @@ from webhook.server.app import create_app, create_metrics_app
 from webhook.server.budget import ConnectionBudget, close_when_quiet
 from webhook.server.httplog import HttpServerLog
 from webhook.server.listeners import BudgetSite, trim_after_closes
-from webhook.server.protocols import TLSListener, plain_factory
+from webhook.server.protocols import TLSConnection, TLSListener, TLSProtocol, plain_factory
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
+from webhook.server.tlscheck import lean_tls_problem
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +111,14 @@ def _budget(state: WebhookState, listener: str, limit: int) -> ConnectionBudget:
     return budget
 
 
-async def start(app: web.Application, settings: ServeSettings) -> Running:
+async def start(
+    app: web.Application, settings: ServeSettings, *, tls_protocol: TLSProtocol = TLSConnection
+) -> Running:
     """Start ``app`` (its resources, then the HTTPS listener) and the metrics listener if enabled.
 
-    Raises `WebhookError` with one line when a port cannot be bound or a resource cannot load.
+    The HTTPS listener speaks ``tls_protocol`` when `lean_tls_problem` finds nothing wrong with
+    it on this Python, else asyncio's standard TLS transport. Raises `WebhookError` with one line
+    when a port cannot be bound or a resource cannot load.
     """
     state = app[STATE]
     runner = web.AppRunner(
@@ -130,8 +136,13 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
     try:
         await runner.setup()
         assert runner.server is not None
+        context = state.tls.server_context
         listener = TLSListener(
-            budgets[0], runner.server, state.tls.server_context, settings.tls_handshake_timeout
+            budgets[0],
+            runner.server,
+            context,
+            settings.tls_handshake_timeout,
+            _lean_tls(state, context, tls_protocol),
         )
         site = BudgetSite(runner, settings.host, settings.port, listener.factory(), scheme="https")
         await _bind(site, settings.host, settings.port)
@@ -162,6 +173,22 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
         budgets,
         trimmer,
     )
+
+
+def _lean_tls(
+    state: WebhookState, context: ssl.SSLContext, protocol: TLSProtocol
+) -> TLSProtocol | None:
+    """``protocol`` if it works on this Python; else None, said once in the log and the metric."""
+    problem = lean_tls_problem(context, protocol)
+    state.metrics.tls_standard_transport.set(0 if problem is None else 1)
+    if problem is None:
+        return protocol
+    log.warning(
+        "serving HTTPS with asyncio's standard TLS transport: this Python's asyncio internals "
+        "differ from what the lean TLS connections need, so each connection costs more memory",
+        extra=fields(reason=problem),
+    )
+    return None
 
 
 async def _start_metrics(
