@@ -29,6 +29,8 @@ from tests.integration.webhook.helpers import (
 from vsi_common.logs import FIELDS_ATTR
 from webhook.server.budget import SHUTDOWN_QUIET_SECONDS
 
+pytestmark = pytest.mark.asyncio_internals
+
 STEP_DEADLINE = 10.0
 """Bound on each step the server should take promptly; far below 'never'."""
 GRACE_OVER = "shutdown grace period over: closing the connections still open"

@@ -28,6 +28,8 @@ from tests.integration.webhook.helpers import (
 from vsi_common.logs import FIELDS_ATTR
 from webhook.server.protocols import TLS_READ_BUFFER, TLSConnection
 
+pytestmark = pytest.mark.asyncio_internals
+
 STEP_DEADLINE = 10.0
 """Bound on each step the server should take promptly."""
 FALLBACK = "serving HTTPS with asyncio's standard TLS transport"

@@ -17,6 +17,8 @@ from webhook.server.budget import ConnectionBudget
 from webhook.server.protocols import TLS_INPUT_HIGH_WATER, TLS_READ_BUFFER, TLSConnection
 from webhook.server.tlscheck import lean_tls_problem
 
+pytestmark = pytest.mark.asyncio_internals
+
 
 def _connection(budget: ConnectionBudget, buffer: memoryview) -> TLSConnection:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
