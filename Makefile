@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: all demo test lint bench clean system-deps helm
+.PHONY: all demo test lint bench clean system-deps helm test-pythons
 
 all: test
 
@@ -52,8 +52,41 @@ $(BIN)/promtool: | $(BIN)/python
 	  dpkg-deb -x prometheus_*.deb root && \
 	  install -m 0755 root/usr/bin/promtool "$(CURDIR)/$@"; fi
 
-test: $(STAMP) system-deps helm $(BIN)/promtool
+test: $(STAMP) system-deps helm $(BIN)/promtool test-pythons
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests marked asyncio_internals rely on private parts of CPython's asyncio (the server's lean
+# TLS connections): run them under every Python that requires-python (>=3.11) admits and this
+# machine has, besides the main venv's, each in its own venv (.venv-3.12, ...) with the package
+# and its test extras, reinstalled when pyproject.toml changes. A Python is looked for on PATH,
+# then through pyenv (whose shims fail for a version that is installed but not selected).
+INTERNALS_PYTHONS ?= 3.11 3.12 3.13 3.14 3.15
+INTERNALS_MARK := asyncio_internals
+find_python = p=$$(command -v python$(1) 2>/dev/null) && "$$p" -c '' 2>/dev/null && echo "$$p" || \
+	{ command -v pyenv >/dev/null 2>&1 && p=$$(pyenv prefix $(1) 2>/dev/null) && \
+	  [ -x "$$p/bin/python$(1)" ] && echo "$$p/bin/python$(1)"; } || true
+
+test-pythons: $(STAMP)
+	@main=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	ran=""; missing=""; \
+	for v in $(INTERNALS_PYTHONS); do \
+	  [ "$$v" = "$$main" ] && continue; \
+	  py=$$($(call find_python,$$v)); \
+	  if [ -z "$$py" ]; then missing="$$missing $$v"; continue; fi; \
+	  $(MAKE) --no-print-directory .venv-$$v/.installed VERSION_PYTHON="$$py" || exit 1; \
+	  echo "== tests marked $(INTERNALS_MARK) under Python $$v ($$py)"; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider -m $(INTERNALS_MARK) || exit 1; \
+	  ran="$$ran $$v"; \
+	done; \
+	echo "asyncio-internals tests ran under Python:$${ran:- none} (and $$main, the main suite's);" \
+	  "not found:$${missing:- none}"
+
+.venv-%/.installed: pyproject.toml
+	@[ -n "$(VERSION_PYTHON)" ] || { echo "make test-pythons makes .venv-$*"; exit 2; }
+	$(VERSION_PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
 
 LINTED := webhook injector certs vsi_common tests bench demo tools
 
@@ -72,4 +105,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

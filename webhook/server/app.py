@@ -31,6 +31,7 @@ from webhook.server.views import (
     METRICS_PATH,
     MUTATE_PATH,
     READYZ_PATH,
+    count_requests,
     healthz,
     metrics_view,
     mutate,
@@ -119,7 +120,7 @@ def create_app(
         ),
     )
     metrics.bodies_in_flight.set_function(lambda: state.bodies.in_use)
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[count_requests])
     app[STATE] = state
     app.cleanup_ctx.append(_resources(cluster_source or connect_kubernetes))
     app.router.add_route("*", MUTATE_PATH, mutate)
@@ -131,7 +132,7 @@ def create_app(
 
 def create_metrics_app(state: WebhookState) -> web.Application:
     """The plain-HTTP app of ``--metrics-port``: /metrics and /healthz of the same server."""
-    app = web.Application()
+    app = web.Application(middlewares=[count_requests])
     app[STATE] = state
     app.router.add_get(METRICS_PATH, metrics_view, allow_head=True)
     app.router.add_get(HEALTHZ_PATH, healthz, allow_head=True)

@@ -2,7 +2,7 @@
 
 aiohttp's ``TCPSite`` hands ``ssl=`` to asyncio, whose TLS protocol costs 256 KiB per connection
 before the handshake; `BudgetSite` listens without it and lets a factory of
-`webhook.server.connections` speak TLS or plain HTTP on each connection. After a flood of
+`webhook.server.protocols` speak TLS or plain HTTP on each connection. After a flood of
 connections closes, glibc keeps the freed pages: `trim_after_closes` hands them back.
 """
 
@@ -12,11 +12,11 @@ import asyncio
 import ctypes
 import functools
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
-from webhook.server.connections import ConnectionBudget
+from webhook.server.budget import ConnectionBudget
 
 TRIM_CHECK_SECONDS: Final = 5.0
 """How often `trim_after_closes` looks at how many connections closed."""
@@ -25,8 +25,8 @@ TRIM_AFTER_CLOSED: Final = 256
 
 
 class BudgetSite(web.BaseSite):
-    """An aiohttp site that listens without ``ssl=``; ``factory`` (`tls_factory` or
-    `plain_factory` of `webhook.server.connections`) speaks TLS or plain HTTP."""
+    """An aiohttp site that listens without ``ssl=``; ``factory`` (``TLSListener.factory`` or
+    `plain_factory` of `webhook.server.protocols`) speaks TLS or plain HTTP."""
 
     def __init__(
         self,
@@ -61,6 +61,23 @@ class BudgetSite(web.BaseSite):
         )
         if server.sockets:
             self._port = int(server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop accepting; every connection accepted so far is connected to its protocol.
+
+        asyncio accepts a burst of sockets in one callback and creates their transports in tasks
+        run later; closing the server before those run would drop sockets already accepted
+        (asyncio refuses to attach a transport to a closed server). So the socket stops being
+        read first, the pending transports are created, and only then does the server close.
+        """
+        server: Any = self._server
+        if server is not None:
+            loop = asyncio.get_running_loop()
+            for sock in server.sockets:
+                loop.remove_reader(sock.fileno())
+            await asyncio.sleep(0)  # the accepted sockets' transports are created
+        await super().stop()
+        await asyncio.sleep(0)  # ... and their protocols' connection_made has run
 
 
 @functools.cache

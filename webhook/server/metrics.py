@@ -106,7 +106,7 @@ class WebhookMetrics:
         self._review_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def _connection_metrics(self) -> None:
-        """What the connection and body budgets show (`webhook.server.connections`)."""
+        """What the connection and body budgets show (`webhook.server.budget`)."""
         self.connections = Gauge(
             "connections",
             "Connections open now, by listener (https, metrics).",
@@ -120,6 +120,14 @@ class WebhookMetrics:
             "(at the cap, the one silent longest makes room for a new one), handshake-timeout "
             "(no TLS handshake started within --tls-handshake-timeout).",
             ["listener", "reason"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.tls_standard_transport = Gauge(
+            "tls_standard_transport",
+            "1 when the HTTPS listener serves with asyncio's standard TLS transport because this "
+            "Python's asyncio internals differ from what the lean TLS connections need (more "
+            "memory per connection), 0 with the lean ones.",
             namespace=NAMESPACE,
             registry=self.registry,
         )

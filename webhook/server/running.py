@@ -1,9 +1,9 @@
-"""The running server: listeners started, SIGTERM handled, in-flight reviews drained.
+"""The running server: listeners started, SIGTERM handled, open connections answered.
 
 The I/O shell around `webhook.server.app.create_app`: ``--dev`` makes throw-away certificates, the
 listeners start (HTTPS, and plain-HTTP metrics), and SIGTERM or SIGINT stop accepting connections,
-let in-flight reviews finish within the shutdown timeout, then return. `start` is shared with the
-tests and the benchmark so they run exactly this listener set-up.
+answer every request on a connection already accepted within the shutdown timeout, then return.
+`start` is shared with the tests and the benchmark so they run exactly this listener set-up.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -23,18 +24,21 @@ from aiohttp import web
 from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
 from webhook.server.app import create_app, create_metrics_app
-from webhook.server.connections import ConnectionBudget, plain_factory, tls_factory
+from webhook.server.budget import ConnectionBudget, close_when_quiet
 from webhook.server.httplog import HttpServerLog
 from webhook.server.listeners import BudgetSite, trim_after_closes
+from webhook.server.protocols import TLSConnection, TLSListener, TLSProtocol, plain_factory
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
+from webhook.server.tlscheck import lean_tls_problem
 
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 2.0
 """How long unread request bytes are drained after an early answer (413, 408) before closing."""
 FINAL_SHUTDOWN_SECONDS = 1.0
-"""After the drain, how long aiohttp waits for a request that raced the listener close."""
+"""How long aiohttp's own shutdown may wait for a handler once the grace period is over (a bound
+only: by then every connection is closed, and aiohttp waits for none)."""
 HTTP_READ_BUFFER = 16 * 1024
 """aiohttp's read size for request bodies: a body still arriving holds at most twice this before
 its connection stops being read (aiohttp's own: 64 KiB, on each of up to 512 connections)."""
@@ -58,27 +62,41 @@ class Running:
     budgets: list[ConnectionBudget] = field(default_factory=list)
     """The connection budget of each listener (HTTPS first)."""
     trimmer: asyncio.Task[None] | None = None
+    stopped: bool = False
+    """Set by the first `stop`; a second does nothing."""
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight reviews finish (up to ``grace`` s), then release all.
+        """Stop accepting; answer what the open connections send (up to ``grace`` s); release all.
 
-        aiohttp's own shutdown stops reading from every connection at once, which would strand a
-        review whose body is still arriving; so the listeners close first and the reviews drain
-        while their connections stay readable.
+        aiohttp's own shutdown closes every connection that is not handling a request, also one
+        whose first request is on the wire, and stops reading from the others, which would strand
+        a review whose body is still arriving. So the listeners close first, and each connection
+        already accepted stays readable until it is answered (with ``Connection: close``) or has
+        been silent for `webhook.server.budget.SHUTDOWN_QUIET_SECONDS`.
         """
+        if self.stopped:
+            return
+        self.stopped = True
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.grace
         self.state.begin_shutdown()
-        for site in list(self.runner.sites):
-            await site.stop()
-        left = await self.state.drain(self.grace)
-        if left:
-            log.warning("shutdown grace period over", extra=fields(unanswered=left))
+        for runner in (self.runner, self.metrics_runner):
+            for site in list(runner.sites if runner is not None else ()):
+                await site.stop()
+        left = await close_when_quiet(self.budgets, self.grace)
+        unanswered = await self.state.drain(max(until - loop.time(), 0.0))
+        if left or unanswered:
+            log.warning(
+                "shutdown grace period over: closing the connections still open",
+                extra=fields(connections=left, unanswered=unanswered),
+            )
         if self.trimmer is not None:
             self.trimmer.cancel()
+        for budget in self.budgets:
+            budget.abort_all()
         if self.metrics_runner is not None:
             await self.metrics_runner.cleanup()
         await self.runner.cleanup()
-        for budget in self.budgets:  # connections aiohttp never saw (TLS not finished)
-            budget.abort_all()
 
 
 def _budget(state: WebhookState, listener: str, limit: int) -> ConnectionBudget:
@@ -87,15 +105,20 @@ def _budget(state: WebhookState, listener: str, limit: int) -> ConnectionBudget:
         limit,
         on_evicted=metrics.connections_refused.labels(listener, "evicted").inc,
         on_handshake_timeout=metrics.connections_refused.labels(listener, "handshake-timeout").inc,
+        index=state.connections,
     )
     metrics.connections.labels(listener).set_function(lambda: budget.open)
     return budget
 
 
-async def start(app: web.Application, settings: ServeSettings) -> Running:
+async def start(
+    app: web.Application, settings: ServeSettings, *, tls_protocol: TLSProtocol = TLSConnection
+) -> Running:
     """Start ``app`` (its resources, then the HTTPS listener) and the metrics listener if enabled.
 
-    Raises `WebhookError` with one line when a port cannot be bound or a resource cannot load.
+    The HTTPS listener speaks ``tls_protocol`` when `lean_tls_problem` finds nothing wrong with
+    it on this Python, else asyncio's standard TLS transport. Raises `WebhookError` with one line
+    when a port cannot be bound or a resource cannot load.
     """
     state = app[STATE]
     runner = web.AppRunner(
@@ -113,14 +136,15 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
     try:
         await runner.setup()
         assert runner.server is not None
-        context, timeout = state.tls.server_context, settings.tls_handshake_timeout
-        site = BudgetSite(
-            runner,
-            settings.host,
-            settings.port,
-            tls_factory(budgets[0], runner.server, context, timeout),
-            scheme="https",
+        context = state.tls.server_context
+        listener = TLSListener(
+            budgets[0],
+            runner.server,
+            context,
+            settings.tls_handshake_timeout,
+            _lean_tls(state, context, tls_protocol),
         )
+        site = BudgetSite(runner, settings.host, settings.port, listener.factory(), scheme="https")
         await _bind(site, settings.host, settings.port)
         metrics_port: int | None = None
         if settings.metrics_port:
@@ -149,6 +173,22 @@ async def start(app: web.Application, settings: ServeSettings) -> Running:
         budgets,
         trimmer,
     )
+
+
+def _lean_tls(
+    state: WebhookState, context: ssl.SSLContext, protocol: TLSProtocol
+) -> TLSProtocol | None:
+    """``protocol`` if it works on this Python; else None, said once in the log and the metric."""
+    problem = lean_tls_problem(context, protocol)
+    state.metrics.tls_standard_transport.set(0 if problem is None else 1)
+    if problem is None:
+        return protocol
+    log.warning(
+        "serving HTTPS with asyncio's standard TLS transport: this Python's asyncio internals "
+        "differ from what the lean TLS connections need, so each connection costs more memory",
+        extra=fields(reason=problem),
+    )
+    return None
 
 
 async def _start_metrics(
@@ -202,7 +242,7 @@ async def serve(settings: ServeSettings) -> None:
             _log_listening(effective, running)
             await stop.wait()
             log.info(
-                "shutting down: no new connections, finishing in-flight reviews",
+                "shutting down: no new connections, answering the ones already open",
                 extra=fields(grace_seconds=effective.shutdown_timeout),
             )
         finally:

@@ -44,7 +44,7 @@ DEFAULT_IDLE_TIMEOUT = 60.0
 DEFAULT_READ_TIMEOUT = 10.0
 """Seconds a request body may take to arrive before the server answers 408 and closes."""
 DEFAULT_SHUTDOWN_TIMEOUT = 8.0
-"""Seconds in-flight reviews get to finish after SIGTERM (the process exits within 10 s)."""
+"""Seconds the connections open at SIGTERM get to be answered (the process exits within 10 s)."""
 DEFAULT_RELOAD_INTERVAL = 2.0
 """Seconds between two checks of the certificate and profile files."""
 DEFAULT_RELOAD_TIMEOUT = 5.0
@@ -96,7 +96,7 @@ class ServeSettings:
     read_timeout: float = DEFAULT_READ_TIMEOUT
     """Request-body timeout, seconds."""
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
-    """Grace period for in-flight reviews on SIGTERM, seconds."""
+    """Grace period on SIGTERM for the connections already open to be answered, seconds."""
     reload_interval: float = DEFAULT_RELOAD_INTERVAL
     """Seconds between checks of the certificate and profile files."""
     reload_timeout: float = DEFAULT_RELOAD_TIMEOUT

@@ -15,6 +15,7 @@ from typing import Protocol
 from aiohttp import web
 
 from webhook.core.model import ClusterView
+from webhook.server.budget import Slot
 from webhook.server.configreload import ConfigReloader
 from webhook.server.metrics import WebhookMetrics
 from webhook.server.settings import ServeSettings
@@ -94,6 +95,9 @@ class WebhookState:
     """Reviews whose handler has started (headers read) and not yet answered."""
     shutting_down: bool = False
     """Set on SIGTERM: answers close their connection, /readyz fails."""
+    connections: dict[object, Slot] = field(default_factory=dict)
+    """The counted connection of each HTTP protocol (``request.protocol``), on every listener:
+    the views mark the requests in progress on it (`webhook.server.budget`)."""
     _drained: asyncio.Event | None = None
 
     def begin_shutdown(self) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import StreamReader, hdrs, web
@@ -25,6 +26,9 @@ from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, WebhookState
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""A view, as an aiohttp middleware receives it."""
 
 MUTATE_PATH = "/mutate"
 """AdmissionReview endpoint (POST, application/json)."""
@@ -172,9 +176,28 @@ async def mutate(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.in_flight += 1
     try:
-        response = await _answer(request, state, started)
+        return await _answer(request, state, started)
     finally:
         state.request_done()
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every view runs inside: its connection counts as busy until the handler returns (so the
+    shutdown does not close it as idle), and once shutting down the answer closes it."""
+    state = request.app[STATE]
+    slot = state.connections.get(request.protocol)
+    if slot is not None:
+        slot.request_started()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # aiohttp's own answers (404, ...), raised
+        if state.shutting_down:
+            exc.force_close()
+        raise
+    finally:
+        if slot is not None:
+            slot.request_done()
     if state.shutting_down:
         response.force_close()
     return response

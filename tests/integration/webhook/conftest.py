@@ -15,6 +15,7 @@ from certs.generate import CertFiles, generate
 from tests.integration.webhook.helpers import NAMESPACE, SERVICE, Client, annotate_loader
 from webhook.server.app import create_app
 from webhook.server.configreload import MutatorLoader
+from webhook.server.protocols import TLSConnection, TLSProtocol
 from webhook.server.running import Running, start
 from webhook.server.settings import ServeSettings
 from webhook.server.state import STATE, ClusterConnector, WebhookState
@@ -61,7 +62,8 @@ StartServer = Callable[..., Any]
 async def start_server(
     cert_files: CertFiles, settings: ServeSettings
 ) -> AsyncIterator[StartServer]:
-    """``await start_server(**setting_overrides, mutator_source=..., cluster_source=...)``."""
+    """``await start_server(**setting_overrides, mutator_source=..., cluster_source=...,
+    tls_protocol=...)``."""
     started: list[Running] = []
     sessions: list[aiohttp.ClientSession] = []
 
@@ -69,6 +71,7 @@ async def start_server(
         *,
         mutator_source: MutatorLoader = annotate_loader,
         cluster_source: ClusterConnector | None = None,
+        tls_protocol: TLSProtocol = TLSConnection,
         **overrides: Any,
     ) -> Server:
         effective = replace(settings, **overrides)
@@ -81,7 +84,7 @@ async def start_server(
             mutator_source=mutator_source,
             cluster_source=cluster_source or no_cluster,
         )
-        running = await start(app, effective)
+        running = await start(app, effective, tls_protocol=tls_protocol)
         started.append(running)
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=_client_ssl(cert_files.ca_cert))

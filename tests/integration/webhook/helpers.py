@@ -193,3 +193,17 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(step)
+
+
+async def listener_closed(port: int, *, timeout: float) -> None:
+    """Wait until connecting to ``port`` on loopback is refused (the server stopped listening)."""
+
+    async def refused() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return True
+        writer.close()
+        return False
+
+    await wait_for(refused, timeout=timeout, what=f"port {port} to stop listening", step=0.01)

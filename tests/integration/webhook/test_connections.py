@@ -7,9 +7,13 @@ import asyncio
 import contextlib
 import time
 
+import pytest
+
 from certs.generate import CertFiles
 from tests.integration.webhook.conftest import Server, StartServer
 from tests.integration.webhook.helpers import SNI, admission_review, client_context, pod, wait_for
+
+pytestmark = pytest.mark.asyncio_internals
 
 CLOSE_DEADLINE = 10.0
 """Generous bound for the server to close a connection it should close; far below 'never'."""
