@@ -349,7 +349,12 @@ def test_secret_access_is_read_only_and_in_each_named_namespace_alone() -> None:
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["portworx", "rook-ceph"]
     for role in roles:
         assert role["rules"] == [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["px-vault", "rook-vault", "vsi-vault"],
+                "verbs": ["list", "watch"],
+            }
         ]
     for binding in (o for o in objects if o["kind"] == "RoleBinding"):
         assert binding["subjects"][0]["namespace"] == "vault-storage-injector"
