@@ -152,7 +152,8 @@ async def load_client(
     from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
 
     configuration = Configuration()
-    configuration.connection_pool_maxsize = connections
+    # None is kubernetes-asyncio's "no limit" (its stub types the attribute int).
+    configuration.connection_pool_maxsize = connections  # type: ignore[assignment]
     if kubeconfig is None and context is None and in_cluster():
         try:
             load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]

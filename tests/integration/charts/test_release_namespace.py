@@ -123,13 +123,16 @@ def test_the_bootstrap_names_the_releases_service_secret_and_configuration() -> 
     objects = render(release="vsi", namespace=NAMESPACE)
     prefix = "vsi-vault-storage-injector"
     (container,) = find(objects, "Job")["spec"]["template"]["spec"]["containers"]
-    assert container["args"][2:5] == [
+    assert container["args"][2:6] == [
         f"--service={prefix}",
         f"--secret={prefix}-tls",
         f"--webhook-config={prefix}",
+        f"--ca-secret={prefix}-ca",
     ]
     role = find(objects, "Role", f"{prefix}-certs")
-    assert role["rules"][0]["resourceNames"] == [f"{prefix}-tls"]
+    assert role["rules"][0]["resourceNames"] == [f"{prefix}-tls", f"{prefix}-ca"]
+    secrets = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
+    assert secrets == {f"{prefix}-tls", f"{prefix}-ca"}
     cluster_role = find(objects, "ClusterRole", f"{prefix}-certs")
     assert cluster_role["rules"][0]["resourceNames"] == [prefix]
 

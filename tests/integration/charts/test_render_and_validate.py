@@ -226,7 +226,13 @@ def test_certs_rotate_before_past_the_cas_renewal_is_refused(binary: str) -> Non
     (rotate,) = rendered["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert "--rotate-before=90" in rotate["args"]
     # The schema's bound is vsi-certs' own.
-    names = {"namespace": "ns", "service": "svc", "secret": "tls", "webhook_config": "vsi"}
+    names = {
+        "namespace": "ns",
+        "service": "svc",
+        "secret": "tls",
+        "webhook_config": "vsi",
+        "ca_secret": "ca",
+    }
     make_settings(**names, rotate_before_days=90)
     with pytest.raises(CertsError, match="--ca-rotate-before"):
         make_settings(**names, rotate_before_days=91)
@@ -269,9 +275,17 @@ def test_no_template_makes_keys_certificates_or_random_values() -> None:
 
 
 @pytest.mark.parametrize("case", [*OPTIONS, *EXAMPLE_FILES])
-def test_no_case_renders_a_secret(case: str) -> None:
-    kinds = {o["kind"] for o in _render_case(case, HELM4)}
-    assert "Secret" not in kinds
+def test_no_case_renders_secret_material(case: str) -> None:
+    """The only Secrets are the two vsi-certs fills, shipped without data or type (with
+    cert-manager, none): nothing a render or an upgrade could empty or leak."""
+    objects = _render_case(case, HELM4)
+    secrets = [o for o in objects if o["kind"] == "Secret"]
+    names = sorted(s["metadata"]["name"] for s in secrets)
+    cert_manager = bool(OPTIONS.get(case, {}).get("certManager", {}).get("enabled"))
+    prefix = "vault-storage-injector"
+    assert names == ([] if cert_manager else [f"{prefix}-ca", f"{prefix}-tls"])
+    for secret in secrets:
+        assert set(secret) == {"apiVersion", "kind", "metadata"}, secret["metadata"]["name"]
 
 
 def test_an_upgrade_keeps_everything_but_the_finished_bootstrap_job() -> None:

@@ -33,6 +33,7 @@ from tests.kubeapi import TOKEN_REVIEWS, TOKEN_SUBRESOURCE, kubeconfig_for, serv
 
 ROTATE = "create job --from=cronjob/vault-storage-injector-certs-rotate"
 TLS_SECRET = "vault-storage-injector-tls"
+CA_SECRET = "vault-storage-injector-ca"
 WEBHOOK_CONFIG = "vault-storage-injector"
 
 
@@ -206,7 +207,14 @@ async def test_a_namespace_without_the_label_is_named_with_the_label_command(
 
 
 async def test_an_expired_serving_certificate_fails_until_it_is_rotated(healthy: Install) -> None:
-    healthy.api.remove("secrets", WEBHOOK_NS, TLS_SECRET)
+    for name in (TLS_SECRET, CA_SECRET):  # emptied, as the manifests ship them: a first run
+        healthy.api.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "namespace": WEBHOOK_NS},
+            }
+        )
     await healthy.bootstrap(now=dt.datetime.now(dt.UTC) - dt.timedelta(days=400))
 
     broken = await healthy.doctor()
