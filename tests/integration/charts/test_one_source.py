@@ -48,12 +48,16 @@ def normalise(obj: Obj) -> Obj:
             out["spec"]["selector"].pop(label, None)
     if out["kind"] == "ConfigMap" and "config.yaml" in out.get("data", {}):
         out["data"]["config.yaml"] = as_the_webhook_reads(out["data"]["config.yaml"])
+    # kustomize writes the folded CEL blocks back with doubled line breaks before their
+    # more-indented lines; CEL ignores whitespace between tokens (the CEL tests evaluate both).
     if out["kind"] == "MutatingWebhookConfiguration":
-        # kustomize writes the folded CEL blocks back with doubled line breaks before their
-        # more-indented lines; CEL ignores whitespace between tokens (the CEL tests evaluate both).
         for hook in out["webhooks"]:
             for condition in hook.get("matchConditions", []):
                 condition["expression"] = " ".join(condition["expression"].split())
+    if out["kind"] == "ValidatingAdmissionPolicy":
+        spec = out["spec"]
+        for item in spec.get("matchConditions", []) + spec.get("validations", []):
+            item["expression"] = " ".join(item["expression"].split())
     return out
 
 

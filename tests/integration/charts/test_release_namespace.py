@@ -36,7 +36,13 @@ def moved(request: pytest.FixtureRequest) -> list[Obj]:
 
 
 def test_every_namespaced_object_is_in_the_release_namespace(moved: list[Obj]) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    cluster_scoped = {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for obj in moved:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] in cluster_scoped:

@@ -48,10 +48,14 @@ def variables(
     operation: str = "CREATE",
     username: str = "system:serviceaccount:kube-system:daemon-set-controller",
     name: str = "",
+    resource: tuple[str, str, str] = ("", "", ""),
 ) -> dict[str, Any]:
-    """``object``, ``oldObject`` and ``request`` as the API server binds them."""
+    """``object``, ``oldObject`` and ``request`` as the API server binds them; ``resource`` is
+    the request's (group, version, plural)."""
     meta = (obj or old or {}).get("metadata") or {}
+    group, version, plural = resource
     request = {
+        "resource": {"group": group, "version": version, "resource": plural},
         "operation": operation,
         "name": name or meta.get("name", ""),
         "namespace": meta.get("namespace", ""),
