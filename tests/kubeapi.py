@@ -47,6 +47,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.kubeapi_selectors import FieldSelector
 from tests.tokenreview import TokenReviewer
 
 TOKEN = "vsi-test-token"
@@ -301,7 +302,7 @@ class KubeApi:
             namespace = None
         verb = _verb(request.method, name, _parse_bool(request.query.get("watch", "")))
         try:
-            selector = _FieldSelector.parse(request.query.get("fieldSelector", ""))
+            selector = FieldSelector.parse(request.query.get("fieldSelector", ""))
         except ValueError as exc:
             return _status(400, "BadRequest", str(exc))
         if verb in {"list", "watch"}:
@@ -347,7 +348,7 @@ class KubeApi:
         resource: Resource,
         namespace: str | None,
         name: str | None,
-        selector: _FieldSelector,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return _status(401, "Unauthorized", "Unauthorized")
@@ -411,7 +412,7 @@ class KubeApi:
         request: web.Request,
         resource: Resource,
         namespace: str | None,
-        selector: _FieldSelector,
+        selector: FieldSelector,
     ) -> web.Response:
         """A list, or one page of it: ``limit`` items from a snapshot, ``continue`` for the rest.
 
@@ -458,7 +459,7 @@ class KubeApi:
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     def _candidates(
-        self, resource: Resource, namespace: str | None, selector: _FieldSelector
+        self, resource: Resource, namespace: str | None, selector: FieldSelector
     ) -> list[tuple[ResourceKey, dict[str, Any]]]:
         """The stored objects a list may return: the one named, when the selector names one in
         a namespace (as the API server reads one key then), else all of them."""
@@ -485,7 +486,7 @@ class KubeApi:
         request: web.Request,
         resource: Resource,
         namespace: str | None,
-        selector: _FieldSelector,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
         key = (resource.plural, namespace, selector.single_name())
         self.watching[key] = self.watching.get(key, 0) + 1
@@ -499,7 +500,7 @@ class KubeApi:
         request: web.Request,
         resource: Resource,
         namespace: str | None,
-        selector: _FieldSelector,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
         since_text = request.query.get("resourceVersion", "")
         timeout = float(request.query.get("timeoutSeconds", "300"))
@@ -552,41 +553,6 @@ class KubeApi:
                 except TimeoutError:
                     break
         return response
-
-
-@dataclass(frozen=True)
-class _FieldSelector:
-    """A ``fieldSelector`` on the fields every resource has: ``metadata.name`` and
-    ``metadata.namespace``, each ``=`` / ``==`` (equal) or ``!=``; requirements ANDed."""
-
-    requirements: tuple[tuple[str, bool, str], ...] = ()
-    """(field, equal, value) of each requirement."""
-
-    @classmethod
-    def parse(cls, text: str) -> _FieldSelector:
-        found = []
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            operator = next((o for o in ("!=", "==", "=") if o in part), None)
-            if operator is None:
-                raise ValueError(f"invalid field selector: {part!r}: no operator")
-            key, value = (s.strip() for s in part.split(operator, 1))
-            if key not in {"metadata.name", "metadata.namespace"}:
-                raise ValueError(f'field label not supported: "{key}"')
-            found.append((key, operator != "!=", value))
-        return cls(tuple(found))
-
-    def single_name(self) -> str | None:
-        """The name of a selector that is exactly ``metadata.name=<name>``, as the API server
-        reads a request's name from it for authorization."""
-        if len(self.requirements) == 1:
-            key, equal, value = self.requirements[0]
-            if key == "metadata.name" and equal:
-                return value
-        return None
-
-    def matches(self, namespace: str | None, name: str) -> bool:
-        fields = {"metadata.name": name, "metadata.namespace": namespace or ""}
-        return all((fields[key] == value) == equal for key, equal, value in self.requirements)
 
 
 EXPIRED_CONTINUE = (

@@ -24,24 +24,30 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from celpy.evaluation import CELEvalError
 
 from tests.integration.manifests.cel import holds, unguarded, variables
-from tests.integration.manifests.conftest import REPO, Obj, selector_matches
-from webhook.core.config import load_config
-from webhook.core.model import AdmissionContext, MutationResult
-from webhook.core.mutation import build_mutator
-from webhook.core.profiles import Config, default_config
+from tests.integration.manifests.conftest import Obj, selector_matches
+from tests.integration.manifests.corpus import (
+    GOLDEN,
+    KINDS,
+    NOT_STORAGE,
+    OBJECTS,
+    REAL_WORLD,
+    configs,
+    corpus,
+    load,
+    mutates,
+    mutation,
+    reference_objects,
+    variants,
+)
+from webhook.core.profiles import default_config
 
-GOLDEN = REPO / "tests" / "golden"
-OBJECTS = Path(__file__).resolve().parent / "objects"
 RESOURCE_ENTRY = {
     "pods": "pods.vault-storage-injector.io",
     "daemonsets": "daemonsets.vault-storage-injector.io",
@@ -49,12 +55,6 @@ RESOURCE_ENTRY = {
 }
 ROOK_PODS_ENTRY = "rook-pods.vault-storage-injector.io"
 """The second pods entry: Rook's own pods in KMS mode, failurePolicy Ignore."""
-KINDS = {
-    "Pod": ("", "v1", "pods"),
-    "DaemonSet": ("apps", "v1", "daemonsets"),
-    "StorageCluster": ("core.libopenstorage.org", "v1", "storageclusters"),
-}
-"""Kind -> (group, version, resource) of what the webhook configuration has rules for."""
 PRESENT = {
     "pods": {"object", "object.metadata", "object.spec", "object.spec.containers"},
     "daemonsets": {
@@ -71,23 +71,6 @@ PRESENT = {
 """What is always there in the ``object`` the API server binds: the fields of the typed object
 that are no pointers and not ``omitempty`` (a Pod's containers, a DaemonSet's pod template); a
 custom resource has its metadata alone."""
-NOT_STORAGE = ("portworx-api",)
-"""Names of the reference folder's objects that are no storage object (the pause container)."""
-
-
-def _real_world() -> Path | None:
-    """The shared reference folder of real objects (its SOURCES.md says where each comes from),
-    when this checkout has one beside it (or ``VSI_REAL_WORLD`` names it)."""
-    configured = os.environ.get("VSI_REAL_WORLD")
-    candidates = (
-        [Path(configured)]
-        if configured
-        else [root / "shared" / "reference" / "real-world" for root in REPO.parents[:2]]
-    )
-    return next((c.resolve() for c in candidates if (c / "SOURCES.md").is_file()), None)
-
-
-REAL_WORLD = _real_world()
 
 
 def _entries(base: list[Obj]) -> dict[str, Obj]:
@@ -131,15 +114,6 @@ def _mutated_cases() -> list[Path]:
         if (p / "request.json").exists()
         and json.loads((p / "outcome.json").read_text())["outcome"] == "mutated"
     )
-
-
-def _load(path: Path) -> Obj:
-    """The object of a YAML file as a request carries it: the API server decodes metadata into
-    its typed form, so an empty ``annotations:`` (null) arrives as no annotations at all."""
-    loaded: Obj = json.loads(json.dumps(yaml.safe_load(path.read_text())))
-    meta = loaded.get("metadata") or {}
-    loaded["metadata"] = {k: v for k, v in meta.items() if v is not None}
-    return loaded
 
 
 def test_every_expression_reads_only_fields_that_are_there_or_tested(base: list[Obj]) -> None:
@@ -300,7 +274,7 @@ def _fixtures(*, storage: bool) -> list[Path]:
 def test_daemonsets_that_are_no_storage_never_reach_the_webhook(
     base: list[Obj], path: Path
 ) -> None:
-    daemonset = _load(path)
+    daemonset = load(path)
     assert _reaching(base, daemonset, "daemonsets") == []
     changed = copy.deepcopy(daemonset)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] += "-patched"
@@ -311,7 +285,7 @@ def test_daemonsets_that_are_no_storage_never_reach_the_webhook(
 def test_portworx_daemonsets_reach_the_webhook_on_create_and_update(
     base: list[Obj], path: Path
 ) -> None:
-    daemonset = _load(path)
+    daemonset = load(path)
     entry = [RESOURCE_ENTRY["daemonsets"]]
     assert _reaching(base, daemonset, "daemonsets") == entry
     changed = copy.deepcopy(daemonset)
@@ -320,115 +294,39 @@ def test_portworx_daemonsets_reach_the_webhook_on_create_and_update(
 
 
 def test_an_update_is_judged_on_the_new_object(base: list[Obj]) -> None:
-    portworx = _load(OBJECTS / "storage" / "portworx-daemonset.yaml")
+    portworx = load(OBJECTS / "storage" / "portworx-daemonset.yaml")
     renamed = copy.deepcopy(portworx)
     renamed["spec"]["template"]["spec"]["containers"][0]["name"] = "px"
     assert _reaching(base, renamed, "daemonsets", portworx, "UPDATE") == []
-    assert _mutates(default_config(), renamed, "UPDATE") is False
+    assert mutates(default_config(), renamed, "UPDATE") is False
     assert _reaching(base, portworx, "daemonsets", renamed, "UPDATE") == [
         RESOURCE_ENTRY["daemonsets"]
     ]
 
 
-def _reference_objects() -> list[Path]:
-    if REAL_WORLD is None:
-        return []
-    return sorted(p for p in REAL_WORLD.glob("*.yaml") if _load(p).get("kind") in KINDS)
-
-
 @pytest.mark.skipif(REAL_WORLD is None, reason="the shared reference folder is not here")
-@pytest.mark.parametrize("path", _reference_objects(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", reference_objects(), ids=lambda p: p.stem)
 def test_the_reference_folders_portworx_objects_reach_the_webhook(
     base: list[Obj], path: Path
 ) -> None:
-    obj = _load(path)
+    obj = load(path)
     resource = KINDS[obj["kind"]][2]
     storage = obj["metadata"]["name"] not in NOT_STORAGE
     assert _reaching(base, obj, resource) == ([RESOURCE_ENTRY[resource]] if storage else [])
     # What the webhook makes of it: a mutation, or a warning (a -secret_type of its own), for
     # the storage objects; nothing at all for the others.
-    result = _mutation(default_config(), obj, "CREATE")
+    result = mutation(default_config(), obj, "CREATE")
     assert (result.outcome == "mutated" or bool(result.warnings)) is storage, result
 
 
-def _mutates(config: Config, obj: Obj, operation: str) -> bool:
-    return _mutation(config, obj, operation).outcome == "mutated"
-
-
-def _mutation(config: Config, obj: Obj, operation: str) -> MutationResult:
-    group, version, _ = KINDS[obj["kind"]]
-    ctx = AdmissionContext(
-        operation=operation,
-        namespace=str(obj["metadata"].get("namespace", "")),
-        group=group,
-        version=version,
-        kind=obj["kind"],
-        webhook_namespace="vault-storage-injector",
-    )
-    return build_mutator(config)(obj, ctx)
-
-
-def _corpus() -> Iterator[Obj]:
-    """The objects the differential test starts from: the goldens', the fixtures, the
-    reference folder's."""
-    for case in sorted(GOLDEN.iterdir()):
-        if (case / "request.json").exists():
-            obj = json.loads((case / "request.json").read_text())["request"]["object"]
-            if obj and obj.get("kind") in KINDS:
-                yield obj
-    for path in sorted(OBJECTS.glob("*/*.yaml")):
-        yield _load(path)
-    for path in _reference_objects():
-        yield _load(path)
-
-
-def _variants(obj: Obj) -> Iterator[Obj]:
-    """``obj``, and it without each label, annotation and volume (one at a time), without all of
-    them, and with each annotation that asks for or refuses the webhook."""
-    yield obj
-    meta, spec = obj["metadata"], _pod_spec(obj)
-    for field in ("labels", "annotations"):
-        for key in meta.get(field) or {}:
-            other = copy.deepcopy(obj)
-            del other["metadata"][field][key]
-            yield other
-        other = copy.deepcopy(obj)
-        other["metadata"].pop(field, None)
-        yield other
-    for index in range(len(spec.get("volumes") or [])):
-        other = copy.deepcopy(obj)
-        del _pod_spec(other)["volumes"][index]
-        yield other
-    for key, value in (("inject", "true"), ("inject", "false"), ("profile", "rook-osd")):
-        other = copy.deepcopy(obj)
-        other["metadata"].setdefault("annotations", {})[f"vault-storage-injector.io/{key}"] = value
-        yield other
-
-
-def _pod_spec(obj: Obj) -> Obj:
-    if obj["kind"] == "Pod":
-        spec: Obj = obj.setdefault("spec", {})
-        return spec
-    if obj["kind"] == "DaemonSet":
-        template: Obj = obj["spec"]["template"]["spec"]
-        return template
-    return {}
-
-
-def _configs() -> list[Config]:
-    found = [default_config()]
-    found += [load_config(str(p)) for p in sorted(GOLDEN.glob("*/config.yaml"))]
-    return found
-
-
 def test_the_conditions_never_leave_out_an_object_the_mutator_changes(base: list[Obj]) -> None:
-    configs = _configs()
+    every = configs()
     checked = 0
-    for original in _corpus():
+    for original in corpus():
         resource = KINDS[original["kind"]][2]
-        for obj in _variants(original):
+        for obj in variants(original):
             for operation in ("CREATE", "UPDATE"):
-                if not any(_mutates(config, obj, operation) for config in configs):
+                if not any(mutates(config, obj, operation) for config in every):
                     continue
                 old = obj if operation == "UPDATE" else None
                 reaching = _reaching(base, obj, resource, old, operation)
