@@ -9,8 +9,13 @@ Secret the built-in profiles name). Measured, over real HTTP:
   ``410 Gone`` does; the median of `LISTS` fresh caches;
 - what the caches keep: the bytes of every object reachable from them once synced (labels,
   names, key names), per namespace and per Secret kept;
+- what the caches ask of the API server: the requests the full list makes (per verb and
+  resource, counted by the double) and the watches they then hold open;
 - the webhook process itself: the RSS of ``vsi-webhook serve`` with its caches synced to the
   double, next to one started with ``--no-kubernetes``.
+
+The caches follow the Secret names of the built-in profiles, as ``vsi-webhook serve`` does with
+no profiles file.
 """
 
 from __future__ import annotations
@@ -38,9 +43,14 @@ ENABLED: Final = 100
 SECRETS: Final = 50_000
 LISTS: Final = 3
 SYNC_DEADLINE_S: Final = 120.0
+SETTLE_S: Final = 1.0
+"""The watches count as held once their number has not changed for this long."""
+SETTLE_DEADLINE_S: Final = 30.0
 LIST_TARGET_S: Final = 10.0
 """A relist must stay well below the apiserver's watch timeout (minutes) and the readiness
 probe's patience; 10 s at this size leaves a wide margin."""
+WATCH_TIMEOUT_S: Final = 300
+"""The caches' watch timeout (`webhook.server.watch.WATCH_TIMEOUT_SECONDS`)."""
 CACHE_TARGET_MIB: Final = 16.0
 """What docs/server.md budgets for the caches at this size."""
 
@@ -53,6 +63,11 @@ class CacheResult:
     secrets_kept: int = 0
     rss_with_caches_mib: float | None = None
     rss_without_mib: float | None = None
+    secret_names: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    """What the first full list asked the double, per ``"<verb> <resource>"``."""
+    watches: int | None = None
+    """Watch streams the synced caches hold open."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -121,15 +136,18 @@ class CacheBench:
         from kubernetes_asyncio.client import ApiClient, Configuration
 
         from tests.kubeapi import TOKEN
-        from webhook.server.caches import KubeCaches
+        from webhook.core.profiles import default_config
+        from webhook.server.caches import CONNECTIONS, KubeCaches
 
+        names = default_config().secret_names
+        self.result.secret_names = len(names)
         configuration = Configuration(host=url)
         configuration.api_key = {"BearerToken": f"Bearer {TOKEN}"}
+        configuration.connection_pool_maxsize = CONNECTIONS
         for attempt in range(self.lists):
             async with ApiClient(configuration) as client:
-                caches = KubeCaches(
-                    client, webhook_namespace="vsi", secret_names=frozenset({"px-vault"})
-                )
+                caches = KubeCaches(client, webhook_namespace="vsi", secret_names=names)
+                before = await _stats(url) if attempt == 0 else None
                 started = time.perf_counter()
                 await caches.start()
                 try:
@@ -143,8 +161,32 @@ class CacheBench:
                     self.say(f"  full list {attempt + 1}: {took:.2f} s")
                     if attempt == 0:
                         self._sizes(caches)
+                    if before is not None:
+                        await self._requests(url, before)
                 finally:
                     await caches.close()
+
+    async def _requests(self, url: str, before: dict[str, Any]) -> None:
+        """What the list cost the double, and the watches held once their number settles."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_DEADLINE_S
+        last, since = -1, loop.time()
+        while loop.time() < deadline:
+            now = await _stats(url)
+            if now["watches"] != last:
+                last, since = now["watches"], loop.time()
+            elif loop.time() - since >= SETTLE_S:
+                break
+            await asyncio.sleep(0.1)
+        counts = {
+            key: count - before["requests"].get(key, 0)
+            for key, count in now["requests"].items()
+            if count > before["requests"].get(key, 0)
+        }
+        self.result.requests = dict(sorted(counts.items()))
+        self.result.watches = int(now["watches"])
+        shown = ", ".join(f"{count} {key}" for key, count in self.result.requests.items())
+        self.say(f"  API requests of the full list: {shown}; watches held: {last}")
 
     def _sizes(self, caches: Any) -> None:
         from kubernetes_asyncio.client import ApiClient, CoreV1Api
@@ -202,6 +244,17 @@ class CacheBench:
         )
 
 
+async def _stats(url: str) -> dict[str, Any]:
+    """The double's ``/_double/stats``."""
+    import aiohttp
+
+    from bench.kubedouble import STATS_PATH
+
+    async with aiohttp.ClientSession() as session, session.get(url + STATS_PATH) as response:
+        body: dict[str, Any] = await response.json()
+        return body
+
+
 def _first_line(stream: IO[str], seconds: float) -> str:
     """The first line ``stream`` gives within ``seconds`` (the double's ``URL`` line)."""
     import selectors
@@ -237,6 +290,26 @@ def rows(result: CacheResult) -> list[Row]:
             f"{number(per_ns)} B per namespace; {result.secrets_kept} Secrets kept (key names)"
             if per_ns
             else "",
+        )
+    )
+    requests = sum(result.requests.values())
+    out.append(
+        Row(
+            f"API requests of the full list, {ENABLED} namespaces opted in",
+            f"{requests}" if requests else "not measured",
+            "n/a",
+            "n/a",
+            ", ".join(f"{count} {key}" for key, count in result.requests.items()),
+        )
+    )
+    out.append(
+        Row(
+            f"watches the synced caches hold, {ENABLED} namespaces opted in",
+            f"{result.watches}" if result.watches is not None else "not measured",
+            "n/a",
+            "n/a",
+            f"{result.secret_names} Secret names (the built-in profiles'); each watch is "
+            f"opened again every {WATCH_TIMEOUT_S} s",
         )
     )
     with_caches, without = result.rss_with_caches_mib, result.rss_without_mib

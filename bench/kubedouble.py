@@ -2,7 +2,9 @@
 
 The cache benchmark lists from it over real HTTP; it runs in a process of its own so that its
 work (building the lists, serializing 50 000 Secrets) is not timed or counted as the caches'.
-Prints ``URL <url>`` once it serves; serves until SIGTERM or SIGINT.
+Prints ``URL <url>`` once it serves; serves until SIGTERM or SIGINT. ``GET /_double/stats`` says
+what it was asked (requests per verb and resource) and how many watches are open, so the
+benchmark can report what the caches cost the API server.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from tests.kubeapi import KubeApi, serve_kubeapi
+from aiohttp import web
+
+from tests.kubeapi import KubeApi
 
 ENABLED_LABEL: Final = "vault-storage-injector.io/enabled"
 SECRET_NAME: Final = "px-vault"
@@ -52,16 +56,40 @@ def cluster(namespaces: int, enabled: int, secrets: int) -> list[dict[str, Any]]
     return objs
 
 
+STATS_PATH: Final = "/_double/stats"
+"""Where the double says what it was asked and how many watches it holds."""
+
+
+def stats(api: KubeApi) -> dict[str, Any]:
+    """``requests``: count per ``"<verb> <resource>"``; ``watches``: streams open now."""
+    counts: dict[str, int] = {}
+    for seen in api.requests:
+        key = f"{seen.verb} {seen.resource}"
+        counts[key] = counts.get(key, 0) + 1
+    return {"requests": counts, "watches": sum(api.watching.values())}
+
+
 async def serve(namespaces: int, enabled: int, secrets: int) -> None:
     api = KubeApi()
     api.seed(cluster(namespaces, enabled, secrets))
-    async with serve_kubeapi(api) as running:
-        print(f"URL {running.url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    app = api.app()
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(stats(api))
+
+    app.router.add_get(STATS_PATH, answer)
+    runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(f"URL http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
         await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

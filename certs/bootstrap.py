@@ -1,25 +1,30 @@
 """Install the webhook's certificates in the cluster, and rotate them, with one idempotent command.
 
 The kube-apiserver trusts the webhook through the ``caBundle`` of every entry of its
-MutatingWebhookConfiguration, and the webhook pods serve the leaf from a ``kubernetes.io/tls``
-Secret. This module is the flow: read both objects (`certs.kube`), let `certs.plan` (pure) decide
-what the Secret and the bundle must hold, and write only what differs, in the order that keeps
-every admission request verifiable: the bundle (old and new CA) first, then the Secret with the
-leaf signed by the new CA. The Secret also keeps the CA key (``ca.key``) so that the next run can
-sign a new leaf without replacing the CA.
+MutatingWebhookConfiguration, and the webhook pods serve the leaf from the serving Secret. This
+module is the flow: read the configuration and the two Secrets (`certs.kube`), let `certs.plan`
+(pure) decide what they and the bundle must hold, and write only what differs, in the order that
+keeps every admission request verifiable: the bundle (old and new CA) first, then the CA Secret
+(the CA key, so that the next run signs a new leaf without replacing the CA), then the serving
+Secret with the leaf signed by that CA. Both Secrets come from the manifests, without data:
+bootstrap never creates one (its RBAC may update those two by name and create nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from certs.errors import CertsError, InvalidInput
 from certs.kube import BootstrapApi, Retry
+from certs.pki import CA_KEY_FILE
 from certs.plan import (
+    CA_SECRET_KEYS,
+    TLS_SECRET_KEYS,
     BootstrapSettings,
     CertPlan,
+    combined,
     existing_data,
     plan_certificates,
     secret_body,
@@ -45,7 +50,9 @@ class BootstrapResult:
     plan: CertPlan
     """What the Secret now holds and what was renewed."""
     secret_written: bool
-    """Whether the Secret was created or replaced."""
+    """Whether the serving Secret was updated."""
+    ca_secret_written: bool
+    """Whether the CA Secret was updated."""
     entries_patched: int
     """Webhook entries whose caBundle was written."""
 
@@ -76,20 +83,42 @@ async def _reconcile(
     api: BootstrapApi, settings: BootstrapSettings, now: dt.datetime
 ) -> BootstrapResult:
     config = await api.read_webhook(settings.webhook_config)
-    secret = await api.read_secret(settings.namespace, settings.secret)
-    current = existing_data(secret, settings)
-    plan = plan_certificates(current, settings, now=now)
+    tls_secret = await _read(api, settings, settings.secret)
+    ca_secret = await _read(api, settings, settings.ca_secret)
+    tls = existing_data(tls_secret, settings.secret, settings.namespace)
+    ca = existing_data(ca_secret, settings.ca_secret, settings.namespace)
+    plan = plan_certificates(combined(tls, ca), settings, now=now)
     patched = with_ca_bundle(config, plan.bundle)
     entries = 0
     if patched is not None:
         body, entries = patched
         await api.replace_webhook(settings.webhook_config, body)
-    secret_changed = secret_needs_write(current, plan)
-    if secret_changed:
+    wanted_ca = {k: plan.data[k] for k in CA_SECRET_KEYS}
+    ca_changed = secret_needs_write(ca, wanted_ca)
+    if ca_changed:
         await api.write_secret(
-            settings.namespace, settings.secret, secret_body(secret, settings, plan.data)
+            settings.namespace, settings.ca_secret, secret_body(ca_secret, wanted_ca)
         )
-    return BootstrapResult(plan=plan, secret_written=secret_changed, entries_patched=entries)
+    wanted_tls = {k: plan.data[k] for k in TLS_SECRET_KEYS}
+    # An older installation kept the CA key in the serving Secret: it leaves it now.
+    tls_changed = secret_needs_write(tls, wanted_tls, dropped=(CA_KEY_FILE,))
+    if tls_changed:
+        body = secret_body(tls_secret, wanted_tls, dropped=(CA_KEY_FILE,))
+        await api.write_secret(settings.namespace, settings.secret, body)
+    return BootstrapResult(
+        plan=plan, secret_written=tls_changed, ca_secret_written=ca_changed, entries_patched=entries
+    )
+
+
+async def _read(api: BootstrapApi, settings: BootstrapSettings, name: str) -> dict[str, Any]:
+    """One of the two Secrets; a missing one is a `CertsError` that says where it comes from."""
+    found = await api.read_secret(settings.namespace, name)
+    if found is None:
+        raise CertsError(
+            f"secrets/{name} not found in namespace {settings.namespace}: apply the manifests "
+            "first (they ship it without data; vsi-certs creates no Secret)"
+        )
+    return found
 
 
 async def load_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
@@ -121,6 +150,7 @@ def describe(result: BootstrapResult, settings: BootstrapSettings) -> str:
     ca = "renewed" if plan.ca_renewed else "kept"
     leaf = "renewed" if plan.leaf_renewed else "kept"
     secret = "written" if result.secret_written else "unchanged"
+    ca_secret = "written" if result.ca_secret_written else "unchanged"
     webhook = (
         f"caBundle written to {result.entries_patched} webhook entr"
         f"{'y' if result.entries_patched == 1 else 'ies'}"
@@ -130,6 +160,7 @@ def describe(result: BootstrapResult, settings: BootstrapSettings) -> str:
     return (
         f"CA {ca} (expires {plan.ca_not_after:%Y-%m-%d}, bundle of {plan.bundle_size}), "
         f"serving certificate {leaf} (expires {plan.leaf_not_after:%Y-%m-%d}); "
-        f"secrets/{settings.secret} in namespace {settings.namespace} {secret}; "
+        f"secrets/{settings.ca_secret} {ca_secret}, secrets/{settings.secret} {secret} "
+        f"in namespace {settings.namespace}; "
         f"mutatingwebhookconfigurations/{settings.webhook_config}: {webhook}"
     )

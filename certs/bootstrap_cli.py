@@ -38,9 +38,10 @@ def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
         "bootstrap",
         help="make or reuse the certificates in a Secret and patch the webhook's caBundle",
         description=(
-            "Make or reuse the webhook's CA and serving certificate, store them (with the CA key) "
-            "in a kubernetes.io/tls Secret and write the CA bundle into every entry of the "
-            "MutatingWebhookConfiguration. Idempotent: with valid certificates nothing is "
+            "Make or reuse the webhook's CA and serving certificate, store the serving pair in "
+            "--secret and the CA with its key in --ca-secret (two Secrets the manifests ship "
+            "without data: none is created here), and write the CA bundle into every entry of "
+            "the MutatingWebhookConfiguration. Idempotent: with valid certificates nothing is "
             "written. Uses the pod's service account in a cluster, else the kubeconfig."
         ),
     )
@@ -50,7 +51,15 @@ def add_parser(sub: argparse._SubParsersAction[_P]) -> None:
         help=f"the webhook's namespace (default: ${NAMESPACE_ENV})",
     )
     boot.add_argument("--service", required=True, help="the webhook Service name")
-    boot.add_argument("--secret", required=True, help="the kubernetes.io/tls Secret to keep")
+    boot.add_argument(
+        "--secret", required=True, help="the Secret the webhook pods serve from (it must exist)"
+    )
+    boot.add_argument(
+        "--ca-secret",
+        required=True,
+        metavar="NAME",
+        help="the Secret that keeps the CA and its key, read by bootstrap alone (it must exist)",
+    )
     boot.add_argument(
         "--webhook-config",
         required=True,
@@ -105,6 +114,7 @@ def _cmd_bootstrap(args: argparse.Namespace) -> int:
         service=args.service,
         secret=args.secret,
         webhook_config=args.webhook_config,
+        ca_secret=args.ca_secret,
         days=args.days,
         ca_days=args.ca_days,
         rotate_before_days=args.rotate_before,

@@ -1,5 +1,5 @@
-"""The four Kubernetes calls of ``vsi-certs bootstrap``: read and write the TLS Secret, read and
-replace the MutatingWebhookConfiguration.
+"""The four Kubernetes calls of ``vsi-certs bootstrap``: read and update a Secret, read and
+replace the MutatingWebhookConfiguration (all by name: its RBAC names each object).
 
 Objects travel as raw JSON through `vsi_common.kube` (the client's models would drop fields they do
 not know), and its errors become `CertsError` here, in one place, except a 409 Conflict, which is
@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from certs.errors import CertsError
+from certs.plan import FIELD_MANAGER
 from vsi_common import kube
 
 if TYPE_CHECKING:
@@ -68,24 +69,17 @@ class BootstrapApi:
         )
 
     async def write_secret(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-        """``PUT`` the Secret when ``body`` has a resourceVersion (it was read), else ``POST``."""
-        if body["metadata"].get("resourceVersion"):
-            target = kube.Target("update", "secrets", name, namespace)
-            request = self._core.replace_namespaced_secret(
-                name,
-                namespace,
-                body,  # type: ignore[arg-type]  # raw JSON on purpose
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        else:
-            target = kube.Target("create", "secrets", name, namespace)
-            request = self._core.create_namespaced_secret(
-                namespace,
-                body,  # type: ignore[arg-type]  # raw JSON on purpose
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
+        """``PUT`` the Secret (``body`` carries the resourceVersion read): bootstrap updates the
+        Secrets the manifests made and never creates one."""
+        target = kube.Target("update", "secrets", name, namespace)
+        request = self._core.replace_namespaced_secret(
+            name,
+            namespace,
+            body,  # type: ignore[arg-type]  # raw JSON on purpose
+            field_manager=FIELD_MANAGER,
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
         await self._call(target, request)
 
     async def read_webhook(self, name: str) -> dict[str, Any]:
@@ -108,6 +102,7 @@ class BootstrapApi:
             self._admission.replace_mutating_webhook_configuration(
                 name,
                 body,  # type: ignore[arg-type]  # raw JSON on purpose
+                field_manager=FIELD_MANAGER,
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             ),

@@ -1,10 +1,14 @@
-"""Decide what the webhook's TLS Secret and caBundle must hold: pure, with the clock injected.
+"""Decide what the webhook's two Secrets and caBundle must hold: pure, with the clock injected.
 
-`vsi-certs bootstrap` reads the Secret and the MutatingWebhookConfiguration, then asks this module
-what to keep and what to renew (`plan_certificates`), whether the Secret needs a write
-(`secret_needs_write`), what to send (`secret_body`, `with_ca_bundle`). Nothing here talks to the
-API server or reads the clock: ``now`` is a parameter, so every rotation rule has a table test.
-The flags are checked here too (`make_settings`), before any request is made.
+`vsi-certs bootstrap` reads the serving Secret, the CA Secret and the MutatingWebhookConfiguration,
+then asks this module what they hold together (`combined`), what to keep and what to renew
+(`plan_certificates`), what goes in which Secret (`TLS_SECRET_KEYS`, `CA_SECRET_KEYS`), whether a
+Secret needs a write (`secret_needs_write`) and what to send (`secret_body`, `with_ca_bundle`).
+The CA key lives in the CA Secret alone: the webhook pods, the doctor and whoever may read the
+serving Secret never see it. Both Secrets are made by the manifests, empty; bootstrap only
+updates them. Nothing here talks to the API server or reads the clock: ``now`` is a parameter, so
+every rotation rule has a table test. The flags are checked here too (`make_settings`), before
+any request is made.
 """
 
 from __future__ import annotations
@@ -46,11 +50,20 @@ DEFAULT_ROTATE_BEFORE_DAYS = 30
 DEFAULT_CA_ROTATE_BEFORE_DAYS = 90
 """``--ca-rotate-before``: a CA with fewer days left is replaced (the old stays in the bundle)."""
 SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 (a Secret type, not a password)
-"""Type of the Secret that holds the certificates; kubelet and tooling know its ``tls.*`` keys."""
+"""Type of the serving Secret bootstrap made before the manifests shipped it (kept when found)."""
+SECRET_TYPES = frozenset({SECRET_TYPE, "Opaque"})
+"""Types bootstrap writes into: the manifests' Secrets have no type (the API server makes them
+``Opaque``: a ``kubernetes.io/tls`` one cannot be created without its keys), older installations
+have ``kubernetes.io/tls``. Any other type is someone else's Secret."""
 SECRET_KEYS = (TLS_CERT_FILE, TLS_KEY_FILE, CA_CERT_FILE, CA_KEY_FILE)
-"""The Secret keys bootstrap owns; other keys in the Secret are left alone."""
-MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "vsi-certs")
-"""Label put on a Secret that bootstrap creates, so an admin can tell where it came from."""
+"""Every key bootstrap owns, over both Secrets (`CertPlan.data`); other keys are left alone."""
+TLS_SECRET_KEYS = (TLS_CERT_FILE, TLS_KEY_FILE, CA_CERT_FILE)
+"""The serving Secret's keys: the pair the webhook serves, and the trust bundle."""
+CA_SECRET_KEYS = (CA_CERT_FILE, CA_KEY_FILE)
+"""The CA Secret's keys: the trust bundle and the CA's private key."""
+FIELD_MANAGER = "vsi-certs"
+"""The field manager of bootstrap's updates: server-side apply of the manifests leaves the
+``data`` this manager owns alone."""
 NAMESPACE_ENV = "POD_NAMESPACE"
 """Default of ``--namespace`` (set from the downward API in the bootstrap Job)."""
 
@@ -64,9 +77,11 @@ class BootstrapSettings:
     service: str
     """The webhook Service; the serving certificate covers ``<service>.<namespace>.svc`` and kin."""
     secret: str
-    """The ``kubernetes.io/tls`` Secret that holds tls.crt, tls.key, ca.crt and ca.key."""
+    """The serving Secret the webhook pods mount: tls.crt, tls.key and ca.crt."""
     webhook_config: str
     """The MutatingWebhookConfiguration whose every entry gets the caBundle."""
+    ca_secret: str
+    """The CA Secret, read by bootstrap alone: ca.crt and ca.key."""
     days: int = DEFAULT_LEAF_DAYS
     """Validity of a new serving certificate (capped at the CA's)."""
     ca_days: int = DEFAULT_CA_DAYS
@@ -91,6 +106,7 @@ def make_settings(
     service: str,
     secret: str,
     webhook_config: str,
+    ca_secret: str,
     days: int = DEFAULT_LEAF_DAYS,
     ca_days: int = DEFAULT_CA_DAYS,
     rotate_before_days: int = DEFAULT_ROTATE_BEFORE_DAYS,
@@ -125,11 +141,17 @@ def make_settings(
             f"({rotate_before_days}), or a serving certificate capped by its CA would be renewed "
             "on every run"
         )
+    if ca_secret == secret:
+        raise InvalidInput(
+            f"--ca-secret: {ca_secret!r} is the --secret too; the CA key must stay out of the "
+            "Secret the webhook pods mount"
+        )
     return BootstrapSettings(
         namespace=namespace,
         service=service,
         secret=_check_name(secret, "--secret"),
         webhook_config=_check_name(webhook_config, "--webhook-config"),
+        ca_secret=_check_name(ca_secret, "--ca-secret"),
         days=days,
         ca_days=ca_days,
         rotate_before_days=rotate_before_days,
@@ -297,47 +319,50 @@ def with_ca_bundle(config: Mapping[str, Any], bundle: bytes) -> tuple[dict[str, 
     return {**config, "webhooks": entries}, changed
 
 
-def existing_data(
-    secret: Mapping[str, Any] | None, settings: BootstrapSettings
-) -> dict[str, bytes] | None:
-    """The decoded data of the Secret as read (None when there is none), for `plan_certificates`.
+def existing_data(secret: Mapping[str, Any], name: str, namespace: str) -> dict[str, bytes]:
+    """The decoded data of a Secret as read, for `combined`.
 
-    Raises `CertsError` for a Secret of another type: its keys are someone else's.
+    Raises `CertsError` for a Secret of a type bootstrap does not write (`SECRET_TYPES`): its
+    keys are someone else's.
     """
-    if secret is None:
-        return None
-    if secret.get("type", SECRET_TYPE) != SECRET_TYPE:
+    kind = secret.get("type") or "Opaque"
+    if kind not in SECRET_TYPES:
         raise CertsError(
-            f"secrets/{settings.secret} in namespace {settings.namespace} has type "
-            f"{secret.get('type')!r}, expected {SECRET_TYPE!r} "
-            "(delete it or choose another --secret)"
+            f"secrets/{name} in namespace {namespace} has type {kind!r}, expected "
+            f"{SECRET_TYPE!r} or 'Opaque' (delete it and apply the manifests again, or choose "
+            "another Secret)"
         )
     return secret_data(secret)
 
 
-def secret_needs_write(current: Mapping[str, bytes] | None, plan: CertPlan) -> bool:
-    """Whether the Secret is missing or differs from ``plan`` on one of the `SECRET_KEYS`."""
-    return current is None or any(current.get(key) != plan.data[key] for key in SECRET_KEYS)
+def combined(tls: Mapping[str, bytes], ca: Mapping[str, bytes]) -> dict[str, bytes] | None:
+    """What the two Secrets hold together, for `plan_certificates` (None: nothing yet).
+
+    The CA key and the bundle come from the CA Secret; from the serving Secret when the CA Secret
+    holds no key yet (an installation from before the split kept all four keys there), so that
+    the first run after an upgrade keeps its CA and moves its key over.
+    """
+    source = ca if ca.get(CA_KEY_FILE) else tls
+    found = {k: v for k, v in tls.items() if k in (TLS_CERT_FILE, TLS_KEY_FILE)}
+    found.update({k: source[k] for k in CA_SECRET_KEYS if k in source})
+    return found or None
+
+
+def secret_needs_write(
+    current: Mapping[str, bytes], wanted: Mapping[str, bytes], dropped: Sequence[str] = ()
+) -> bool:
+    """Whether a Secret differs from ``wanted`` on one of its keys, or still holds one of
+    ``dropped`` (the CA key, in the serving Secret of an older installation)."""
+    return any(current.get(k) != v for k, v in wanted.items()) or any(k in current for k in dropped)
 
 
 def secret_body(
-    existing: Mapping[str, Any] | None, settings: BootstrapSettings, data: Mapping[str, bytes]
+    existing: Mapping[str, Any], data: Mapping[str, bytes], dropped: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """The Secret to create (``existing`` None) or to replace: ``existing`` with ``data`` merged in.
+    """The Secret to replace ``existing`` with: ``data`` merged in, ``dropped`` keys removed.
 
-    A replacement keeps the metadata (and so the resourceVersion) and every other key it holds.
+    The replacement keeps the metadata (and so the resourceVersion), the type and every other key.
     """
     encoded = {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
-    if existing is None:
-        return {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": settings.secret,
-                "namespace": settings.namespace,
-                "labels": dict([MANAGED_BY_LABEL]),
-            },
-            "type": SECRET_TYPE,
-            "data": encoded,
-        }
-    return {**existing, "data": {**(existing.get("data") or {}), **encoded}}
+    kept = {k: v for k, v in (existing.get("data") or {}).items() if k not in dropped}
+    return {**existing, "data": {**kept, **encoded}}

@@ -20,7 +20,15 @@ a JWT of `tests.tokenreview.TokenReviewer` for that service account) and ``token
 Tests change the state through `KubeApi.apply` / `KubeApi.remove` (which emit watch events like
 any other writer) and deny access with `KubeApi.forbid` (``forbid("create",
 "serviceaccounts/token", ns)`` for TokenRequests), or allow only what `KubeApi.authorizer` says
-(RBAC rules evaluated by a test).
+(RBAC rules evaluated by a test). `KubeApi.only_named` answers 403, as a Role with
+``resourceNames`` would, to every request on a resource in a namespace that does not name one of
+the given objects: a get, update or patch by name, or a list or watch whose ``fieldSelector`` is
+the one requirement ``metadata.name=<name>`` (the API server authorizes those with that name, and
+a list or watch without it, or a create, with none).
+
+Lists and watches honour a ``fieldSelector`` on ``metadata.name`` and ``metadata.namespace``
+(``=``, ``==``, ``!=``); another field is a 400, as the API server answers for a field it does not
+index.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.kubeapi_selectors import FieldSelector
 from tests.tokenreview import TokenReviewer
 
 TOKEN = "vsi-test-token"
@@ -140,9 +149,11 @@ class KubeApi:
     hooks: list[tuple[str, str, Callable[[], None]]] = field(default_factory=list)
     failures: list[tuple[str, str, int]] = field(default_factory=list)
     """One-shot (verb, plural, HTTP status) answers, e.g. a 500 for the next list."""
-    watching: dict[tuple[str, str | None], int] = field(default_factory=dict)
-    """Open watch streams per (plural, namespace); a closed client connection ends its stream."""
-    """One-shot callbacks run just before a (verb, plural) request is handled."""
+    watching: dict[tuple[str, str | None, str | None], int] = field(default_factory=dict)
+    """Open watch streams per (plural, namespace, the name its fieldSelector names or None); a
+    closed client connection ends its stream."""
+    named: dict[tuple[str, str | None], frozenset[str]] = field(default_factory=dict)
+    """(plural, namespace) -> the only names a request there may name (`only_named`)."""
     snapshots: dict[int, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
     """Paginated lists in progress: id -> (resourceVersion, the items at that version)."""
     reviewer: TokenReviewer = field(default_factory=TokenReviewer)
@@ -193,6 +204,19 @@ class KubeApi:
 
     def allow(self, verb: str, resource: str, namespace: str | None = None) -> None:
         self.denied.discard((verb, resource, namespace))
+
+    def only_named(self, resource: str, namespace: str | None, names: frozenset[str]) -> None:
+        """Answer 403 to every ``resource`` request in ``namespace`` that names none of
+        ``names``, as RBAC does for a Role whose rules carry ``resourceNames``."""
+        self.named[(resource, namespace)] = frozenset(names)
+
+    def open_watches(self, resource: str, namespace: str | None = None) -> int:
+        """Watch streams open on ``resource`` (in ``namespace``; everywhere when None)."""
+        return sum(
+            count
+            for (plural, ns, _), count in self.watching.items()
+            if plural == resource and (namespace is None or ns == namespace)
+        )
 
     def before(self, verb: str, resource: str, callback: Callable[[], None]) -> None:
         """Run ``callback`` once, just before the next ``verb`` request on ``resource``."""
@@ -277,6 +301,12 @@ class KubeApi:
             name = namespace
             namespace = None
         verb = _verb(request.method, name, _parse_bool(request.query.get("watch", "")))
+        try:
+            selector = FieldSelector.parse(request.query.get("fieldSelector", ""))
+        except ValueError as exc:
+            return _status(400, "BadRequest", str(exc))
+        if verb in {"list", "watch"}:
+            name = selector.single_name()  # what the API server authorizes the request with
         for hook in list(self.hooks):
             if hook[0] == verb and hook[1] == resource.plural:
                 self.hooks.remove(hook)
@@ -297,10 +327,19 @@ class KubeApi:
 
         if verb == "watch":  # logged when opened: a stream may never return
             self.requests.append(seen(STREAMING))
-            return await self._handle(request, verb, resource, namespace, name)
-        response = await self._handle(request, verb, resource, namespace, name)
+            return await self._handle(request, verb, resource, namespace, name, selector)
+        response = await self._handle(request, verb, resource, namespace, name, selector)
         self.requests.append(seen(response.status))
         return response
+
+    def _refused(self, verb: str, plural: str, namespace: str | None, name: str | None) -> bool:
+        """Whether `forbid`, `only_named` or the `authorizer` refuse the request."""
+        if (verb, plural, namespace) in self.denied or (verb, plural, None) in self.denied:
+            return True
+        allowed = self.named.get((plural, namespace))
+        if allowed is not None and name not in allowed:
+            return True
+        return self.authorizer is not None and not self.authorizer(verb, plural, namespace, name)
 
     async def _handle(
         self,
@@ -309,27 +348,20 @@ class KubeApi:
         resource: Resource,
         namespace: str | None,
         name: str | None,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return _status(401, "Unauthorized", "Unauthorized")
-        if (verb, resource.plural, namespace) in self.denied or (
-            verb,
-            resource.plural,
-            None,
-        ) in self.denied:
-            return _forbidden(verb, resource, namespace, name)
-        if self.authorizer is not None and not self.authorizer(
-            verb, resource.plural, namespace, name
-        ):
+        if self._refused(verb, resource.plural, namespace, name):
             return _forbidden(verb, resource, namespace, name)
         for failure in list(self.failures):
             if failure[:2] == (verb, resource.plural):
                 self.failures.remove(failure)
                 return _status(failure[2], "InternalError", "an error on the server, injected")
         if verb == "watch":
-            return await self._watch(request, resource, namespace)
+            return await self._watch(request, resource, namespace, selector)
         if verb == "list":
-            return self._list(request, resource, namespace)
+            return self._list(request, resource, namespace, selector)
         if verb == "create":
             body = await request.json()
             key = (resource.plural, namespace, body["metadata"]["name"])
@@ -376,7 +408,11 @@ class KubeApi:
         return _status(405, "MethodNotAllowed", f"{request.method} is not supported here")
 
     def _list(
-        self, request: web.Request, resource: Resource, namespace: str | None
+        self,
+        request: web.Request,
+        resource: Resource,
+        namespace: str | None,
+        selector: FieldSelector,
     ) -> web.Response:
         """A list, or one page of it: ``limit`` items from a snapshot, ``continue`` for the rest.
 
@@ -395,8 +431,10 @@ class KubeApi:
             rv = self.rv
             chosen = [
                 (ns or "", name, obj)
-                for (plural, ns, name), obj in self.objects.items()
-                if plural == resource.plural and (namespace is None or ns == namespace)
+                for (plural, ns, name), obj in self._candidates(resource, namespace, selector)
+                if plural == resource.plural
+                and (namespace is None or ns == namespace)
+                and selector.matches(ns, name)
             ]
             chosen.sort(key=lambda entry: entry[:2])
             items = [obj for _, _, obj in chosen]
@@ -420,6 +458,17 @@ class KubeApi:
         }
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
+    def _candidates(
+        self, resource: Resource, namespace: str | None, selector: FieldSelector
+    ) -> list[tuple[ResourceKey, dict[str, Any]]]:
+        """The stored objects a list may return: the one named, when the selector names one in
+        a namespace (as the API server reads one key then), else all of them."""
+        name = selector.single_name()
+        if name is None or namespace is None:
+            return list(self.objects.items())
+        key = (resource.plural, namespace, name)
+        return [(key, self.objects[key])] if key in self.objects else []
+
     def _resume(self, token: str) -> tuple[int, int] | None:
         """(snapshot, offset) of a continue token; None when it is unknown or compacted away."""
         try:
@@ -433,17 +482,25 @@ class KubeApi:
         return snapshot_id, offset
 
     async def _watch(
-        self, request: web.Request, resource: Resource, namespace: str | None
+        self,
+        request: web.Request,
+        resource: Resource,
+        namespace: str | None,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
-        key = (resource.plural, namespace)
+        key = (resource.plural, namespace, selector.single_name())
         self.watching[key] = self.watching.get(key, 0) + 1
         try:
-            return await self._stream(request, resource, namespace)
+            return await self._stream(request, resource, namespace, selector)
         finally:
             self.watching[key] -= 1
 
     async def _stream(
-        self, request: web.Request, resource: Resource, namespace: str | None
+        self,
+        request: web.Request,
+        resource: Resource,
+        namespace: str | None,
+        selector: FieldSelector,
     ) -> web.StreamResponse:
         since_text = request.query.get("resourceVersion", "")
         timeout = float(request.query.get("timeoutSeconds", "300"))
@@ -452,8 +509,10 @@ class KubeApi:
         await response.prepare(request)
 
         def matches(ev: Event) -> bool:
-            return ev.resource == resource.plural and (
-                namespace is None or ev.namespace == namespace
+            return (
+                ev.resource == resource.plural
+                and (namespace is None or ev.namespace == namespace)
+                and selector.matches(ev.namespace, str(ev.obj["metadata"]["name"]))
             )
 
         async def send(payload: dict[str, Any]) -> None:
@@ -461,8 +520,12 @@ class KubeApi:
 
         if since_text in {"", "0"}:
             since = self.rv
-            for (plural, ns, _), obj in list(self.objects.items()):
-                if plural == resource.plural and (namespace is None or ns == namespace):
+            for (plural, ns, name), obj in list(self.objects.items()):
+                if (
+                    plural == resource.plural
+                    and (namespace is None or ns == namespace)
+                    and selector.matches(ns, name)
+                ):
                     await send({"type": "ADDED", "object": obj})
         else:
             since = int(since_text)

@@ -135,13 +135,25 @@ def kubernetes_configured() -> bool:
     return in_cluster() or default_kubeconfig() is not None
 
 
-async def load_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
+DEFAULT_CONNECTIONS: Final = 100
+"""Connections a client opens to the API server at most (kubernetes-asyncio's default)."""
+
+
+async def load_client(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    connections: int | None = DEFAULT_CONNECTIONS,
+) -> ApiClient:
     """An ApiClient: ``kubeconfig``/``context`` when given, else the pod's service account in a
-    pod, else ``KUBECONFIG`` or ``~/.kube/config``. Raises `KubeConfigError` (one line)."""
+    pod, else ``KUBECONFIG`` or ``~/.kube/config``, with at most ``connections`` connections
+    (None: no limit; a watch holds one). Raises `KubeConfigError` (one line)."""
     from kubernetes_asyncio.client import ApiClient, Configuration
     from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
 
     configuration = Configuration()
+    # None is kubernetes-asyncio's "no limit" (its stub types the attribute int).
+    configuration.connection_pool_maxsize = connections  # type: ignore[assignment]
     if kubeconfig is None and context is None and in_cluster():
         try:
             load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]

@@ -74,6 +74,9 @@ class Resolved:
     the API server's default, as for the token the kubelet mounts by default)."""
     sources: tuple[str, ...]
     """The Secrets the settings came from, for the report."""
+    unread_seed: tuple[str, ...] = ()
+    """The Secrets of the seed (Rook's key, ``VSI_SEED_FILE``) the doctor may not read: the
+    settings leave the seed out, so only the connection can be checked."""
 
 
 @dataclass(frozen=True)
@@ -267,11 +270,37 @@ def _audiences(consumer: Consumer, env: Mapping[str, str]) -> tuple[str, ...]:
     return ()
 
 
-def resolve(consumer: Consumer, secrets: Secrets) -> Resolved | Unresolved:
-    """The consumer's settings and files, or why they cannot be put together here."""
+def seed_secrets(consumer: Consumer) -> frozenset[str]:
+    """The Secrets of the volume ``VSI_SEED_FILE`` (a plain value the webhook sets) points into:
+    Rook's key Secret of the OSD, the seed a first run stores in Vault."""
+    value = next(
+        (
+            e.get("value")
+            for e in consumer.env
+            if e.get("name") == names.VSI_SEED_FILE and isinstance(e.get("value"), str)
+        ),
+        None,
+    )
+    found = _mount_of(consumer, str(value)) if value else None
+    if found is None:
+        return frozenset()
+    volumes = {str(v.get("name")): v for v in consumer.volumes}
+    volume = volumes.get(str(found[1].get("name")), {})
+    sources = secret_sources(volume)
+    return frozenset(str(s.get("secretName") or s.get("name") or "") for s in sources)
+
+
+def resolve(
+    consumer: Consumer, secrets: Secrets, unread: frozenset[str] = frozenset()
+) -> Resolved | Unresolved:
+    """The consumer's settings and files, or why they cannot be put together here. ``unread``
+    are Secrets the doctor may not read: the seed's alone leave the seed out of the settings."""
     mounts: dict[str, str] = {}
+    seed = sorted(unread & seed_secrets(consumer))
     try:
         env = _variables(consumer, secrets)
+        if seed:
+            env.pop(names.VSI_SEED_FILE, None)
         files = _files(consumer, env, secrets, mounts)
     except _Stop as stop:
         return stop.problem
@@ -284,6 +313,7 @@ def resolve(consumer: Consumer, secrets: Secrets) -> Resolved | Unresolved:
         mounts=mounts,
         audiences=_audiences(consumer, env),
         sources=tuple(sorted(secret_refs(consumer) & set(secrets))),
+        unread_seed=tuple(seed),
     )
 
 

@@ -31,7 +31,14 @@ from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check, Status
 from webhook.doctor.cluster import Cluster
 from webhook.doctor.consumers import INJECTOR, Consumer, describe_sources, secret_refs
-from webhook.doctor.startup import PATH_SETTINGS, Resolved, Unresolved, dedupe_key, resolve
+from webhook.doctor.startup import (
+    PATH_SETTINGS,
+    Resolved,
+    Unresolved,
+    dedupe_key,
+    resolve,
+    seed_secrets,
+)
 from webhook.doctor.state import Failed, SecretData
 
 CONNECTION_CHECKS: Final = frozenset(
@@ -69,14 +76,17 @@ async def vault_checks(
     for consumer in consumers:
         scope = f"{consumer.workload.namespace}/{consumer.label}"
         theirs = {s: read.get((consumer.workload.namespace, s)) for s in secret_refs(consumer)}
-        unread = sorted(s for s, got in theirs.items() if isinstance(got, Failed))
-        if unread:
-            detail = f"not checked: cannot read Secrets {', '.join(unread)}"
+        unread = frozenset(s for s, got in theirs.items() if isinstance(got, Failed))
+        # Rook's key Secret (the seed) is not the profiles' and the shipped Roles do not grant
+        # it: without it the connection is still checked, the keys are not.
+        blocking = sorted(unread - seed_secrets(consumer))
+        if blocking:
+            detail = f"not checked: cannot read Secrets {', '.join(blocking)}"
             fix = "give the doctor's service account get on those Secrets (docs/doctor.md, RBAC)"
             found.append(_setup(scope, WARN, detail, fix))
             continue
         usable = {s: got for s, got in theirs.items() if not isinstance(got, Failed)}
-        resolved = resolve(consumer, usable)
+        resolved = resolve(consumer, usable, unread)
         if isinstance(resolved, Unresolved):
             found.append(_setup(scope, resolved.status, resolved.detail, resolved.fix))
             continue
@@ -190,11 +200,15 @@ class _Run:
             ]
         method = _method(self.resolved.env)
         summary = _summary(self.consumer, self.resolved, settings, method, self.same)
-        return [_setup(self.scope, OK, summary)] + [
+        keys = self.consumer.mode == INJECTOR and not self.resolved.unread_seed
+        found = [_setup(self.scope, OK, summary)] + [
             _renamed(self.scope, check, self.consumer, method)
             for check in checks
-            if self.consumer.mode == INJECTOR or check.name in CONNECTION_CHECKS
+            if keys or check.name in CONNECTION_CHECKS
         ]
+        if self.resolved.unread_seed:
+            found.append(_unread_seed(self.scope, self.consumer, self.resolved.unread_seed))
+        return found
 
     def _settings(self, root: Path) -> Settings:
         """The injector's settings from the consumer's variables and files under ``root``."""
@@ -238,11 +252,27 @@ def _summary(
     detail = f"checked as {consumer.label} connects: {how}, settings from {sources}"
     if consumer.mode == INJECTOR:
         detail += f"; layout {settings.layout}, volumes {', '.join(settings.volumes)}"
+        if resolved.unread_seed:
+            detail += "; without the seed, so only the connection is checked"
     else:
         detail += "; Portworx names its own keys, so only the connection is checked"
     if same:
         detail += f"; the same settings as {', '.join(c.label for c in same)}"
     return detail
+
+
+def _unread_seed(scope: str, consumer: Consumer, secrets: Sequence[str]) -> Check:
+    """``vault:<scope>/seed``: the keys were not checked, the seed being Rook's key Secret."""
+    shown = ", ".join(secrets)
+    detail = (
+        f"the keys were not checked, only the connection: the seed is Rook's key in Secret "
+        f"{shown}, which the doctor may not read (its Roles name the profiles' Secrets alone)"
+    )
+    fix = (
+        f"to compare Rook's key with Vault's, grant the doctor get on secrets {shown} in "
+        f"{consumer.workload.namespace} by name (docs/doctor.md, RBAC)"
+    )
+    return Check(f"vault:{scope}/seed", WARN, detail, fix)
 
 
 def _renamed(scope: str, check: Check, consumer: Consumer, method: str) -> Check:

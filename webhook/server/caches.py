@@ -3,11 +3,17 @@
 The mutation double-checks the namespace opt-in label and warns about a missing connection Secret,
 but an admission request must not block on the network. `KubeCaches` keeps both in memory with
 kubernetes-asyncio list+watch loops (lists in pages, re-list on 410 Gone, reconnect with capped
-backoff) and answers `webhook.core.model.ClusterView` from plain dicts. Least privilege: there is
-no cluster-wide Secret access; Secrets are watched per opted-in namespace, and a 403 there makes
-that namespace's Secrets "unknown" (no warnings) instead of an error. Of a Secret only its name and
-data key names are kept, and only for the names the profiles reference; values are dropped as
-soon as a list page or an event is parsed.
+backoff) and answers `webhook.core.model.ClusterView` from plain dicts.
+
+Least privilege: there is no cluster-wide Secret access, and no Secret is asked for but the ones
+the profiles name. Each (opted-in namespace, name) pair is its own list and watch with
+``fieldSelector=metadata.name=<name>``, the one form of a list or watch that the API server
+authorizes with the object's name, so the webhook works under Roles whose rules carry
+``resourceNames`` (the examples' and the chart's): it never reads Rook's OSD keys or any other
+Secret of the namespace. A 403 makes that one Secret "unknown" (no warnings about it) instead of
+an error. Of a Secret only its name and data key names are kept; values are dropped as soon as a
+list page or an event is parsed. Every watch holds a connection of the client (HTTP/1.1), so the
+client the caches make has no connection limit (`CONNECTIONS`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ LOG = logging.getLogger(__name__)
 
 UNKNOWN: Final = "unknown"
 """`KubeCaches.secret` for a Secret it does not watch (namespace not opted in, 403, not synced)."""
+CONNECTIONS: Final = None
+"""Connection limit of the caches' client: none. One watch holds one connection for its life, and
+the caches hold one per opted-in namespace and Secret name, plus the namespaces' own and a few
+lists (kubernetes-asyncio's default of 100 would leave the 100th watch waiting for ever)."""
+SecretKey = tuple[str, str]
+"""(namespace, name) of a Secret the caches follow."""
 
 
 class KubeUnavailable(WebhookError):
@@ -84,9 +96,10 @@ class KubeCaches:
         self._owns_client = owns_client
         self._namespaces: dict[str, Mapping[str, str]] = {}
         self._namespaces_synced = False
-        self._secrets: dict[str, dict[str, SecretInfo]] = {}
-        self._forbidden: set[str] = set()
-        self._secret_tasks: dict[str, asyncio.Task[None]] = {}
+        self._secrets: dict[SecretKey, SecretInfo | None] = {}
+        """Listed Secrets: key names, or None when the Secret does not exist."""
+        self._forbidden: set[SecretKey] = set()
+        self._secret_tasks: dict[SecretKey, asyncio.Task[None]] = {}
         self._main_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -100,7 +113,7 @@ class KubeCaches:
         """Caches with the pod's service account in a cluster, else ``kubeconfig`` / KUBECONFIG /
         ``~/.kube/config``. Raises `KubeUnavailable` when there is none or it does not load."""
         try:
-            client = await kube.load_client(kubeconfig)
+            client = await kube.load_client(kubeconfig, connections=CONNECTIONS)
         except kube.KubeConfigError as exc:
             raise KubeUnavailable(str(exc)) from None
         return cls(
@@ -118,10 +131,10 @@ class KubeCaches:
             self._main_task = asyncio.create_task(self._run_namespaces(), name="vsi-namespaces")
 
     def is_synced(self) -> bool:
-        """Namespaces listed, and the Secrets of every opted-in namespace listed or forbidden."""
+        """Namespaces listed, and every Secret of every opted-in namespace listed or forbidden."""
         if not self._namespaces_synced:
             return False
-        return all(ns in self._secrets or ns in self._forbidden for ns in self._secret_tasks)
+        return all(key in self._secrets or key in self._forbidden for key in self._secret_tasks)
 
     async def close(self) -> None:
         """Stop every task and, when `connect` made it, close the client."""
@@ -135,24 +148,9 @@ class KubeCaches:
             await self._client.close()
 
     def set_secret_names(self, names: frozenset[str]) -> None:
-        """Follow these Secret names from now on (after a profiles reload).
-
-        Names that were added are not in the current lists, so every opted-in namespace is
-        listed again; names that were dropped are forgotten at once.
-        """
-        names = frozenset(names)
-        if names == self._secret_names:
-            return
-        added = names - self._secret_names
-        self._secret_names = names
-        for secrets in self._secrets.values():
-            for name in [n for n in secrets if n not in names]:
-                del secrets[name]
-        if added:
-            for namespace in list(self._secret_tasks):
-                self._secret_tasks.pop(namespace).cancel()
-                self._secrets.pop(namespace, None)
-                self._forbidden.discard(namespace)
+        """Follow these Secret names from now on (after a profiles reload): the names that were
+        added are listed and watched in every opted-in namespace, the dropped ones forgotten."""
+        self._secret_names = frozenset(names)
         self._reconcile_secret_watches()
 
     # ------------------------------------------------------------------ ClusterView
@@ -163,14 +161,10 @@ class KubeCaches:
 
     def secret(self, namespace: str, name: str) -> SecretInfo | Literal["unknown"] | None:
         """Key names of a watched Secret; None when it does not exist; "unknown" if not watched."""
-        if name not in self._secret_names:
+        key = (namespace, name)
+        if name not in self._secret_names or key not in self._secrets:
             return UNKNOWN
-        secrets = self._secrets.get(namespace)
-        if secrets is None:
-            return UNKNOWN
-        return secrets.get(name)
-
-    # ------------------------------------------------------------------ list + watch
+        return self._secrets[key]
 
     # ------------------------------------------------------------------ namespaces
 
@@ -215,8 +209,6 @@ class KubeCaches:
         self._reconcile_secret_watches()
 
     def _enabled_namespaces(self) -> set[str]:
-        if not self._secret_names:
-            return set()
         return {
             ns
             for ns, labels in self._namespaces.items()
@@ -224,72 +216,67 @@ class KubeCaches:
         }
 
     def _reconcile_secret_watches(self) -> None:
-        enabled = self._enabled_namespaces()
-        for ns in enabled - self._secret_tasks.keys():
-            self._secret_tasks[ns] = asyncio.create_task(
-                self._run_secrets(ns), name=f"vsi-secrets-{ns}"
+        """One list+watch per (opted-in namespace, Secret name); the others stopped, forgotten."""
+        wanted = {(ns, name) for ns in self._enabled_namespaces() for name in self._secret_names}
+        for key in sorted(wanted - self._secret_tasks.keys()):
+            self._secret_tasks[key] = asyncio.create_task(
+                self._run_secret(*key), name=f"vsi-secret-{key[0]}/{key[1]}"
             )
-        for ns in self._secret_tasks.keys() - enabled:
-            self._secret_tasks.pop(ns).cancel()
-            self._secrets.pop(ns, None)
-            self._forbidden.discard(ns)
+        for key in self._secret_tasks.keys() - wanted:
+            self._secret_tasks.pop(key).cancel()
+            self._secrets.pop(key, None)
+            self._forbidden.discard(key)
 
     # ------------------------------------------------------------------ secrets
 
-    async def _run_secrets(self, namespace: str) -> None:
-        target = kube.Target("watch", "secrets", namespace=namespace)
+    async def _run_secret(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        target = kube.Target("watch", "secrets", name, namespace)
+        selector = f"metadata.name={name}"
         logged_forbidden = False
 
         async def list_once() -> str:
-            return await self._list_secrets(namespace)
+            return await self._list_secret(namespace, name, selector)
 
         def open_watch(**kwargs: Any) -> Awaitable[Any]:
-            return self._core.list_namespaced_secret(namespace, **kwargs)
+            return self._core.list_namespaced_secret(namespace, field_selector=selector, **kwargs)
 
         def handle(kind: str, obj: Mapping[str, Any]) -> None:
-            self._on_secret(namespace, kind, obj)
+            info = _secret_info(obj)
+            if info.name == name and key in self._secrets:
+                self._secrets[key] = None if kind == "DELETED" else info
 
         while True:
             try:
                 await self._lw.follow(list_once, open_watch, handle, target)
             except kube.Forbidden:
-                self._forbidden.add(namespace)
-                self._secrets.pop(namespace, None)
+                self._forbidden.add(key)
+                self._secrets.pop(key, None)
                 if not logged_forbidden:
                     LOG.warning(
-                        "cannot list Secrets (403): they are unknown, no Secret warnings there",
-                        extra=fields(namespace=namespace),
+                        "cannot read the Secret (403): it is unknown, no warnings about it",
+                        extra=fields(namespace=namespace, secret=name),
                     )
                     logged_forbidden = True
                 await asyncio.sleep(self._lw.backoff.forbidden)
 
-    async def _list_secrets(self, namespace: str) -> str:
-        listed: dict[str, SecretInfo] = {}
+    async def _list_secret(self, namespace: str, name: str, selector: str) -> str:
+        """List the one Secret ``name`` (a list, not a get: its resourceVersion starts the
+        watch)."""
+        key = (namespace, name)
+        found: list[SecretInfo] = []
 
         def page(items: list[Mapping[str, Any]]) -> None:
-            # Only the Secrets the profiles name, and of those only the key names.
-            for item in items:
-                name = item.get("metadata", {}).get("name")
-                if name in self._secret_names:
-                    listed[name] = _secret_info(item)
+            # Only the key names, and only of the Secret asked for.
+            found.extend(i for i in map(_secret_info, items) if i.name == name)
 
         def call(**options: Any) -> Awaitable[Any]:
-            return self._core.list_namespaced_secret(namespace, **options)
+            return self._core.list_namespaced_secret(namespace, field_selector=selector, **options)
 
-        target = kube.Target("list", "secrets", namespace=namespace)
+        target = kube.Target("list", "secrets", name, namespace)
         version = await self._lw.list_pages(call, target, page)
-        self._secrets[namespace] = listed
-        if namespace in self._forbidden:
-            LOG.info("Secrets are readable again", extra=fields(namespace=namespace))
-            self._forbidden.discard(namespace)
+        self._secrets[key] = found[0] if found else None
+        if key in self._forbidden:
+            LOG.info("the Secret is readable again", extra=fields(namespace=namespace, secret=name))
+            self._forbidden.discard(key)
         return version
-
-    def _on_secret(self, namespace: str, kind: str, obj: Mapping[str, Any]) -> None:
-        info = _secret_info(obj)
-        secrets = self._secrets.get(namespace)
-        if secrets is None or info.name not in self._secret_names:
-            return
-        if kind == "DELETED":
-            secrets.pop(info.name, None)
-        else:
-            secrets[info.name] = info

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,7 +29,10 @@ from vsi_common.logs import fields
 LOG = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_SECONDS: Final = 300
-"""Server-side ``timeoutSeconds`` of one watch; then re-opened from the last resourceVersion."""
+"""Least server-side ``timeoutSeconds`` of one watch; then re-opened from the last
+resourceVersion. Each watch asks for a random time between this and twice this (as client-go's
+reflector does), so the hundreds of Secret watches opened together come back one by one, not as
+one burst every five minutes."""
 LIST_PAGE_SIZE: Final = 500
 """Objects per list request (``limit``), as kubectl pages: a page of Secrets is a few MB at most."""
 LIST_CONCURRENCY: Final = 4
@@ -131,14 +135,16 @@ class ListWatch:
     ) -> tuple[str, int]:
         """Follow one watch from ``resource_version``; return the last resourceVersion seen and
         how many events arrived, when the server ends the stream."""
+        # Jitter, not a secret: spreads the watches' ends over time.
+        timeout = self._watch_timeout + random.randrange(max(self._watch_timeout, 1))  # noqa: S311
         request = open_watch(
             watch=True,
             resource_version=resource_version,
             allow_watch_bookmarks=True,
-            timeout_seconds=self._watch_timeout,
+            timeout_seconds=timeout,
             _preload_content=False,
             _request_timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10, sock_read=self._watch_timeout + 30
+                total=None, sock_connect=10, sock_read=timeout + 30
             ),
         )
         response = await kube.open_stream(request, target, host=self._host)

@@ -1,3 +1,8 @@
+{{/* The Secret that keeps the CA and its key for vsi-certs bootstrap (never mounted). */}}
+{{- define "vsi.caSecret" -}}
+{{- printf "%s-ca" (include "vsi.fullname" .) -}}
+{{- end -}}
+
 {{/*
 The pod of the certificate bootstrap Job and the rotation CronJob: `vsi-certs bootstrap` for
 this release's Service, Secret and MutatingWebhookConfiguration, in the release namespace
@@ -27,6 +32,7 @@ spec:
         - --service={{ include "vsi.fullname" $ctx }}
         - --secret={{ include "vsi.tlsSecret" $ctx }}
         - --webhook-config={{ include "vsi.fullname" $ctx }}
+        - --ca-secret={{ include "vsi.caSecret" $ctx }}
         - --rotate-before={{ $ctx.Values.certs.rotateBefore }}
       env:
         - name: POD_NAMESPACE

@@ -83,7 +83,40 @@ def test_without_vault_the_namespace_role_reads_secrets_only() -> None:
     ]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["portworx", "rook-ceph"]
     for role in roles:
-        assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+        assert role["rules"] == [
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["px-vault", "rook-vault", "vsi-vault"],  # the profiles'
+                "verbs": ["get"],
+            }
+        ]
+
+
+def test_with_no_profile_secret_the_namespace_role_grants_no_secret() -> None:
+    values = {
+        "test": {"namespaces": ["rook-ceph"]},
+        "builtinProfiles": False,
+        "profiles": [
+            {
+                "name": "k8s-auth",
+                "type": "volume-keys",
+                "connection": {
+                    "values": {
+                        "VAULT_ADDR": "https://v:8200",
+                        "VAULT_AUTH_METHOD": "kubernetes",
+                        "VAULT_AUTH_KUBERNETES_ROLE": "keys",
+                    }
+                },
+            }
+        ],
+    }
+    (role,) = [
+        o
+        for o in hooks(values)
+        if o["kind"] == "Role" and o["metadata"]["namespace"] == "rook-ceph"
+    ]
+    assert role["rules"] == []  # an empty resourceNames would have granted every Secret
 
 
 def test_every_hook_is_a_test_hook_and_the_rbac_goes_when_the_test_passes() -> None:

@@ -36,7 +36,13 @@ def moved(request: pytest.FixtureRequest) -> list[Obj]:
 
 
 def test_every_namespaced_object_is_in_the_release_namespace(moved: list[Obj]) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    cluster_scoped = {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for obj in moved:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] in cluster_scoped:
@@ -123,13 +129,16 @@ def test_the_bootstrap_names_the_releases_service_secret_and_configuration() -> 
     objects = render(release="vsi", namespace=NAMESPACE)
     prefix = "vsi-vault-storage-injector"
     (container,) = find(objects, "Job")["spec"]["template"]["spec"]["containers"]
-    assert container["args"][2:5] == [
+    assert container["args"][2:6] == [
         f"--service={prefix}",
         f"--secret={prefix}-tls",
         f"--webhook-config={prefix}",
+        f"--ca-secret={prefix}-ca",
     ]
     role = find(objects, "Role", f"{prefix}-certs")
-    assert role["rules"][0]["resourceNames"] == [f"{prefix}-tls"]
+    assert role["rules"][0]["resourceNames"] == [f"{prefix}-tls", f"{prefix}-ca"]
+    secrets = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
+    assert secrets == {f"{prefix}-tls", f"{prefix}-ca"}
     cluster_role = find(objects, "ClusterRole", f"{prefix}-certs")
     assert cluster_role["rules"][0]["resourceNames"] == [prefix]
 

@@ -236,7 +236,13 @@ def test_certs_rotate_before_past_the_cas_renewal_is_refused(binary: str) -> Non
     (rotate,) = rendered["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert "--rotate-before=90" in rotate["args"]
     # The schema's bound is vsi-certs' own.
-    names = {"namespace": "ns", "service": "svc", "secret": "tls", "webhook_config": "vsi"}
+    names = {
+        "namespace": "ns",
+        "service": "svc",
+        "secret": "tls",
+        "webhook_config": "vsi",
+        "ca_secret": "ca",
+    }
     make_settings(**names, rotate_before_days=90)
     with pytest.raises(CertsError, match="--ca-rotate-before"):
         make_settings(**names, rotate_before_days=91)
@@ -279,9 +285,17 @@ def test_no_template_makes_keys_certificates_or_random_values() -> None:
 
 
 @pytest.mark.parametrize("case", [*OPTIONS, *EXAMPLE_FILES])
-def test_no_case_renders_a_secret(case: str) -> None:
-    kinds = {o["kind"] for o in _render_case(case, HELM4)}
-    assert "Secret" not in kinds
+def test_no_case_renders_secret_material(case: str) -> None:
+    """The only Secrets are the two vsi-certs fills, shipped without data or type (with
+    cert-manager, none): nothing a render or an upgrade could empty or leak."""
+    objects = _render_case(case, HELM4)
+    secrets = [o for o in objects if o["kind"] == "Secret"]
+    names = sorted(s["metadata"]["name"] for s in secrets)
+    cert_manager = bool(OPTIONS.get(case, {}).get("certManager", {}).get("enabled"))
+    prefix = "vault-storage-injector"
+    assert names == ([] if cert_manager else [f"{prefix}-ca", f"{prefix}-tls"])
+    for secret in secrets:
+        assert set(secret) == {"apiVersion", "kind", "metadata"}, secret["metadata"]["name"]
 
 
 def test_an_upgrade_keeps_everything_but_the_finished_bootstrap_job() -> None:
@@ -298,11 +312,14 @@ def test_an_upgrade_keeps_everything_but_the_finished_bootstrap_job() -> None:
 
 def test_the_webhook_configuration_is_installed_last_so_it_is_removed_first() -> None:
     """Helm applies in its kind order and deletes in reverse: the webhook configuration goes
-    before the Deployment that answers it is gone (failurePolicy Fail would block pods)."""
+    before the Deployment that answers it is gone (failurePolicy Fail would block pods). Only
+    the certs admission policy, a kind Helm's order does not know (so it comes last), follows."""
+    policy = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     for binary in HELMS:
         kinds = [o["kind"] for o in release_objects(render(binary=binary))]
-        assert kinds[-1] == "MutatingWebhookConfiguration", binary
-        assert kinds.index("Deployment") < kinds.index("MutatingWebhookConfiguration")
+        last = kinds.index("MutatingWebhookConfiguration")
+        assert set(kinds[last + 1 :]) == policy, binary
+        assert kinds.index("Deployment") < last
 
 
 def test_the_options_change_what_they_say() -> None:
@@ -359,7 +376,12 @@ def test_secret_access_is_read_only_and_in_each_named_namespace_alone() -> None:
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["portworx", "rook-ceph"]
     for role in roles:
         assert role["rules"] == [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["px-vault", "rook-vault", "vsi-vault"],
+                "verbs": ["list", "watch"],
+            }
         ]
     for binding in (o for o in objects if o["kind"] == "RoleBinding"):
         assert binding["subjects"][0]["namespace"] == "vault-storage-injector"

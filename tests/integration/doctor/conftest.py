@@ -57,6 +57,7 @@ BOOTSTRAP = make_settings(
     service="vault-storage-injector",
     secret="vault-storage-injector-tls",
     webhook_config="vault-storage-injector",
+    ca_secret="vault-storage-injector-ca",
 )
 """The flags of the bootstrap Job and the rotation CronJob of manifests/base."""
 CONFIG_TEXT = """\

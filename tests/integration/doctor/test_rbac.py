@@ -1,8 +1,12 @@
-"""The doctor's RBAC component: read-only, and enough for a whole run, --vault included.
+"""The doctor's RBAC component: read-only, by name, and enough for a whole run, --vault included.
 
 The double enforces the rules of ``kubectl kustomize manifests/examples/doctor`` (the component
-plus one storage namespace's Role, copied for the second namespace as its comment says) as an
-allow-list, the way the API server's RBAC authorizer would for the doctor's service account.
+plus one storage namespace's Role, copied for the second namespace and given the names of the
+install's profiles, as its comments say) as an allow-list, the way the API server's RBAC
+authorizer would for the doctor's service account. The doctor reads no Secret but the serving
+Secret (never the CA Secret, which holds the CA key) and the profiles' Secrets: Rook's OSD key
+Secret, the seed, stays out of reach, and --vault then checks that OSD's connection alone and
+says so.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.doctor.conftest import PX_NS, ROOK_NS, Install
+from tests.integration.doctor.conftest import CONFIG_TEXT, PX_NS, ROOK_NS, SEED_SECRET, Install
 from tests.integration.manifests.conftest import MANIFESTS, WEBHOOK_NAMESPACE, Obj, kustomize
+from webhook.core.config import parse_config
 from webhook.doctor import state
 
 DOCTOR = "vault-storage-injector-doctor"
@@ -61,15 +66,30 @@ def _authorizer(objects: list[Obj]) -> Callable[[str, str, str | None, str | Non
     return may
 
 
+def _with_the_installs_names(example: list[Obj]) -> list[Obj]:
+    """The example with the Secret names of the healthy install's profiles in its storage
+    namespace's Role (its comment says to list the profiles' names there)."""
+    names = sorted(parse_config(CONFIG_TEXT, source="test").secret_names)
+    found = copy.deepcopy(example)
+    for obj in found:
+        if obj["kind"] == "Role" and obj["metadata"]["namespace"] == ROOK_NS:
+            for rule in obj["rules"]:
+                if rule["resources"] == ["secrets"]:
+                    rule["resourceNames"] = names
+    return found
+
+
 def _for_both_namespaces(example: list[Obj]) -> list[Obj]:
-    """The example, with its storage-namespace Role and RoleBinding copied to Portworx's."""
-    copies = []
-    for obj in example:
+    """`_with_the_installs_names`, its storage-namespace Role and RoleBinding copied to
+    Portworx's namespace."""
+    found = []
+    for obj in _with_the_installs_names(example):
+        found.append(obj)
         if obj["kind"] in {"Role", "RoleBinding"} and obj["metadata"]["namespace"] == ROOK_NS:
             twin: dict[str, Any] = copy.deepcopy(obj)
             twin["metadata"]["namespace"] = PX_NS
-            copies.append(twin)
-    return example + copies
+            found.append(twin)
+    return found
 
 
 def test_the_doctor_may_only_read_but_for_token_requests_by_name(example: list[Obj]) -> None:
@@ -85,8 +105,12 @@ def test_the_doctor_may_only_read_but_for_token_requests_by_name(example: list[O
         if "secrets" in rule["resources"]:
             assert where is not None, "no cluster-wide Secret reads"
             assert rule["verbs"] == ["get"], "Secrets are read one by one, never listed"
-            if where == WEBHOOK_NAMESPACE:
+            if where == WEBHOOK_NAMESPACE:  # the serving Secret, never the CA Secret
                 assert rule["resourceNames"] == [state.DEFAULT_TLS_SECRET]
+            else:  # the Secrets of the example's profiles, by name
+                (config_map,) = [o for o in example if o["kind"] == "ConfigMap"]
+                names = parse_config(config_map["data"]["config.yaml"], source="x").secret_names
+                assert set(rule["resourceNames"]) == names
 
 
 def test_the_doctors_defaults_are_the_objects_of_manifests_base(example: list[Obj]) -> None:
@@ -115,19 +139,50 @@ async def test_the_components_rules_are_enough_for_a_whole_run(
     healthy: Install, example: list[Obj]
 ) -> None:
     healthy.api.authorizer = _authorizer(_for_both_namespaces(example))
+    before = len(healthy.api.requests)  # the bootstrap's reads of the install are not the doctor's
+
+    result = await healthy.doctor("--vault")
+
+    requests = healthy.api.requests[before:]
+    assert result.failing() == []
+    seed = healthy.osd_vault_prefix + "seed"
+    assert result.warning() == [seed]  # Rook's key Secret is not the profiles'
+    assert SEED_SECRET in result.detail(seed)
+    assert f"get on secrets {SEED_SECRET} in {ROOK_NS}" in result.fix(seed)
+    prefix = healthy.osd_vault_prefix
+    osd = {n[len(prefix) :]: c["status"] for n, c in result.checks.items() if n.startswith(prefix)}
+    # The connection is checked all the same; the key checks (key:, seed migration) are not.
+    connection = {"tls-certificate", "tls-name", "tls-expiry", "tls-client", "auth", "kv-version"}
+    assert osd == {**dict.fromkeys(connection, "ok"), "seed": "warn"}
+    refused = {(r.verb, r.resource, r.name) for r in requests if r.status == 403}
+    assert refused == {("get", "secrets", SEED_SECRET)}
+    webhooks_own = {
+        r.name for r in requests if r.resource == "secrets" and r.namespace == WEBHOOK_NAMESPACE
+    }
+    assert webhooks_own == {state.DEFAULT_TLS_SECRET}  # never the CA Secret, with the CA key
+
+
+async def test_with_the_seed_granted_by_name_the_keys_are_checked_too(
+    healthy: Install, example: list[Obj]
+) -> None:
+    rules = _for_both_namespaces(example)
+    for obj in rules:
+        if obj["kind"] == "Role" and obj["metadata"]["namespace"] == ROOK_NS:
+            obj["rules"][0]["resourceNames"].append(SEED_SECRET)
+    healthy.api.authorizer = _authorizer(rules)
 
     result = await healthy.doctor("--vault")
 
     assert result.failing() == []
     assert result.warning() == []
-    assert result.status(healthy.osd_vault_prefix + "auth") == "ok"
     assert not [r for r in healthy.api.requests if r.status == 403]
 
 
 async def test_without_the_namespace_role_the_doctor_says_what_to_grant(
     healthy: Install, example: list[Obj]
 ) -> None:
-    healthy.api.authorizer = _authorizer(example)  # rook-ceph granted, portworx not
+    # rook-ceph granted, portworx not
+    healthy.api.authorizer = _authorizer(_with_the_installs_names(example))
 
     result = await healthy.doctor("--vault")
 

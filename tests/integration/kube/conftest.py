@@ -18,6 +18,16 @@ WEBHOOK_CONFIG = "vault-storage-injector"
 NAMESPACE = "vsi"
 SERVICE = "vault-storage-injector"
 SECRET = "vault-storage-injector-tls"
+CA_SECRET = "vault-storage-injector-ca"
+
+
+def shipped_secret(name: str) -> dict[str, Any]:
+    """A Secret as the manifests ship it: no type (the API server makes it Opaque), no data."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+    }
 
 
 def webhook_configuration(entries: int = 2) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """`certs.bootstrap` against the Kubernetes API double over real HTTP.
 
-First run, idempotence, leaf and CA rotation with an overlapping bundle, conflicts, and the errors
-an admin must understand.
+The double starts where the manifests leave it: the webhook configuration without a caBundle and
+the two Secrets without data. First run, idempotence, leaf and CA rotation with an overlapping
+bundle, an installation from before the CA had a Secret of its own, conflicts, the narrowed RBAC
+of manifests/base (no create at all), and the errors an admin must understand.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from certs.errors import CertsError
 from certs.pki import key_matches, load_ec_key, san_names, signed_by
 from certs.plan import BootstrapSettings, make_settings, secret_data
 from tests.integration.kube.conftest import (
+    CA_SECRET,
     NAMESPACE,
     SECRET,
     SERVICE,
     WEBHOOK_CONFIG,
+    shipped_secret,
     webhook_configuration,
 )
+from tests.integration.manifests.conftest import MANIFESTS, kustomize
 from tests.kubeapi import TOKEN, RunningKubeApi
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -37,6 +42,7 @@ def settings(**overrides: Any) -> BootstrapSettings:
         "service": SERVICE,
         "secret": SECRET,
         "webhook_config": WEBHOOK_CONFIG,
+        "ca_secret": CA_SECRET,
         "days": 365,
         "ca_days": 3650,
     }
@@ -44,11 +50,19 @@ def settings(**overrides: Any) -> BootstrapSettings:
     return make_settings(**values)
 
 
-def stored_secret(kubeapi: RunningKubeApi) -> dict[str, bytes]:
-    secret = kubeapi.api.get("secrets", NAMESPACE, SECRET)
+def stored(kubeapi: RunningKubeApi, name: str) -> dict[str, bytes]:
+    secret = kubeapi.api.get("secrets", NAMESPACE, name)
     assert secret is not None
-    assert secret["type"] == "kubernetes.io/tls"
     return secret_data(secret)
+
+
+def stored_secret(kubeapi: RunningKubeApi) -> dict[str, bytes]:
+    """Both Secrets together, as bootstrap reads them (the serving one holds no CA key)."""
+    tls, ca = stored(kubeapi, SECRET), stored(kubeapi, CA_SECRET)
+    assert "ca.key" not in tls
+    assert set(ca) == {"ca.crt", "ca.key"}
+    assert tls["ca.crt"] == ca["ca.crt"]
+    return {**tls, **ca}
 
 
 def bundles(kubeapi: RunningKubeApi) -> list[list[x509.Certificate]]:
@@ -67,10 +81,12 @@ def leaf(data: dict[str, bytes]) -> x509.Certificate:
 @pytest.fixture
 def installed(kubeapi: RunningKubeApi) -> RunningKubeApi:
     kubeapi.api.apply(webhook_configuration(entries=3))
+    kubeapi.api.apply(shipped_secret(SECRET))
+    kubeapi.api.apply(shipped_secret(CA_SECRET))
     return kubeapi
 
 
-async def test_first_run_creates_the_secret_and_sets_the_ca_bundle_of_every_entry(
+async def test_first_run_fills_both_secrets_and_sets_the_ca_bundle_of_every_entry(
     installed: RunningKubeApi, api_client: ApiClient
 ) -> None:
     result = await bootstrap(api_client, settings(), now=T0)
@@ -89,9 +105,15 @@ async def test_first_run_creates_the_secret_and_sets_the_ca_bundle_of_every_entr
     assert result.entries_patched == 3
     assert result.plan.ca_renewed
     assert result.plan.leaf_renewed
-    # The bundle goes in before the Secret that pods serve from.
-    writes = [(r.verb, r.resource) for r in installed.api.writes()]
-    assert writes == [("update", "mutatingwebhookconfigurations"), ("create", "secrets")]
+    # The bundle goes in first, then the CA key, then the Secret that pods serve from.
+    writes = [(r.verb, r.resource, r.name) for r in installed.api.writes()]
+    assert writes == [
+        ("update", "mutatingwebhookconfigurations", WEBHOOK_CONFIG),
+        ("update", "secrets", CA_SECRET),
+        ("update", "secrets", SECRET),
+    ]
+    # Server-side apply of the manifests leaves alone what this manager owns.
+    assert {r.query.get("fieldManager") for r in installed.api.writes()} == {"vsi-certs"}
     # Fields the client does not model survive the update (raw JSON, no model round trip).
     config = installed.api.get("mutatingwebhookconfigurations", None, WEBHOOK_CONFIG)
     assert config is not None
@@ -135,9 +157,9 @@ async def test_leaf_close_to_expiry_is_renewed_and_the_ca_kept(
     assert second["tls.crt"] != first["tls.crt"]
     assert second["tls.key"] != first["tls.key"]
     assert leaf(second).not_valid_after_utc > later + dt.timedelta(days=300)
-    # Only the Secret changed: the bundle already trusts the same CA.
+    # Only the serving Secret changed: the bundle already trusts the same CA.
     new_writes = installed.api.writes()[writes_before:]
-    assert [(r.verb, r.resource) for r in new_writes] == [("update", "secrets")]
+    assert [(r.verb, r.resource, r.name) for r in new_writes] == [("update", "secrets", SECRET)]
 
 
 async def test_ca_rotation_keeps_the_old_ca_in_the_bundle_until_it_expires(
@@ -164,11 +186,12 @@ async def test_ca_rotation_keeps_the_old_ca_in_the_bundle_until_it_expires(
     assert ca_key is not None
     assert key_matches(ca_key, bundle[0])
     assert bundles(installed) == [bundle] * 3
-    # New CA in the bundle first, then the Secret with the leaf it signed.
+    # New CA in the bundle first, then its key, then the Secret with the leaf it signed.
     new_writes = installed.api.writes()[writes_before:]
-    assert [(r.verb, r.resource) for r in new_writes] == [
-        ("update", "mutatingwebhookconfigurations"),
-        ("update", "secrets"),
+    assert [(r.verb, r.resource, r.name) for r in new_writes] == [
+        ("update", "mutatingwebhookconfigurations", WEBHOOK_CONFIG),
+        ("update", "secrets", CA_SECRET),
+        ("update", "secrets", SECRET),
     ]
 
     # Still before the old CA's expiry: nothing to do.
@@ -217,9 +240,11 @@ async def test_conflict_on_the_secret_update_is_retried(
         installed.api.apply(secret)
 
     installed.api.before("update", "secrets", another_writer)
+    seen_before = len(installed.api.requests)
     await bootstrap(api_client, settings(), now=T0 + dt.timedelta(days=340))
 
-    updates = [r.status for r in installed.api.requests if r.verb == "update" and r.name == SECRET]
+    later = installed.api.requests[seen_before:]
+    updates = [r.status for r in later if r.verb == "update" and r.name == SECRET]
     assert updates == [409, 200]
     secret = installed.api.get("secrets", NAMESPACE, SECRET)
     assert secret is not None
@@ -240,17 +265,89 @@ async def test_denied_rbac_names_the_verb_and_the_resource(
     assert caught.value.exit_code == 1
 
 
-async def test_denied_secret_creation_names_the_namespace(
-    installed: RunningKubeApi, api_client: ApiClient
+@pytest.mark.parametrize("missing", [SECRET, CA_SECRET])
+async def test_a_secret_the_manifests_did_not_ship_is_named_and_none_is_created(
+    installed: RunningKubeApi, api_client: ApiClient, missing: str
 ) -> None:
-    installed.api.forbid("create", "secrets", NAMESPACE)
+    installed.api.remove("secrets", NAMESPACE, missing)
 
     with pytest.raises(CertsError) as caught:
         await bootstrap(api_client, settings(), now=T0)
 
-    assert (
-        str(caught.value) == f"forbidden: cannot create secrets/{SECRET} in namespace {NAMESPACE}"
+    assert str(caught.value) == (
+        f"secrets/{missing} not found in namespace {NAMESPACE}: apply the manifests first "
+        "(they ship it without data; vsi-certs creates no Secret)"
     )
+    assert installed.api.writes() == []
+
+
+async def test_an_installation_that_kept_the_ca_key_with_the_serving_pair_keeps_its_ca(
+    installed: RunningKubeApi, api_client: ApiClient
+) -> None:
+    await bootstrap(api_client, settings(), now=T0)
+    before = stored_secret(installed)
+    # As bootstrap used to leave it: one kubernetes.io/tls Secret with all four keys.
+    installed.api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SECRET, "namespace": NAMESPACE},
+            "type": "kubernetes.io/tls",
+            "data": {k: base64.b64encode(v).decode() for k, v in before.items()},
+        }
+    )
+    installed.api.apply(shipped_secret(CA_SECRET))  # what the new manifests add, empty
+    writes_before = len(installed.api.writes())
+
+    result = await bootstrap(api_client, settings(), now=T0 + dt.timedelta(days=10))
+
+    assert not result.plan.ca_renewed
+    assert not result.plan.leaf_renewed
+    assert stored_secret(installed) == before  # the same CA, key and leaf, now split
+    secret = installed.api.get("secrets", NAMESPACE, SECRET)
+    assert secret is not None
+    assert secret["type"] == "kubernetes.io/tls"  # kept: a type cannot change
+    new_writes = installed.api.writes()[writes_before:]
+    assert [(r.resource, r.name) for r in new_writes] == [
+        ("secrets", CA_SECRET),
+        ("secrets", SECRET),
+    ]
+
+
+def _base_rbac() -> list[dict[str, Any]]:
+    """The certs service account's rules in manifests/base, with where they apply."""
+    base = kustomize(MANIFESTS / "base")
+    names = {"vault-storage-injector-certs"}
+    roles = [
+        o for o in base if o["kind"] in {"Role", "ClusterRole"} and o["metadata"]["name"] in names
+    ]
+    assert len(roles) == 2
+    return roles
+
+
+async def test_the_base_rbac_of_the_certs_service_account_is_enough_and_creates_nothing(
+    installed: RunningKubeApi, api_client: ApiClient
+) -> None:
+    roles = _base_rbac()
+
+    def may(verb: str, resource: str, namespace: str | None, name: str | None) -> bool:
+        # The base's namespace is vault-storage-injector: read it as this test's.
+        return any(
+            verb in rule["verbs"]
+            and resource in rule["resources"]
+            and name in rule.get("resourceNames", [])
+            and (role["kind"] == "ClusterRole" or namespace == NAMESPACE)
+            for role in roles
+            for rule in role["rules"]
+        )
+
+    installed.api.authorizer = may
+    await bootstrap(api_client, settings(), now=T0)
+    await bootstrap(api_client, settings(), now=T0 + dt.timedelta(days=340))
+
+    assert [r for r in installed.api.requests if r.status == 403] == []
+    assert {r.verb for r in installed.api.requests} == {"get", "update"}
+    assert all(rule.get("resourceNames") for role in roles for rule in role["rules"])
 
 
 async def test_missing_webhook_configuration_is_named(
@@ -272,14 +369,14 @@ async def test_secret_of_another_type_is_refused_without_writing(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": SECRET, "namespace": NAMESPACE},
-            "type": "Opaque",
-            "data": {"x": base64.b64encode(b"y").decode()},
+            "metadata": {"name": CA_SECRET, "namespace": NAMESPACE},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(b"{}").decode()},
         }
     )
     writes_before = len(installed.api.writes())
 
-    with pytest.raises(CertsError, match=r"has type 'Opaque', expected 'kubernetes\.io/tls'"):
+    with pytest.raises(CertsError, match=r"has type 'kubernetes\.io/dockerconfigjson', expected"):
         await bootstrap(api_client, settings(), now=T0)
     assert len(installed.api.writes()) == writes_before
 

@@ -17,10 +17,12 @@ import pytest
 
 from certs.cli import main
 from tests.integration.kube.conftest import (
+    CA_SECRET,
     NAMESPACE,
     SECRET,
     SERVICE,
     WEBHOOK_CONFIG,
+    shipped_secret,
     webhook_configuration,
 )
 from tests.kubeapi import RunningKubeApi, kubeconfig_for
@@ -75,6 +77,8 @@ def flags(kubeconfig: Path, *extra: str) -> list[str]:
         SECRET,
         "--webhook-config",
         WEBHOOK_CONFIG,
+        "--ca-secret",
+        CA_SECRET,
         "--kubeconfig",
         str(kubeconfig),
         *extra,
@@ -95,14 +99,19 @@ async def test_bootstrap_installs_then_changes_nothing_on_a_second_run(
     kubeapi: RunningKubeApi, kubeconfig: Path, tmp_path: Path
 ) -> None:
     kubeapi.api.apply(webhook_configuration(entries=2))
+    kubeapi.api.apply(shipped_secret(SECRET))
+    kubeapi.api.apply(shipped_secret(CA_SECRET))
 
     first = await vsi_certs(tmp_path, *flags(kubeconfig), pod_namespace=NAMESPACE)
     assert first.code == 0, first.err
     assert first.err == ""
     assert first.out.startswith("CA renewed")
-    assert f"secrets/{SECRET} in namespace {NAMESPACE} written" in first.out
+    assert (
+        f"secrets/{CA_SECRET} written, secrets/{SECRET} written in namespace {NAMESPACE}"
+        in first.out
+    )
     assert "caBundle written to 2 webhook entries" in first.out
-    assert kubeapi.api.get("secrets", NAMESPACE, SECRET) is not None
+    assert "create" not in {r.verb for r in kubeapi.api.requests}
     writes = len(kubeapi.api.writes())
 
     second = await vsi_certs(tmp_path, *flags(kubeconfig, "--namespace", NAMESPACE))
@@ -168,6 +177,7 @@ async def test_bad_flag_exits_2_before_any_request(
         ([], "--namespace: required (or set POD_NAMESPACE)"),
         (["--namespace", "Bad_NS"], "--namespace: 'Bad_NS' is not a namespace name"),
         (["--namespace", NAMESPACE, "--secret", "No/Such"], "--secret: 'No/Such' is not an"),
+        (["--namespace", NAMESPACE, "--ca-secret", SECRET], "--ca-secret: 'vault-storage-inj"),
         (
             ["--namespace", NAMESPACE, "--rotate-before", "400"],
             "--rotate-before: 400 days must be less than --days (365)",

@@ -1,7 +1,10 @@
 """`webhook.server.caches.KubeCaches` against the Kubernetes API double: list+watch over real HTTP.
 
-Namespaces feed `namespace_labels`; opted-in namespaces get a namespaced Secret watch that feeds
-`secret` with key names only. Waits are conditions with a deadline, never fixed sleeps.
+Namespaces feed `namespace_labels`; every (opted-in namespace, profile Secret name) gets a list and
+a watch of that one Secret (``fieldSelector=metadata.name=<name>``) that feed `secret` with key
+names only, so the caches work where the Secret Roles carry ``resourceNames`` (the double's
+`KubeApi.only_named` answers 403 to anything else, as RBAC would). Waits are conditions with a
+deadline, never fixed sleeps.
 """
 
 from __future__ import annotations
@@ -64,10 +67,20 @@ async def test_initial_sync_answers_labels_and_secret_key_names_from_memory(
     assert view.secret("portworx", "unrelated") == "unknown"  # not a name we look for
     assert view.secret("plain", "px-vault") == "unknown"  # namespace not opted in
     assert view.secret(WEBHOOK_NS, "px-vault") == "unknown"  # never the webhook's own
-    await eventually(lambda: cluster.api.watching.get(("secrets", "portworx")) == 1, "watching")
+
+    def secret_watches() -> dict[tuple[str, str | None, str | None], int]:
+        return {k: n for k, n in cluster.api.watching.items() if k[0] == "secrets" and n}
+
+    watched = {("secrets", "portworx", "px-vault"): 1, ("secrets", "portworx", "vault-tls"): 1}
+    await eventually(lambda: secret_watches() == watched, "one watch per Secret name")
     secret_requests = [r for r in cluster.api.requests if r.resource == "secrets"]
     assert {r.namespace for r in secret_requests} == {"portworx"}  # no cluster-wide access
     assert {r.verb for r in secret_requests} == {"list", "watch"}
+    # Each asks for one Secret by name: "unrelated" is never sent to the webhook.
+    assert {r.query["fieldSelector"] for r in secret_requests} == {
+        "metadata.name=px-vault",
+        "metadata.name=vault-tls",
+    }
 
 
 async def test_namespace_events_change_the_labels(
@@ -86,7 +99,7 @@ async def test_namespace_events_change_the_labels(
 async def test_opting_a_namespace_in_and_out_starts_and_stops_its_secret_watch(
     cluster: RunningKubeApi, caches: KubeCaches
 ) -> None:
-    assert cluster.api.watching.get(("secrets", "plain"), 0) == 0
+    assert cluster.api.open_watches("secrets", "plain") == 0
 
     cluster.api.apply(namespace("plain", ENABLED))
     await eventually(
@@ -95,11 +108,11 @@ async def test_opting_a_namespace_in_and_out_starts_and_stops_its_secret_watch(
     assert caches.secret("plain", "px-vault") == SecretInfo(
         "px-vault", frozenset({"VAULT_ADDR", "VAULT_TOKEN"})
     )
-    await eventually(lambda: cluster.api.watching.get(("secrets", "plain"), 0) == 1, "watch open")
+    await eventually(lambda: cluster.api.open_watches("secrets", "plain") == 2, "watches open")
 
     cluster.api.apply(namespace("plain", {"vault-storage-injector.io/enabled": "false"}))
     await eventually(lambda: caches.secret("plain", "px-vault") == "unknown", "opted out")
-    await eventually(lambda: cluster.api.watching.get(("secrets", "plain"), 0) == 0, "watch closed")
+    await eventually(lambda: cluster.api.open_watches("secrets", "plain") == 0, "watches closed")
     assert caches.is_synced()
 
 
@@ -290,5 +303,13 @@ async def test_new_secret_names_from_a_profiles_reload_are_listed_and_followed(
     )
     assert isinstance(caches.secret("portworx", "px-vault"), SecretInfo)
 
+    px_vault = "metadata.name=px-vault"
+    assert [r.query.get("fieldSelector") for r in cluster.api.requests if r.verb == "list"].count(
+        px_vault
+    ) == 1  # only the new name was listed
     caches.set_secret_names(frozenset({"rook-vault"}))
     assert caches.secret("portworx", "px-vault") == "unknown"
+    await eventually(
+        lambda: cluster.api.watching.get(("secrets", "portworx", "px-vault"), 0) == 0,
+        "the dropped name's watch closed",
+    )

@@ -18,6 +18,7 @@ from tests.integration.manifests.conftest import (
 
 INJECT_ANNOTATION = "vault-storage-injector.io/inject"
 TLS_SECRET = "vault-storage-injector-tls"
+CA_SECRET = "vault-storage-injector-ca"
 EXPECTED_RULES = {
     ("", "v1", "pods", "CREATE"),
     ("apps", "v1", "daemonsets", "CREATE"),
@@ -85,7 +86,7 @@ def test_no_rbac_rule_uses_a_wildcard(all_objects: list[Obj]) -> None:
                 )
 
 
-def test_secret_rules_are_by_name_or_create_only_at_home_and_read_only_elsewhere(
+def test_secret_rules_never_create_are_by_name_at_home_and_read_only_elsewhere(
     all_objects: list[Obj],
 ) -> None:
     for role in (o for o in all_objects if o["kind"] == "Role"):
@@ -94,8 +95,10 @@ def test_secret_rules_are_by_name_or_create_only_at_home_and_read_only_elsewhere
             if "secrets" not in rule["resources"]:
                 continue
             verbs = set(rule["verbs"])
+            assert "create" not in verbs, f"{namespace}: {rule}"
             if namespace == WEBHOOK_NAMESPACE:
-                assert rule.get("resourceNames") == [TLS_SECRET] or verbs == {"create"}, rule
+                assert rule.get("resourceNames"), rule
+                assert set(rule["resourceNames"]) <= {TLS_SECRET, CA_SECRET}, rule
             else:
                 assert verbs <= {"get", "list", "watch"}, f"{namespace}: {rule}"
 

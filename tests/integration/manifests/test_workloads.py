@@ -34,6 +34,7 @@ BOOTSTRAP_ARGS = [
     "--service=vault-storage-injector",
     "--secret=vault-storage-injector-tls",
     "--webhook-config=vault-storage-injector",
+    "--ca-secret=vault-storage-injector-ca",
     "--rotate-before=30",
 ]
 POD_NAMESPACE_ENV = {
@@ -154,10 +155,9 @@ def test_bootstrap_rbac_is_the_one_secret_and_the_one_webhook_configuration(
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": ["vault-storage-injector-tls"],
-            "verbs": ["get", "update", "patch"],
+            "resourceNames": ["vault-storage-injector-tls", "vault-storage-injector-ca"],
+            "verbs": ["get", "update"],
         },
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
     ]
     cluster_role = find(base, "ClusterRole", "vault-storage-injector-certs")
     assert cluster_role["rules"] == [
@@ -165,9 +165,13 @@ def test_bootstrap_rbac_is_the_one_secret_and_the_one_webhook_configuration(
             "apiGroups": ["admissionregistration.k8s.io"],
             "resources": ["mutatingwebhookconfigurations"],
             "resourceNames": ["vault-storage-injector"],
-            "verbs": ["get", "update", "patch"],
+            "verbs": ["get", "update"],
         }
     ]
+    # The two Secrets it updates come with the manifests, without data or type.
+    for name in ("vault-storage-injector-tls", "vault-storage-injector-ca"):
+        secret = find(base, "Secret", name, WEBHOOK_NAMESPACE)
+        assert set(secret) == {"apiVersion", "kind", "metadata"}, name
 
 
 def test_webhook_may_only_list_and_watch_namespaces_cluster_wide(base: list[Obj]) -> None:

@@ -54,12 +54,24 @@ def test_cache_rows_judge_the_list_time_and_the_memory() -> None:
         secrets_kept=100,
         rss_with_caches_mib=99.0,
         rss_without_mib=52.0,
+        secret_names=3,
+        requests={"list secrets": 300, "watch secrets": 300, "list namespaces": 20},
+        watches=301,
     )
-    listed, memory, rss = caches.rows(result)
+    listed, memory, requests, watches, rss = caches.rows(result)
     assert (listed.measured, listed.verdict) == ("2.00 s (median of 3)", "PASS")
     assert (memory.measured, memory.verdict) == ("3.0 MiB", "PASS")
     assert memory.note.startswith("315 B per namespace")
+    assert (requests.measured, requests.verdict) == ("620", "n/a")
+    assert requests.note == "300 list secrets, 300 watch secrets, 20 list namespaces"
+    assert (watches.measured, watches.verdict) == ("301", "n/a")
+    assert watches.note.startswith("3 Secret names")
     assert (rss.measured, rss.note) == ("99.0 MiB", "--no-kubernetes: 52.0 MiB")
+
+
+def test_cache_rows_say_when_the_requests_were_not_counted() -> None:
+    _, _, requests, watches, _ = caches.rows(caches.CacheResult())
+    assert requests.measured == watches.measured == "not measured"
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,13 @@ from certs.pki import (
     signed_by,
 )
 from certs.plan import (
-    MANAGED_BY_LABEL,
+    CA_SECRET_KEYS,
     SECRET_KEYS,
     SECRET_TYPE,
+    TLS_SECRET_KEYS,
     BootstrapSettings,
     CertPlan,
+    combined,
     existing_data,
     make_settings,
     plan_certificates,
@@ -45,6 +47,7 @@ from certs.plan import (
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 NAMESPACE, SERVICE, SECRET, WEBHOOK_CONFIG = "vsi", "vsi-webhook", "vsi-tls", "vsi-webhook"
+CA_SECRET = "vsi-ca"
 NAMES = service_dns_names(SERVICE, NAMESPACE)
 
 
@@ -54,6 +57,7 @@ def settings(**overrides: Any) -> BootstrapSettings:
         "service": SERVICE,
         "secret": SECRET,
         "webhook_config": WEBHOOK_CONFIG,
+        "ca_secret": CA_SECRET,
     }
     values.update(overrides)
     return make_settings(**values)
@@ -111,7 +115,7 @@ def test_no_secret_makes_a_ca_and_a_leaf_for_every_service_name() -> None:
     assert plan.bundle == plan.data["ca.crt"]
     assert plan.ca_not_after == at(3650)
     assert plan.leaf_not_after == at(365)
-    assert secret_needs_write(None, plan)
+    assert secret_needs_write({}, plan.data)
 
 
 def test_a_new_leaf_never_outlives_its_ca() -> None:
@@ -130,7 +134,7 @@ def test_a_valid_secret_is_kept_byte_for_byte_and_needs_no_write(days: int) -> N
     assert not plan.leaf_renewed
     assert plan.data == current
     assert plan.bundle_size == 1
-    assert not secret_needs_write(current, plan)
+    assert not secret_needs_write(current, plan.data)
 
 
 def test_keys_an_admin_added_to_the_secret_do_not_cause_a_write() -> None:
@@ -139,7 +143,7 @@ def test_keys_an_admin_added_to_the_secret_do_not_cause_a_write() -> None:
     plan = plan_at(current, 10)
 
     assert set(plan.data) == set(SECRET_KEYS)
-    assert not secret_needs_write(current, plan)
+    assert not secret_needs_write(current, plan.data)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +167,7 @@ def test_a_leaf_close_to_expiry_is_renewed_under_the_same_ca(days: int, renewed:
     assert (plan.data["tls.crt"] != current["tls.crt"]) is renewed
     assert (plan.data["tls.key"] != current["tls.key"]) is renewed
     assert signed_by(leaf(plan.data), bundle(current)[0])
-    assert secret_needs_write(current, plan) is renewed
+    assert secret_needs_write(current, plan.data) is renewed
     if renewed:
         assert plan.leaf_not_after == at(days + 365)
 
@@ -208,13 +212,13 @@ def test_the_overlap_is_stable_until_the_old_ca_expires_then_the_old_ca_is_dropp
     after = plan_at(rotated, 101, SHORT)
 
     assert during.data == rotated
-    assert not secret_needs_write(rotated, during)
+    assert not secret_needs_write(rotated, during.data)
     assert bundle(after.data) == [new_ca]
     assert after.bundle_size == 1
     assert not after.ca_renewed
     assert not after.leaf_renewed
     assert after.data["tls.crt"] == rotated["tls.crt"]
-    assert secret_needs_write(rotated, after)
+    assert secret_needs_write(rotated, after.data)
     assert old_ca.not_valid_after_utc < at(101)
 
 
@@ -294,7 +298,7 @@ def test_a_secret_that_no_longer_fits_gets_a_new_leaf(
     assert key_matches(ca_key(plan.data), ca)
     assert signed_by(leaf(plan.data), ca)
     assert san_names(leaf(plan.data)) == set(NAMES)
-    assert secret_needs_write(current, plan)
+    assert secret_needs_write(current, plan.data)
     if not ca_renewed:
         assert plan.data["ca.crt"] == current["ca.crt"]
         assert plan.data["ca.key"] == current["ca.key"]
@@ -371,60 +375,79 @@ def b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-def test_existing_data_decodes_a_tls_secret_and_skips_values_that_are_not_base64() -> None:
+def test_existing_data_decodes_the_secret_and_skips_values_that_are_not_base64() -> None:
     secret = {"type": SECRET_TYPE, "data": {"tls.crt": b64(b"cert"), "junk": "***", "n": 5}}
 
-    assert existing_data(secret, DEFAULTS) == {"tls.crt": b"cert"}
-    assert existing_data({"data": {"a": b64(b"b")}}, DEFAULTS) == {"a": b"b"}  # no type: TLS
-    assert existing_data({"type": SECRET_TYPE}, DEFAULTS) == {}
-    assert existing_data(None, DEFAULTS) is None
+    assert existing_data(secret, SECRET, NAMESPACE) == {"tls.crt": b"cert"}
+    assert existing_data({"data": {"a": b64(b"b")}}, SECRET, NAMESPACE) == {"a": b"b"}  # Opaque
+    assert existing_data({"type": "Opaque"}, SECRET, NAMESPACE) == {}  # as the manifests ship it
 
 
 def test_existing_data_refuses_a_secret_of_another_type() -> None:
     with pytest.raises(CertsError) as caught:
-        existing_data({"type": "Opaque", "data": {"x": b64(b"y")}}, DEFAULTS)
+        existing_data({"type": "kubernetes.io/basic-auth"}, CA_SECRET, NAMESPACE)
 
     assert str(caught.value) == (
-        f"secrets/{SECRET} in namespace {NAMESPACE} has type 'Opaque', expected "
-        "'kubernetes.io/tls' (delete it or choose another --secret)"
+        f"secrets/{CA_SECRET} in namespace {NAMESPACE} has type 'kubernetes.io/basic-auth', "
+        "expected 'kubernetes.io/tls' or 'Opaque' (delete it and apply the manifests again, or "
+        "choose another Secret)"
     )
 
 
-def test_secret_body_for_a_new_secret_is_a_labelled_tls_secret() -> None:
+def test_the_two_secrets_together_give_what_the_plan_reads() -> None:
     data = first_run()
+    tls = {k: data[k] for k in TLS_SECRET_KEYS}
+    ca = {k: data[k] for k in CA_SECRET_KEYS}
 
-    body = secret_body(None, DEFAULTS, data)
-
-    assert body == {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET,
-            "namespace": NAMESPACE,
-            "labels": {MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]},
-        },
-        "type": SECRET_TYPE,
-        "data": {key: b64(value) for key, value in data.items()},
-    }
-    assert secret_data(body) == data
+    assert combined(tls, ca) == data
+    assert combined({}, {}) is None  # the manifests' empty Secrets: a first run
+    # An installation from before the CA had its own Secret: all four keys in the serving one.
+    assert combined(data, {}) == data
+    assert plan_at(combined(data, {}), 10).data == data  # its CA and leaf are kept
+    # Once the CA Secret has a key, it is the one read (a stale copy elsewhere is not).
+    assert combined({**tls, "ca.key": b"stale"}, ca) == data
 
 
-def test_secret_body_for_an_existing_secret_keeps_its_metadata_and_other_keys() -> None:
+def test_the_ca_key_goes_to_the_ca_secret_alone() -> None:
+    assert set(TLS_SECRET_KEYS) | set(CA_SECRET_KEYS) == set(SECRET_KEYS)
+    assert "ca.key" not in TLS_SECRET_KEYS
+    assert "ca.crt" in TLS_SECRET_KEYS  # the bundle, as cert-manager's Secrets carry it
+
+
+def test_a_secret_that_still_holds_a_dropped_key_needs_a_write() -> None:
+    data = first_run()
+    tls = {k: data[k] for k in TLS_SECRET_KEYS}
+
+    assert not secret_needs_write(tls, tls, dropped=("ca.key",))
+    assert secret_needs_write({**tls, "ca.key": data["ca.key"]}, tls, dropped=("ca.key",))
+
+
+def test_secret_body_keeps_metadata_type_and_other_keys_and_drops_what_it_is_told() -> None:
     existing = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": SECRET, "namespace": NAMESPACE, "resourceVersion": "42"},
         "type": SECRET_TYPE,
-        "data": {"tls.crt": b64(b"old"), "extra": b64(b"admin's")},
+        "data": {"tls.crt": b64(b"old"), "extra": b64(b"admin's"), "ca.key": b64(b"key")},
     }
-    data = first_run()
+    data = {k: v for k, v in first_run().items() if k in TLS_SECRET_KEYS}
 
-    body = secret_body(existing, DEFAULTS, data)
+    body = secret_body(existing, data, dropped=("ca.key",))
 
     assert body["metadata"] == existing["metadata"]
     assert body["type"] == SECRET_TYPE
     assert secret_data(body) == {**data, "extra": b"admin's"}
     assert existing["data"]["tls.crt"] == b64(b"old")  # the object read is left as it was
+
+
+def test_secret_body_fills_a_secret_the_manifests_shipped_empty() -> None:
+    shipped = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": CA_SECRET}}
+    data = {k: v for k, v in first_run().items() if k in CA_SECRET_KEYS}
+
+    body = secret_body(shipped, data)
+
+    assert "type" not in body  # Opaque, as the API server made it
+    assert secret_data(body) == data
 
 
 # --------------------------------------------------------------------------- make_settings
@@ -438,12 +461,13 @@ def test_make_settings_keeps_valid_flags() -> None:
         service=SERVICE,
         secret=SECRET,
         webhook_config=WEBHOOK_CONFIG,
+        ca_secret=CA_SECRET,
         days=90,
         ca_days=900,
         rotate_before_days=0,
         ca_rotate_before_days=0,
     )
-    assert settings() == BootstrapSettings(NAMESPACE, SERVICE, SECRET, WEBHOOK_CONFIG)
+    assert settings() == BootstrapSettings(NAMESPACE, SERVICE, SECRET, WEBHOOK_CONFIG, CA_SECRET)
 
 
 @pytest.mark.parametrize(
@@ -455,6 +479,8 @@ def test_make_settings_keeps_valid_flags() -> None:
         ({"service": "Bad_Name"}, "--service: 'Bad_Name' is not a Service name"),
         ({"secret": "No/Such"}, "--secret: 'No/Such' is not an object name"),
         ({"webhook_config": "bad..name"}, "--webhook-config: 'bad..name' is not an object name"),
+        ({"ca_secret": "Bad_CA"}, "--ca-secret: 'Bad_CA' is not an object name"),
+        ({"ca_secret": SECRET}, f"--ca-secret: {SECRET!r} is the --secret too; the CA key must"),
         ({"days": 0}, "--days: 0 is not a positive number of days"),
         ({"ca_days": -1}, "--ca-days: -1 is not a positive number of days"),
         ({"rotate_before_days": -1}, "--rotate-before: -1 is not zero or a positive number"),

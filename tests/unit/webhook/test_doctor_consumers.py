@@ -24,7 +24,7 @@ from webhook.doctor.consumers import (
     consumer_of,
     secret_refs,
 )
-from webhook.doctor.startup import Resolved, Unresolved, dedupe_key, resolve
+from webhook.doctor.startup import Resolved, Unresolved, dedupe_key, resolve, seed_secrets
 from webhook.doctor.state import DAEMONSET, POD, STORAGE_CLUSTER, SecretData, Workload
 
 CONFIG = parse_config(
@@ -143,6 +143,37 @@ def test_a_missing_tls_secret_means_the_pod_would_not_start() -> None:
 
 def test_the_secrets_to_read_are_those_the_container_names() -> None:
     assert secret_refs(_osd()) == frozenset(ROOK)
+
+
+SEED_SECRET = "rook-ceph-osd-encryption-key-set1-data-0-8n462"
+
+
+def test_the_seed_is_rooks_key_secret() -> None:
+    assert seed_secrets(_osd()) == {SEED_SECRET}
+    obj = _golden("portworx-daemonset")
+    daemonset = consumer_of(Workload(DAEMONSET, obj), _mutated(obj, "apps", "DaemonSet"), "px")
+    assert daemonset is not None
+    assert seed_secrets(daemonset) == frozenset()
+
+
+def test_a_seed_the_doctor_may_not_read_is_left_out_of_the_settings() -> None:
+    readable = {k: v for k, v in ROOK.items() if k != SEED_SECRET}
+
+    resolved = resolve(_osd(), readable, frozenset({SEED_SECRET}))
+
+    assert isinstance(resolved, Resolved)
+    assert resolved.unread_seed == (SEED_SECRET,)
+    assert names.VSI_SEED_FILE not in resolved.env
+    assert SEED not in resolved.files.values()
+    assert resolved.env[names.VAULT_ADDR] == "https://vault:8200"  # the connection is all there
+
+
+def test_another_unreadable_secret_is_no_seed() -> None:
+    readable = {k: v for k, v in ROOK.items() if k != "vault-tls"}
+
+    resolved = resolve(_osd(), readable, frozenset({"vault-tls"}))
+
+    assert isinstance(resolved, Unresolved)  # the TLS Secret is needed: not left out
 
 
 def test_a_ca_file_on_the_node_cannot_be_checked_from_here() -> None:
