@@ -25,7 +25,8 @@ from injector.settings.model import Settings
 from vsi_common.logs import fields
 
 if TYPE_CHECKING:
-    from injector.keys.policy import FetchedKey, KvStore, LuksGuard
+    from injector.keys.policy import FetchedKey, LuksGuard
+    from injector.vault.kv import KvStore
     from injector.vault.session import VaultSession
 
 # The run's log lines were logged as "injector.cli" before the run had its own module; the name
@@ -86,11 +87,11 @@ def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None
 def open_store(session: VaultSession, settings: Settings, probe: str) -> KvStore:
     """The KV mount of the keys: its version from VAULT_BACKEND, else detected (``probe`` is a
     key path under it); a run and a preflight check both open it here."""
-    from injector.keys.policy import KvStore
+    from injector.vault.kv import KvStore
 
     vault = settings.vault
     version = vault.kv_version or session.kv_version(vault.backend_path, probe)
-    return KvStore(session, vault.backend_path, version, settings.kv1_allow_overwrite)
+    return KvStore(session, vault.backend_path, version)
 
 
 def run(
@@ -120,7 +121,14 @@ def run(
     try:
         session.login()
         store = open_store(session, settings, specs[0].secret_path)
-        keys = fetch_all(store, specs, settings.layout, settings.seed, guard=guard)
+        keys = fetch_all(
+            store,
+            specs,
+            settings.layout,
+            settings.seed,
+            guard,
+            kv1_allow_overwrite=settings.kv1_allow_overwrite,
+        )
     finally:
         session.close()
 

@@ -29,10 +29,12 @@ from injector.check import tls
 from injector.check.keys import KeyState, Volumes, volume
 from injector.deadline import Deadline
 from injector.errors import InjectorError, KubernetesError
-from injector.keys.policy import KvStore, LuksGuard
+from injector.keys.policy import LuksGuard
 from injector.layouts import KeySpec
 from injector.redact import Redactor
 from injector.settings.model import KubernetesAuth, Settings, TokenAuth
+from injector.vault.endpoints import Denied
+from injector.vault.kv import KvStore
 from injector.vault.session import VaultSession
 from injector.vault.transport import CONNECT_TIMEOUT
 from vsi_common import names
@@ -102,6 +104,7 @@ def _preflight(
             template=settings.key_path_template,
             guard=guard,
             capabilities=_capabilities(session, store, specs, found),
+            kv1_allow_overwrite=settings.kv1_allow_overwrite,
         )
         states = []
         for spec in specs:
@@ -286,9 +289,10 @@ def _cas(settings: Settings, store: KvStore, states: Sequence[KeyState]) -> Chec
     """``cas-required`` (KV v2): harmless to a run, fatal to Rook's own writes in its KMS mode."""
     kms = settings.layout == layouts.ROOK and settings.seed is None
     try:
-        config = store.read_config()
+        read = store.config()
     except InjectorError:
-        config = None
+        read = None
+    config = None if isinstance(read, Denied) else read
     keys = [s.spec.volume for s in states if s.cas_required]
     mount = store.mount
     rook = (

@@ -1,14 +1,14 @@
-"""The one way the injector talks to Vault: one origin, no redirects, bounded answers, one table.
+"""The one way the injector talks to Vault: one origin, no redirects, bounded replies, one table.
 
 Why urllib3 directly and not requests or hvac: each of those decides things this module must
 decide itself. They follow redirects (re-sending the token and a brand-new key wherever a 307
-points), read answers of any size, add a CA bundle of their own next to ``VAULT_CACERT``, and decode
-compressed bodies. Here one connection pool is bound to the scheme, host and port of ``VAULT_ADDR``
-(urllib3 refuses any other host on it), every request is sent with redirects and urllib3's retries
-off, at most `MAX_ANSWER` bytes of an answer are read (`MAX_LISTING` for ``sys/mounts``), and what
-came off the wire goes to `injector.vault.replies.classify`: the reply table is decided there,
-retries and re-logins in `injector.vault.session`. The TLS context comes from
-`injector.vault.tls`.
+points), read replies of any size, add a CA bundle of their own next to ``VAULT_CACERT``, and
+decode compressed bodies. Here one connection pool is bound to the scheme, host and port of
+``VAULT_ADDR`` (urllib3 refuses any other host on it), every request is sent with redirects and
+urllib3's retries off, at most the endpoint's `Endpoint.limit` of a reply is read (64 KiB; 1 MiB
+for ``sys/mounts``), and what came off the wire goes to `injector.vault.replies.classify`: the
+reply table is decided there, retries and re-logins in `injector.vault.session`. The TLS context
+comes from `injector.vault.tls`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import ssl
 import time
 import warnings
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import urllib3
@@ -28,23 +28,22 @@ import urllib3.exceptions
 from injector.errors import VaultError
 from injector.redact import Redactor
 from injector.settings.model import VaultSettings
-from injector.vault.replies import Answer, Wire, classify
-from injector.vault.schemas import Endpoint
+from injector.vault.endpoints import Endpoint
+from injector.vault.replies import Reply, classify
 from injector.vault.tls import FATAL_TLS_ERRORS, build_ssl_context, describe_error
+from injector.vault.wire import Wire
 from vsi_common import names
 
 log = logging.getLogger("injector.vault")
 
-MAX_ANSWER: Final = 64 * 1024
-"""Most bytes read of one answer: Vault's answers to the injector are a few hundred bytes."""
-MAX_LISTING: Final = 1024 * 1024
-"""Most bytes read of a ``sys/mounts`` listing (one entry per mount)."""
 CONNECT_TIMEOUT: Final = 5.0
 """Longest TCP+TLS connect per attempt, in seconds (never beyond the deadline)."""
 READ_TIMEOUT: Final = 15.0
 """Longest wait for each read of an answer, in seconds (never beyond the deadline)."""
 USER_AGENT: Final = "vsi-injector"
 """The User-Agent of every request."""
+
+T = TypeVar("T")
 
 _SAFE_PATH: Final = re.compile(r"^[A-Za-z0-9._@+=:/-]+$")
 
@@ -134,21 +133,19 @@ class Transport:
 
     def send(
         self,
-        endpoint: Endpoint,
-        method: str,
+        endpoint: Endpoint[T, Any],
         path: str,
         *,
         token: str | None,
         body: dict[str, Any] | None,
         timeout: float,
-    ) -> Answer:
-        """One attempt: the classified answer; raises `Failure` when no answer came back."""
+    ) -> Reply[T]:
+        """One attempt: the classified reply; raises `Failure` when no reply came back."""
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        limit = MAX_LISTING if endpoint is Endpoint.MOUNTS else MAX_ANSWER
         answered = False
         try:
             response = self._pool.urlopen(
-                method,
+                endpoint.method,
                 self.url_path(path),
                 body=data,
                 headers=self._headers(token, json_body=data is not None),
@@ -163,7 +160,7 @@ class Transport:
             )
             answered = True
             try:
-                wire = _read_bounded(response, limit)
+                wire = _read_bounded(response, endpoint.limit)
             finally:
                 response.release_conn()
         except urllib3.exceptions.HTTPError as exc:
