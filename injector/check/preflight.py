@@ -113,7 +113,7 @@ def _preflight(
             found.extend(states[-1].checks)
         if store.version == 2:
             found.append(_cas(settings, store, states))
-        found.extend(_output(settings.output_dir, states))
+        found.extend(key_file_checks(settings.output_dir, states))
     finally:
         session.close()
 
@@ -328,7 +328,7 @@ def _cas(settings: Settings, store: KvStore, states: Sequence[KeyState]) -> Chec
     )
 
 
-def _output(directory: Path | None, states: Sequence[KeyState]) -> list[Check]:
+def key_file_checks(directory: Path | None, states: Sequence[KeyState]) -> list[Check]:
     """``output-dir`` and ``key-file:*`` (only with --output-dir): could the files be written?"""
     if directory is None:
         return []
