@@ -43,6 +43,19 @@ PROG: Final = "vsi-injector"
 log = logging.getLogger("injector.cli")
 
 
+_VALUE_FLAGS: Final = (
+    ("--output-dir", "DIR", "key file directory", names.VSI_OUTPUT_DIR),
+    ("--namespace", "NS", "PVC namespace", names.VSI_NAMESPACE),
+    ("--seed-file", "F", "rook: key to migrate once", names.VSI_SEED_FILE),
+    ("--verify-luks", "PATH", "LUKS device the key must unlock", names.VSI_VERIFY_LUKS),
+    ("--deadline", "SECONDS", "whole-run deadline", names.VSI_DEADLINE),
+    ("--key-path-template", "TEMPLATE", "volume-keys secret path", names.VSI_KEY_PATH_TEMPLATE),
+    ("--file-owner", "UID[:GID]", "key file owner", names.VSI_FILE_OWNER),
+)
+"""The flags that take one value: flag, metavar, what it is, its ``VSI_*`` variable (in --help
+order)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises a one-line SettingsError instead of printing usage and exiting."""
 
@@ -63,29 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PVC",
         help=f"PVC name, repeatable (env {names.VSI_VOLUMES}, comma-separated)",
     )
-    p.add_argument(
-        "--output-dir", metavar="DIR", help=f"key file directory (env {names.VSI_OUTPUT_DIR})"
-    )
-    p.add_argument("--namespace", metavar="NS", help=f"PVC namespace (env {names.VSI_NAMESPACE})")
-    p.add_argument(
-        "--seed-file", metavar="F", help=f"rook: key to migrate once (env {names.VSI_SEED_FILE})"
-    )
-    p.add_argument(
-        "--verify-luks",
-        metavar="PATH",
-        help=f"LUKS device the key must unlock (env {names.VSI_VERIFY_LUKS})",
-    )
-    p.add_argument(
-        "--deadline", metavar="SECONDS", help=f"whole-run deadline (env {names.VSI_DEADLINE})"
-    )
-    p.add_argument(
-        "--key-path-template",
-        metavar="TEMPLATE",
-        help=f"volume-keys secret path (env {names.VSI_KEY_PATH_TEMPLATE})",
-    )
-    p.add_argument(
-        "--file-owner", metavar="UID[:GID]", help=f"key file owner (env {names.VSI_FILE_OWNER})"
-    )
+    for flag, metavar, what, env in _VALUE_FLAGS:
+        p.add_argument(flag, metavar=metavar, help=f"{what} (env {env})")
     p.add_argument(
         "--group-readable",
         action="store_const",
@@ -133,16 +125,6 @@ def parse_command(
         Flags(**values), env, check=check, service_account_dir=service_account_dir
     )
     return Command(settings, check, output or "table")
-
-
-def parse(
-    argv: Sequence[str] | None,
-    env: Mapping[str, str],
-    *,
-    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
-) -> Settings:
-    """Flags and environment into validated `Settings`; raises `SettingsError` (one line)."""
-    return parse_command(argv, env, service_account_dir=service_account_dir).settings
 
 
 def _file_names(settings: Settings) -> list[str]:

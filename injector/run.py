@@ -1,11 +1,11 @@
 """One run of the injector: resolve the key paths, get or create every key, write the files.
 
 `injector.cli` calls `run` with valid `Settings` and maps what it raises to exit codes. The I/O
-shells are imported here, inside the functions that need them: the Vault session (hvac, requests)
-once a run starts, `injector.keys.kube` (kubernetes_asyncio) only for key path templates that need
-the bound PV, `injector.keys.luks` only with ``--verify-luks``. Importing this module stays cheap,
-so a settings error never pays for a client library (tests/unit/injector/test_cli.py and
-test_run.py).
+shells are imported here, inside the functions that need them: the Vault client
+(`injector.vault`, with urllib3) once a run starts, `injector.keys.kube` (kubernetes_asyncio) only
+for key path templates that need the bound PV, `injector.keys.luks` only with ``--verify-luks``.
+Importing this module stays cheap, so a settings error never pays for a client library
+(tests/unit/injector/test_cli.py and test_run.py).
 """
 
 from __future__ import annotations

@@ -14,20 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Generic, Never, TypeVar
 
 from injector.vault import schemas
-from injector.vault.schemas import (
-    Capabilities,
-    Kv1Secret,
-    Kv1Written,
-    Kv2Config,
-    Kv2Created,
-    Kv2Metadata,
-    Kv2Secret,
-    Login,
-    Mount,
-    Mounts,
-    Schema,
-    TokenInfo,
-)
+from injector.vault.schemas import Schema
 
 T = TypeVar("T", covariant=True)
 R = TypeVar("R", covariant=True)
@@ -91,32 +78,32 @@ class Endpoint(Generic[T, R]):
     """Most bytes of a reply read."""
 
 
-LOGIN: Final[Endpoint[Login, Never]] = Endpoint(
+LOGIN: Final[Endpoint[schemas.Login, Never]] = Endpoint(
     "login", "`POST auth/<mount>/login`", "POST", schemas.LOGIN
 )
-TOKEN_LOOKUP: Final[Endpoint[TokenInfo, Denied]] = Endpoint(
+TOKEN_LOOKUP: Final[Endpoint[schemas.TokenInfo, Denied]] = Endpoint(
     "token lookup", "`GET auth/token/lookup-self`", "GET", schemas.TOKEN_INFO, (Denied,)
 )
-CAPABILITIES: Final[Endpoint[Capabilities, Never]] = Endpoint(
+CAPABILITIES: Final[Endpoint[schemas.Capabilities, Never]] = Endpoint(
     "capabilities", "`POST sys/capabilities-self`", "POST", schemas.CAPABILITIES
 )
-MOUNT: Final[Endpoint[Mount, NotFound | Denied]] = Endpoint(
+MOUNT: Final[Endpoint[schemas.Mount, NotFound | Denied]] = Endpoint(
     "mount lookup",
     "`GET sys/internal/ui/mounts/<mount>/<path>`",
     "GET",
     schemas.MOUNT,
     (NotFound, Denied),
 )
-MOUNTS: Final[Endpoint[Mounts, Denied]] = Endpoint(
+MOUNTS: Final[Endpoint[schemas.Mounts, Denied]] = Endpoint(
     "mount list", "`GET sys/mounts`", "GET", schemas.MOUNTS, (Denied,), limit=MAX_LISTING
 )
-KV1_READ: Final[Endpoint[Kv1Secret, NotFound]] = Endpoint(
+KV1_READ: Final[Endpoint[schemas.Kv1Secret, NotFound]] = Endpoint(
     "KV v1 read", "`GET <mount>/<path>`", "GET", schemas.KV1_SECRET, (NotFound,)
 )
-KV1_WRITE: Final[Endpoint[Kv1Written, Denied]] = Endpoint(
+KV1_WRITE: Final[Endpoint[schemas.Kv1Written, Denied]] = Endpoint(
     "KV v1 write", "`POST <mount>/<path>`", "POST", schemas.KV1_WRITTEN, (Denied,)
 )
-KV2_READ: Final[Endpoint[Kv2Secret, NotFound]] = Endpoint(
+KV2_READ: Final[Endpoint[schemas.Kv2Secret, NotFound]] = Endpoint(
     "KV v2 read",
     "`GET <mount>/data/<path>`",
     "GET",
@@ -124,17 +111,17 @@ KV2_READ: Final[Endpoint[Kv2Secret, NotFound]] = Endpoint(
     (NotFound,),
     gone=schemas.KV2_GONE,
 )
-KV2_CREATE: Final[Endpoint[Kv2Created, Conflict | Denied]] = Endpoint(
+KV2_CREATE: Final[Endpoint[schemas.Kv2Created, Conflict | Denied]] = Endpoint(
     "KV v2 create",
     "`POST <mount>/data/<path>` with `cas=0`",
     "POST",
     schemas.KV2_CREATED,
     (Conflict, Denied),
 )
-KV2_METADATA: Final[Endpoint[Kv2Metadata, NotFound]] = Endpoint(
+KV2_METADATA: Final[Endpoint[schemas.Kv2Metadata, NotFound]] = Endpoint(
     "KV v2 metadata", "`GET <mount>/metadata/<path>`", "GET", schemas.KV2_METADATA, (NotFound,)
 )
-KV2_CONFIG: Final[Endpoint[Kv2Config, Denied]] = Endpoint(
+KV2_CONFIG: Final[Endpoint[schemas.Kv2Config, Denied]] = Endpoint(
     "KV v2 config", "`GET <mount>/config` (`--check` only)", "GET", schemas.KV2_CONFIG, (Denied,)
 )
 
