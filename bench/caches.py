@@ -120,7 +120,7 @@ class CacheBench:
     async def _measure(self, url: str) -> None:
         from kubernetes_asyncio.client import ApiClient, Configuration
 
-        from tests.kubeapi import TOKEN
+        from doubles.kubeapi import TOKEN
         from webhook.server.caches import KubeCaches
 
         configuration = Configuration(host=url)
@@ -167,7 +167,7 @@ class CacheBench:
         )
 
     def _webhook_rss(self, url: str) -> None:
-        from tests.kubeapi import kubeconfig_for
+        from doubles.kubeapi import kubeconfig_for
 
         kubeconfig = self.workdir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_for(url))

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from tests.kubeapi import KubeApi, serve_kubeapi
+from doubles.kubeapi import KubeApi, serve_kubeapi
 
 ENABLED_LABEL: Final = "vault-storage-injector.io/enabled"
 SECRET_NAME: Final = "px-vault"

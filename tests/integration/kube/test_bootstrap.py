@@ -19,6 +19,7 @@ from certs.bootstrap import bootstrap
 from certs.errors import CertsError
 from certs.pki import key_matches, load_ec_key, san_names, signed_by
 from certs.plan import BootstrapSettings, make_settings, secret_data
+from doubles.kubeapi import TOKEN, RunningKubeApi
 from tests.integration.kube.conftest import (
     NAMESPACE,
     SECRET,
@@ -26,7 +27,6 @@ from tests.integration.kube.conftest import (
     WEBHOOK_CONFIG,
     webhook_configuration,
 )
-from tests.kubeapi import TOKEN, RunningKubeApi
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
