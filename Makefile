@@ -88,7 +88,7 @@ test-pythons: $(STAMP)
 	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-LINTED := webhook injector certs vsi_common tests bench demo tools
+LINTED := webhook injector certs vsi_common tests doubles bench demo tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

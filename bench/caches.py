@@ -135,7 +135,7 @@ class CacheBench:
     async def _measure(self, url: str) -> None:
         from kubernetes_asyncio.client import ApiClient, Configuration
 
-        from tests.kubeapi import TOKEN
+        from doubles.kubeapi import TOKEN
         from webhook.core.profiles import default_config
         from webhook.server.caches import CONNECTIONS, KubeCaches
 
@@ -209,7 +209,7 @@ class CacheBench:
         )
 
     def _webhook_rss(self, url: str) -> None:
-        from tests.kubeapi import kubeconfig_for
+        from doubles.kubeapi import kubeconfig_for
 
         kubeconfig = self.workdir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_for(url))

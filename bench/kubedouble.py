@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from tests.kubeapi import KubeApi
+from doubles.kubeapi import KubeApi
 
 ENABLED_LABEL: Final = "vault-storage-injector.io/enabled"
 SECRET_NAME: Final = "px-vault"

@@ -2,12 +2,12 @@
 
 Exit codes: 0 every key file written; 2 bad settings (found before any network call); 1 anything
 else (Vault, Kubernetes, LUKS or file failures, or the deadline), after removing every key file of
-this run. ``--check`` (`injector.preflight`) prints a report instead, creating and writing nothing,
-and exits 0 when a run would succeed, 1 when it would fail, 2 for bad settings as a run does. The
-user sees one line; no traceback, no secret. A watchdog ends a run that outlives its deadline (a
-server trickling bytes defeats per-read timeouts) the same way. urllib3 and kubernetes_asyncio are
-imported only after the settings are valid (`injector.run` and `injector.preflight` load them), and
-kubernetes_asyncio only for templates that need the PV.
+this run. ``--check`` (`injector.check.preflight`) prints a report instead, creating and writing
+nothing, and exits 0 when a run would succeed, 1 when it would fail, 2 for bad settings as a run
+does. The user sees one line; no traceback, no secret. A watchdog ends a run that outlives its
+deadline (a server trickling bytes defeats per-read timeouts) the same way. urllib3 and
+kubernetes_asyncio are imported only after the settings are valid (`injector.run` and
+`injector.check.preflight` load them), and kubernetes_asyncio only for templates that need the PV.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from injector import layouts
-from injector.config import Flags, build_settings
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, KeyFileConflict, SettingsError
-from injector.model import SERVICE_ACCOUNT_DIR, Settings
 from injector.redact import Redactor
 from injector.run import run
+from injector.settings.flags import Flags, build_settings
+from injector.settings.model import SERVICE_ACCOUNT_DIR, Settings
 from vsi_common import logs, names, report
 from vsi_common.logs import LOG_FORMATS, fields
 
@@ -41,6 +41,19 @@ PROG: Final = "vsi-injector"
 """Program name in error lines."""
 
 log = logging.getLogger("injector.cli")
+
+
+_VALUE_FLAGS: Final = (
+    ("--output-dir", "DIR", "key file directory", names.VSI_OUTPUT_DIR),
+    ("--namespace", "NS", "PVC namespace", names.VSI_NAMESPACE),
+    ("--seed-file", "F", "rook: key to migrate once", names.VSI_SEED_FILE),
+    ("--verify-luks", "PATH", "LUKS device the key must unlock", names.VSI_VERIFY_LUKS),
+    ("--deadline", "SECONDS", "whole-run deadline", names.VSI_DEADLINE),
+    ("--key-path-template", "TEMPLATE", "volume-keys secret path", names.VSI_KEY_PATH_TEMPLATE),
+    ("--file-owner", "UID[:GID]", "key file owner", names.VSI_FILE_OWNER),
+)
+"""The flags that take one value: flag, metavar, what it is, its ``VSI_*`` variable (in --help
+order)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,29 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PVC",
         help=f"PVC name, repeatable (env {names.VSI_VOLUMES}, comma-separated)",
     )
-    p.add_argument(
-        "--output-dir", metavar="DIR", help=f"key file directory (env {names.VSI_OUTPUT_DIR})"
-    )
-    p.add_argument("--namespace", metavar="NS", help=f"PVC namespace (env {names.VSI_NAMESPACE})")
-    p.add_argument(
-        "--seed-file", metavar="F", help=f"rook: key to migrate once (env {names.VSI_SEED_FILE})"
-    )
-    p.add_argument(
-        "--verify-luks",
-        metavar="PATH",
-        help=f"LUKS device the key must unlock (env {names.VSI_VERIFY_LUKS})",
-    )
-    p.add_argument(
-        "--deadline", metavar="SECONDS", help=f"whole-run deadline (env {names.VSI_DEADLINE})"
-    )
-    p.add_argument(
-        "--key-path-template",
-        metavar="TEMPLATE",
-        help=f"volume-keys secret path (env {names.VSI_KEY_PATH_TEMPLATE})",
-    )
-    p.add_argument(
-        "--file-owner", metavar="UID[:GID]", help=f"key file owner (env {names.VSI_FILE_OWNER})"
-    )
+    for flag, metavar, what, env in _VALUE_FLAGS:
+        p.add_argument(flag, metavar=metavar, help=f"{what} (env {env})")
     p.add_argument(
         "--group-readable",
         action="store_const",
@@ -135,16 +127,6 @@ def parse_command(
     return Command(settings, check, output or "table")
 
 
-def parse(
-    argv: Sequence[str] | None,
-    env: Mapping[str, str],
-    *,
-    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
-) -> Settings:
-    """Flags and environment into validated `Settings`; raises `SettingsError` (one line)."""
-    return parse_command(argv, env, service_account_dir=service_account_dir).settings
-
-
 def _file_names(settings: Settings) -> list[str]:
     if settings.layout == layouts.ROOK:
         return [layouts.ROOK_KEY_FILE]
@@ -162,13 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("text" if settings.log_format == "text" else "json")
     if command.check:
         return _check(settings, command.output)
-    assert settings.output_dir is not None  # required for a run (injector.config)
+    assert settings.output_dir is not None  # required for a run (injector.settings.flags)
     return _run(settings, settings.output_dir)
 
 
 def _run(settings: Settings, directory: Path) -> int:
     """One run under the watchdog; every failure removes this run's key files."""
-    from injector import output  # imported before the watchdog can need it
+    from injector.keys import output  # imported before the watchdog can need it
 
     deadline = Deadline(settings.deadline)
     redactor = Redactor(settings.seed)  # the session adds tokens, credentials and keys
@@ -199,7 +181,7 @@ def _check(settings: Settings, output_format: str) -> int:
 
     Nothing is created in Vault and no file is written; the watchdog only reports.
     """
-    from injector import preflight
+    from injector.check import preflight
 
     deadline = Deadline(settings.deadline)
     redactor = Redactor(settings.seed)

@@ -16,6 +16,10 @@ class VaultError(InjectorError):
     """Vault refused, failed or could not be reached within the deadline."""
 
 
+class VaultDenied(VaultError):
+    """Vault's own 401 or 403 to a request that takes no denial as an answer (token or policy)."""
+
+
 class KeyFailure(InjectorError):
     """A key cannot be used safely: missing for the rook layout, deleted, malformed or changed."""
 

@@ -30,6 +30,7 @@ import kmock
 import pytest
 
 from demo.openbao import TLS_SERVER_NAME, OpenBao
+from doubles.tokenreview import TokenReviewer
 from tests.integration.contract.kubelet import (
     SERVICE_ACCOUNT_DIR,
     Node,
@@ -46,7 +47,6 @@ from tests.integration.contract.test_webhook_to_injector import (
     snapshot_keys,
 )
 from tests.integration.manifests.test_vault_setup import PORTWORX_SETUP, setup
-from tests.tokenreview import TokenReviewer
 from webhook.core import constants as c
 
 pytestmark = pytest.mark.kmock(cls=kmock.RawHandler)

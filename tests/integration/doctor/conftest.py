@@ -32,9 +32,9 @@ import pytest
 from certs.bootstrap import run as bootstrap
 from certs.plan import make_settings
 from demo.openbao import OpenBao
+from doubles.kubeapi import RESOURCES, TOKEN, KubeApi, serve_kubeapi
 from tests.integration.injector.check_support import leak_forms
 from tests.integration.manifests.conftest import MANIFESTS, kustomize
-from tests.kubeapi import RESOURCES, TOKEN, KubeApi, serve_kubeapi
 from tests.reports import ChecksByName
 from webhook.core.config import parse_config
 from webhook.core.model import AdmissionContext

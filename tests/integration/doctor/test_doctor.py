@@ -19,6 +19,7 @@ import pytest
 
 from certs import pki
 from demo.openbao import free_port
+from doubles.kubeapi import TOKEN_REVIEWS, TOKEN_SUBRESOURCE, kubeconfig_for, serve_kubeapi
 from tests.integration.doctor.conftest import (
     OSD_SA,
     PX_NS,
@@ -29,7 +30,6 @@ from tests.integration.doctor.conftest import (
     Install,
     run_doctor,
 )
-from tests.kubeapi import TOKEN_REVIEWS, TOKEN_SUBRESOURCE, kubeconfig_for, serve_kubeapi
 
 ROTATE = "create job --from=cronjob/vault-storage-injector-certs-rotate"
 TLS_SECRET = "vault-storage-injector-tls"

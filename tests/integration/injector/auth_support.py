@@ -12,8 +12,8 @@ import hvac
 import kmock
 
 from demo.openbao import OpenBao
+from doubles.tokenreview import review_answer, service_account_jwt
 from tests.integration.injector.conftest import unique
-from tests.tokenreview import review_answer, service_account_jwt
 
 SERVICE_ACCOUNT = ("storage", "osd-injector")
 SA_UID = "0b5b6f1e-5a37-4c55-9d0f-3f1b2b9d6c11"

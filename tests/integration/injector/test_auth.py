@@ -8,9 +8,10 @@ import hvac
 import kmock
 
 from demo.openbao import OpenBao
-from injector.env import parse_vault
-from injector.replies import Endpoint, Kv2Secret
-from injector.vault import Deadline, VaultSession
+from injector.settings.vault_env import parse_vault
+from injector.vault.endpoints import KV2_READ
+from injector.vault.schemas import Kv2Secret
+from injector.vault.session import Deadline, VaultSession
 from tests.integration.injector.auth_support import (
     FAKE_JWT,
     TOKEN_REVIEWS,
@@ -82,10 +83,10 @@ def test_session_logs_in_again_once_when_its_token_is_revoked_mid_run(
     first_token = session.token
     root_client.auth.token.revoke(first_token)
 
-    answer = session.call(Endpoint.KV2_READ, "GET", f"{mount}/data/probe", what="reading probe")
+    secret = session.call(KV2_READ, f"{mount}/data/probe", what="reading probe")
 
-    assert isinstance(answer.value, Kv2Secret)
-    assert answer.value.data == {"v": "1"}
+    assert isinstance(secret, Kv2Secret)
+    assert secret.data == {"v": "1"}
     assert session.token not in (None, first_token)
     session.close()
 

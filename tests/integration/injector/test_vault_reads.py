@@ -1,7 +1,8 @@
 """Reads a preflight check shares with a run, against the real OpenBao: one transport, one table.
 
 Token lookup, capabilities on several paths, the mount serving a path, a KV v2 secret with its
-version and its metadata: each returns the promised fields, or None when Vault says there is none.
+version and its metadata: each returns the promised fields, or `NotFound` when Vault says there is
+none.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import hvac
 
 from demo.openbao import OpenBao
 from injector.deadline import Deadline
-from injector.env import parse_vault
-from injector.keys import KvStore
-from injector.replies import Kv2Secret
-from injector.vault import VaultSession
+from injector.settings.vault_env import parse_vault
+from injector.vault.endpoints import NotFound
+from injector.vault.kv import KvStore
+from injector.vault.schemas import Kv2Metadata, Kv2Secret
+from injector.vault.session import VaultSession
 from tests.integration.injector.conftest import READ_CREATE_V2, token_with_policy
 
 
@@ -57,20 +59,17 @@ def test_kv2_entry_and_metadata_carry_versions_and_deletion_state(
     root_client.secrets.kv.v2.create_or_update_secret("k", {"key": "one"}, mount_point=kv2)
     root_client.secrets.kv.v2.create_or_update_secret("k", {"key": "two"}, mount_point=kv2)
     root_client.secrets.kv.v2.delete_latest_version_of_secret("k", mount_point=kv2)
+    root_client.secrets.kv.v2.update_metadata("k", cas_required=True, mount_point=kv2)
     session = _session(openbao, openbao.root_token)
     store = KvStore(session, kv2, 2)
     try:
-        entry = store.read_entry("k")
-        metadata = store.read_metadata("k")
-        absent = (store.read_entry("absent"), store.read_metadata("absent"))
+        entry = store.read("k")
+        metadata = store.metadata("k")
+        absent = (store.read("absent"), store.metadata("absent"))
     finally:
         session.close()
 
     assert isinstance(entry, Kv2Secret)
     assert (entry.version, entry.live, bool(entry.deletion_time)) == (2, False, True)
-    assert metadata is not None
-    assert metadata.current_version == 2
-    assert sorted(metadata.versions) == [1, 2]
-    assert metadata.versions[2].deletion_time
-    assert not metadata.versions[1].deletion_time
-    assert absent == (None, None)
+    assert metadata == Kv2Metadata(cas_required=True)
+    assert all(isinstance(a, NotFound) for a in absent)

@@ -1,4 +1,4 @@
-"""Fixtures for the code that talks to Kubernetes: the API double (`tests.kubeapi`) on a loopback
+"""Fixtures for the code that talks to Kubernetes: the API double (`doubles.kubeapi`) on a loopback
 port and a kubernetes-asyncio client pointed at it over real HTTP."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from tests.kubeapi import TOKEN, RunningKubeApi, serve_kubeapi
+from doubles.kubeapi import TOKEN, RunningKubeApi, serve_kubeapi
 from webhook.server.watch import Backoff
 
 WEBHOOK_CONFIG = "vault-storage-injector"

@@ -21,6 +21,7 @@ from certs.bootstrap import bootstrap
 from certs.errors import CertsError
 from certs.pki import key_matches, load_ec_key, san_names, signed_by
 from certs.plan import BootstrapSettings, make_settings, secret_data
+from doubles.kubeapi import TOKEN, RunningKubeApi
 from tests.integration.kube.conftest import (
     CA_SECRET,
     NAMESPACE,
@@ -31,7 +32,7 @@ from tests.integration.kube.conftest import (
     webhook_configuration,
 )
 from tests.integration.manifests.conftest import MANIFESTS, kustomize
-from tests.kubeapi import TOKEN, RunningKubeApi
+from doubles.kubeapi import TOKEN, RunningKubeApi
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 

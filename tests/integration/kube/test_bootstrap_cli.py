@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from certs.cli import main
+from doubles.kubeapi import RunningKubeApi, kubeconfig_for
 from tests.integration.kube.conftest import (
     CA_SECRET,
     NAMESPACE,
@@ -25,7 +26,6 @@ from tests.integration.kube.conftest import (
     shipped_secret,
     webhook_configuration,
 )
-from tests.kubeapi import RunningKubeApi, kubeconfig_for
 
 DEADLINE = 60.0
 """Upper bound for one CLI run; only reached if the command hangs."""

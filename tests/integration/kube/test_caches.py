@@ -20,6 +20,7 @@ from types import MappingProxyType
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from doubles.kubeapi import RunningKubeApi
 from tests.integration.kube.conftest import (
     ENABLED,
     FAST,
@@ -30,7 +31,6 @@ from tests.integration.kube.conftest import (
     namespace,
     secret,
 )
-from tests.kubeapi import RunningKubeApi
 from vsi_common.logs import FIELDS_ATTR
 from webhook.core.model import ClusterView, SecretInfo
 from webhook.server.caches import KubeCaches, KubeUnavailable, kubernetes_configured

@@ -16,7 +16,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from tests.integration.kube.conftest import FAST, WEBHOOK_NS, eventually, secret
-from tests.kubeapi import RunningKubeApi
+from doubles.kubeapi import RunningKubeApi
 from vsi_common import kube
 from webhook.core.config import parse_config
 from webhook.core.model import SecretInfo

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from kubernetes_asyncio.client import ApiClient
 
+from doubles.kubeapi import RunningKubeApi
 from tests.integration.kube.conftest import (
     FAST,
     WEBHOOK_NS,
@@ -13,7 +14,6 @@ from tests.integration.kube.conftest import (
     namespace,
     secret,
 )
-from tests.kubeapi import RunningKubeApi
 from webhook.core.model import SecretInfo
 from webhook.server.caches import KubeCaches
 

@@ -13,6 +13,7 @@ import kmock
 import pytest
 
 from demo.openbao import OpenBao
+from doubles.tokenreview import ISSUER, TokenReviewer, reviewers
 from tests.integration.manifests.conftest import MANIFESTS, WEBHOOK_NAMESPACE, Obj, find, kustomize
 from tests.integration.manifests.test_vault_setup import (
     ROOK_SETUP,
@@ -22,7 +23,6 @@ from tests.integration.manifests.test_vault_setup import (
     rooks_key,
     setup,
 )
-from tests.tokenreview import ISSUER, TokenReviewer, reviewers
 
 pytestmark = pytest.mark.kmock(cls=kmock.RawHandler)
 NAME = "vault-storage-injector-token-reviewer"

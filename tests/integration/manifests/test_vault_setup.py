@@ -23,6 +23,7 @@ import kmock
 import pytest
 
 from demo.openbao import OpenBao, bao_binary
+from doubles.tokenreview import TokenReviewer
 from tests.integration.injector.conftest import (
     Result,
     run_injector,
@@ -30,7 +31,6 @@ from tests.integration.injector.conftest import (
     start_injector,
 )
 from tests.integration.manifests.conftest import MANIFESTS
-from tests.tokenreview import TokenReviewer
 
 ROOK_SETUP = MANIFESTS / "examples/rook/vault/setup.sh"
 PORTWORX_SETUP = MANIFESTS / "examples/portworx/vault/setup.sh"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from injector import cli
-from injector.cli import parse
+from injector.cli import parse_command
 from injector.errors import SettingsError
 from tests.unit.injector.support import NO_SA, base_env
 from vsi_common import names
@@ -20,7 +20,7 @@ from vsi_common import names
 def test_flags_override_environment(tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    settings = parse(
+    settings = parse_command(
         [
             "--volume",
             "x",
@@ -35,7 +35,7 @@ def test_flags_override_environment(tmp_path: Path) -> None:
         ],
         base_env(tmp_path, VSI_DEADLINE="9"),
         service_account_dir=NO_SA,
-    )
+    ).settings
 
     assert settings.volumes == ("x", "y", "z")
     assert settings.output_dir == other
@@ -90,7 +90,7 @@ def test_a_path_too_long_to_look_at_exits_2_naming_the_setting(
 
 def test_bad_flag_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="argument --layout: invalid choice"):
-        parse(["--layout", "lvm"], base_env(tmp_path), service_account_dir=NO_SA)
+        parse_command(["--layout", "lvm"], base_env(tmp_path), service_account_dir=NO_SA)
 
 
 def test_main_returns_2_and_prints_one_line_without_touching_the_network(
@@ -194,7 +194,7 @@ def test_a_check_with_bad_settings_imports_no_network_library() -> None:
         "import sys\n"
         "from injector import cli\n"
         "code = cli.main(['--check', '--layout', 'rook'])\n"
-        "libs = ('urllib3', 'kubernetes_asyncio', 'cryptography', 'injector.preflight')\n"
+        "libs = ('urllib3', 'kubernetes_asyncio', 'cryptography', 'injector.check.preflight')\n"
         "loaded = [m for m in libs if m in sys.modules]\n"
         "print(code, loaded)\n"
     )

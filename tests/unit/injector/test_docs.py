@@ -1,15 +1,18 @@
-"""docs/injector.md documents every environment name, flag and the answer table the code applies."""
+"""docs/injector.md documents every environment name, flag and the reply table the code applies."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from injector import layouts, redact, transport
-from injector.answers import MAX_ERRORS, RULES, TRANSIENT_STATUSES, Outcome
+import pytest
+
+from injector import layouts, redact
+from injector.check.preflight import CHECK_NAMES
 from injector.cli import build_parser
-from injector.preflight import CHECK_NAMES
-from injector.replies import PROMISES
+from injector.vault.endpoints import ENDPOINTS, MAX_LISTING, MAX_REPLY
+from injector.vault.replies import MAX_ERRORS, TABLE, TRANSIENT_STATUSES, Outcome, Row
 from vsi_common import names
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "injector.md"
@@ -47,24 +50,44 @@ def _section(text: str, title: str) -> str:
     return text[start : end if end != -1 else len(text)]
 
 
-def test_docs_list_the_answer_table_as_the_code_applies_it() -> None:
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+
+
+def endpoint_table() -> str:
+    """The endpoints table of docs/injector.md, rendered from `ENDPOINTS`."""
+    rows = [[e.name, e.request, e.schema.fields] for e in ENDPOINTS]
+    return _table(["endpoint", "request", "a success carries"], rows)
+
+
+def _row(row: Row) -> list[str]:
+    covered = (
+        "any"
+        if row.endpoints is None
+        else ", ".join(e.name for e in ENDPOINTS if e in row.endpoints)
+    )
+    errors = "`" + row.errors.pattern.replace("|", "\\|") + "`" if row.errors is not None else ""
+    return [row.statuses.label, covered, row.body.value, errors, f"`{row.outcome.value}`", row.note]
+
+
+def reply_table() -> str:
+    """The reply table of docs/injector.md, rendered from `TABLE`, in the order it applies."""
+    header = ["status", "endpoint", "body", "Vault's errors match", "outcome", "note"]
+    return _table(header, [_row(row) for row in TABLE])
+
+
+@pytest.mark.parametrize("render", [endpoint_table, reply_table])
+def test_docs_show_the_tables_the_classifier_executes(render: Callable[[], str]) -> None:
+    """The tables in the doc are the data itself: rendered from it here, found whole there."""
     section = _section(DOCS.read_text(), "What the injector trusts")
-    rows = [f"| {rule.answer} | `{rule.outcome.value}` |" for rule in RULES]
 
-    positions = [section.find(row) for row in rows]
-
-    assert -1 not in positions, [r for r, p in zip(rows, positions, strict=True) if p == -1]
-    assert positions == sorted(positions)  # in the order classify applies them
+    assert render() in section, "paste this table into docs/injector.md:\n" + render()
 
 
-def test_docs_name_every_endpoint_promise_and_every_outcome() -> None:
+def test_docs_name_every_outcome() -> None:
     section = _section(DOCS.read_text(), "What the injector trusts")
 
-    for endpoint, promise in PROMISES.items():
-        row = next(
-            line for line in section.splitlines() if line.startswith(f"| {endpoint.value} |")
-        )
-        assert row.endswith(f"| {promise.fields} |"), row
     for outcome in Outcome:
         assert f"| `{outcome.value}` |" in section
 
@@ -74,8 +97,8 @@ def test_docs_state_the_limits_the_code_uses() -> None:
     section = " ".join(_section(DOCS.read_text(), "What the injector trusts").split())
 
     assert ", ".join(str(s) for s in sorted(TRANSIENT_STATUSES)) in text
-    assert f"{transport.MAX_ANSWER // 1024} KiB of an answer" in section
-    assert f"{transport.MAX_LISTING // (1024 * 1024)} MiB for the `sys/mounts`" in section
+    assert f"{MAX_REPLY // 1024} KiB of an answer" in section
+    assert f"{MAX_LISTING // (1024 * 1024)} MiB for the `sys/mounts`" in section
     assert f"each at most {redact.MAX_QUOTED} characters" in section
     assert f"{redact.MIN_FRAGMENT} or more characters of one" in section
     assert f"at most {['zero', 'one', 'two', 'three'][MAX_ERRORS]}" in section

@@ -12,30 +12,19 @@ from typing import Any
 
 import pytest
 
-from injector import vault
-from injector.answers import Answer, Outcome
 from injector.deadline import Deadline
-from injector.errors import VaultError
-from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
+from injector.errors import VaultDenied, VaultError
 from injector.redact import REDACTED, Redactor
-from injector.replies import Endpoint, Kv2Secret, Login, TokenInfo
-from injector.transport import Failure
-from injector.vault import VaultSession
+from injector.settings.model import AppRoleAuth, KubernetesAuth
+from injector.vault import endpoints as ep
+from injector.vault import session as vault
+from injector.vault.replies import Outcome, Reply
+from injector.vault.schemas import Capabilities, Kv2Secret, Login, TokenInfo
+from injector.vault.session import VaultSession
+from injector.vault.transport import Failure
+from tests.unit.injector.vault_script import Script, scripted_session, vault_settings
 
-NO_TLS = TlsSettings(None, None, None, None, None, False)
 SECRET = Kv2Secret({"key": "k"}, 1, "", False, "t")
-
-
-def settings(auth: Any = None) -> VaultSettings:
-    return VaultSettings(
-        addr="http://127.0.0.1:1",
-        auth=auth or TokenAuth("s.static-token-value"),
-        auth_method="token" if auth is None else "approle",
-        backend_path="secret",
-        kv_version=2,
-        namespace=None,
-        tls=NO_TLS,
-    )
 
 
 class Clock:
@@ -51,47 +40,16 @@ class Clock:
         self.now += seconds
 
 
-class Script:
-    """A transport that plays answers in order and records what it was asked."""
-
-    def __init__(self, *answers: Answer | Failure) -> None:
-        self.answers = list(answers)
-        self.sent: list[tuple[Endpoint, str, str | None]] = []
-
-    def send(self, endpoint: Endpoint, method: str, path: str, **kw: Any) -> Answer:
-        self.sent.append((endpoint, path, kw["token"]))
-        item = self.answers.pop(0)
-        if isinstance(item, Failure):
-            raise item
-        return item
-
-    def close(self) -> None:
-        pass
+def ok(value: Any = SECRET) -> Reply[Any]:
+    return Reply(Outcome.OK, 200, value)
 
 
-def ok(endpoint: Endpoint = Endpoint.KV2_READ, value: Any = SECRET) -> Answer:
-    return Answer(endpoint, Outcome.OK, 200, value)
+def transient(retry_after: float | None = None) -> Reply[Any]:
+    return Reply(Outcome.TRANSIENT, 429, reason="Vault answered 429", retry_after=retry_after)
 
 
-def transient(retry_after: float | None = None) -> Answer:
-    return Answer(
-        Endpoint.KV2_READ,
-        Outcome.TRANSIENT,
-        429,
-        reason="Vault answered 429",
-        retry_after=retry_after,
-    )
-
-
-def denied(error: str = "permission denied", endpoint: Endpoint = Endpoint.KV2_READ) -> Answer:
-    return Answer(
-        endpoint,
-        Outcome.DENIED,
-        403,
-        reason=f"Vault answered 403: {error}",
-        errors=(error,),
-        from_vault=True,
-    )
+def denied(error: str = "permission denied") -> Reply[Any]:
+    return Reply(Outcome.DENIED, 403, reason=f"Vault answered 403: {error}", errors=(error,))
 
 
 @pytest.fixture
@@ -102,20 +60,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def session(clock: Clock, script: Script, seconds: float = 10, auth: Any = None) -> VaultSession:
-    s = VaultSession(settings(auth), Deadline(seconds, clock=clock))
-    s.transport = script  # type: ignore[assignment]  # a stand-in with the same send()
-    return s
+    return scripted_session(script, Deadline(seconds, clock=clock), auth)
 
 
-def read(s: VaultSession) -> Answer:
-    return s.call(Endpoint.KV2_READ, "GET", "secret/data/x", what="reading secret/data/x")
+def read(s: VaultSession) -> Kv2Secret:
+    found = s.call(ep.KV2_READ, "secret/data/x", what="reading secret/data/x")
+    assert isinstance(found, Kv2Secret)
+    return found
 
 
 def test_the_callers_redactor_is_used_even_while_it_knows_nothing() -> None:
     """The run's final error line is scrubbed with the caller's redactor: the session must feed
     that one (an empty redactor swapped for a new one left a raced key in the line)."""
     mine = Redactor()
-    s = VaultSession(settings(), Deadline(10), redactor=mine)
+    s = VaultSession(vault_settings(), Deadline(10), redactor=mine)
 
     assert s.redactor is mine
     assert mine.scrub("token s.static-token-value") == f"token {REDACTED}"
@@ -124,7 +82,7 @@ def test_the_callers_redactor_is_used_even_while_it_knows_nothing() -> None:
 def test_a_transient_answer_is_retried_with_backoff(clock: Clock) -> None:
     script = Script(transient(), Failure("unreachable: reset", transient=True), ok())
 
-    assert read(session(clock, script)).value == SECRET
+    assert read(session(clock, script)) == SECRET
     assert len(script.sent) == 3
     assert all(0 <= s <= 0.2 for s in clock.sleeps)
 
@@ -160,9 +118,9 @@ def test_transient_answers_are_retried_only_until_the_deadline(clock: Clock) -> 
 @pytest.mark.parametrize(
     "final",
     [
-        Answer(Endpoint.KV2_READ, Outcome.FATAL, 200, reason="answered 200 with HTML"),
-        Answer(Endpoint.KV2_READ, Outcome.FATAL, 307, reason="answered 307 redirecting"),
-        Answer(Endpoint.KV2_READ, Outcome.NOT_FOUND, 404, reason="Vault answered 404"),
+        Reply(Outcome.FATAL, 200, reason="answered 200 with HTML"),
+        Reply(Outcome.FATAL, 307, reason="answered 307 redirecting"),
+        Reply(Outcome.CONFLICT, 400, reason="Vault answered 400: check-and-set"),
         Failure("TLS error: certificate verify failed", transient=False),
     ],
 )
@@ -183,43 +141,37 @@ def test_a_policy_denial_is_reported_as_it_is_for_a_static_token(clock: Clock) -
 
 
 APPROLE = AppRoleAuth("role-id-value", "secret-id-value", "approle")
-LOGIN_OK = ok(Endpoint.LOGIN, Login("hvs.first-token-abcdefghijkl", (), None))
-RELOGIN_OK = ok(Endpoint.LOGIN, Login("hvs.second-token-abcdefghij", (), None))
+LOGIN_OK = ok(Login("hvs.first-token-abcdefghijkl"))
+RELOGIN_OK = ok(Login("hvs.second-token-abcdefghij"))
 
 
 def test_a_rejected_token_earns_exactly_one_more_login(clock: Clock) -> None:
     script = Script(
         LOGIN_OK,
         denied(),
-        denied(endpoint=Endpoint.TOKEN_LOOKUP),  # lookup-self refused: the token itself is bad
+        denied(),  # lookup-self refused: the token itself is bad
         RELOGIN_OK,
         ok(),
     )
     s = session(clock, script, auth=APPROLE)
     s.login()
 
-    assert read(s).value == SECRET
-    assert [e for e, _, _ in script.sent] == [
-        Endpoint.LOGIN,
-        Endpoint.KV2_READ,
-        Endpoint.TOKEN_LOOKUP,
-        Endpoint.LOGIN,
-        Endpoint.KV2_READ,
-    ]
-    assert script.sent[0][2] is None  # no token on a login
-    assert script.sent[-1][2] == "hvs.second-token-abcdefghij"
+    assert read(s) == SECRET
+    assert script.endpoints == ["login", "KV v2 read", "token lookup", "login", "KV v2 read"]
+    assert script.sent[0].token is None  # no token on a login
+    assert script.sent[-1].token == "hvs.second-token-abcdefghij"
 
 
 def test_a_denial_with_a_valid_token_spends_no_login(clock: Clock) -> None:
-    lookup = ok(Endpoint.TOKEN_LOOKUP, TokenInfo(("p",), 60))
+    lookup = ok(TokenInfo(("p",), 60))
     script = Script(LOGIN_OK, denied(), lookup)
     s = session(clock, script, auth=APPROLE)
     s.login()
 
-    with pytest.raises(VaultError, match="permission denied"):
+    with pytest.raises(VaultDenied, match="permission denied"):
         read(s)
 
-    assert [e for e, _, _ in script.sent].count(Endpoint.LOGIN) == 1
+    assert script.endpoints.count("login") == 1
 
 
 def test_the_login_token_and_the_credentials_join_the_redactor(clock: Clock) -> None:
@@ -241,8 +193,31 @@ def test_a_jwt_path_swapped_for_a_fifo_fails_at_once(clock: Clock, tmp_path: Pat
 
 
 def test_capabilities_of_one_path_accept_vaults_single_path_answer(clock: Clock) -> None:
-    from injector.replies import Capabilities
-
-    script = Script(ok(Endpoint.CAPABILITIES, Capabilities({"capabilities": frozenset({"read"})})))
+    script = Script(ok(Capabilities({"capabilities": frozenset({"read"})})))
 
     assert session(clock, script).capabilities(["kv/x"]) == {"kv/x": frozenset({"read"})}
+
+
+def test_a_refusal_the_endpoint_admits_is_returned_typed_not_raised(clock: Clock) -> None:
+    not_found = Reply[Any](Outcome.NOT_FOUND, 404, reason="Vault answered 404")
+    script = Script(not_found, denied())
+    s = session(clock, script)
+
+    assert s.call(ep.KV2_READ, "secret/data/x", what="reading") == ep.NotFound(
+        404, "Vault answered 404"
+    )
+    refused = s.call(ep.KV2_CREATE, "secret/data/x", what="creating", body={})
+    assert refused == ep.Denied(
+        403, "Vault answered 403: permission denied", ("permission denied",)
+    )
+    assert script.endpoints == ["KV v2 read", "KV v2 create"]  # no lookup-self, no re-login
+
+
+def test_a_denial_the_endpoint_does_not_admit_is_a_vault_denied_error(clock: Clock) -> None:
+    with pytest.raises(VaultDenied) as raised:
+        session(clock, Script(denied())).call(ep.CAPABILITIES, "sys/x", what="asking")
+
+    assert isinstance(raised.value, VaultError)
+    assert str(raised.value) == (
+        "asking: Vault answered 403: permission denied (the token's policy does not allow this)"
+    )

@@ -1,58 +1,33 @@
-"""What each Vault endpoint promises in a successful answer, and the values taken out of it.
+"""What each Vault endpoint's success carries, and the values taken out of it.
 
-A 2xx answer is believed only when it carries every field its endpoint promises (`PROMISES`): the
-token of a login, ``data.data`` and ``data.metadata.version`` of a KV v2 read, the new
-``data.version`` of a KV v2 create, and so on. Each `Promise` takes those fields out into a frozen
-value (`Login`, `Kv2Secret`, ...) or raises `BrokenPromise` naming what is missing; the answer
-table (`injector.answers`) turns a broken promise into a fatal answer. Pure: standard library only.
+A 2xx reply is believed only when it carries every field its endpoint promises: the token of a
+login, ``data.data`` and ``data.metadata.version`` of a KV v2 read, the new ``data.version`` of a
+KV v2 create, and so on. Each `Schema` names those fields (docs/injector.md lists them) and takes
+them out into a frozen value (`Login`, `Kv2Secret`, ...), or raises `BrokenPromise` naming what
+is missing; the reply table (`injector.vault.replies`) turns a broken promise into a fatal reply.
+A value keeps only the fields the injector reads; the others are checked, not kept. Pure:
+standard library only.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
+T = TypeVar("T")
 
-class Endpoint(enum.Enum):
-    """The kinds of request the injector makes; each has its own promise (`PROMISES`)."""
-
-    LOGIN = "login"
-    """``POST auth/<mount>/login`` (kubernetes, approle)."""
-    TOKEN_LOOKUP = "token lookup"  # noqa: S105 - an endpoint name, not a credential
-    """``GET auth/token/lookup-self``."""
-    CAPABILITIES = "capabilities"
-    """``POST sys/capabilities-self``."""
-    MOUNT = "mount lookup"
-    """``GET sys/internal/ui/mounts/<path>``: which mount serves a path (for a token using it)."""
-    MOUNTS = "mount list"
-    """``GET sys/mounts``."""
-    KV1_READ = "KV v1 read"
-    """``GET <mount>/<path>``."""
-    KV1_WRITE = "KV v1 write"
-    """``POST <mount>/<path>``."""
-    KV2_READ = "KV v2 read"
-    """``GET <mount>/data/<path>``."""
-    KV2_CREATE = "KV v2 create"
-    """``POST <mount>/data/<path>`` with ``options.cas = 0``."""
-    KV2_METADATA = "KV v2 metadata"
-    """``GET <mount>/metadata/<path>``."""
-    KV2_CONFIG = "KV v2 config"
-    """``GET <mount>/config``: the mount's settings (``cas_required``), for a preflight check."""
+JsonObject = dict[str, Any]
+"""A reply's body: a parsed JSON object."""
 
 
 @dataclass(frozen=True)
 class Login:
-    """A login answer: the token to use from now on."""
+    """A login reply: the token to use from now on."""
 
     client_token: str = field(repr=False)
     """``auth.client_token`` (secret)."""
-    policies: tuple[str, ...]
-    """``auth.policies``, when listed."""
-    lease_duration: int | None
-    """``auth.lease_duration`` in seconds, when given."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +45,7 @@ class Capabilities:
     """``sys/capabilities-self``: the token's capabilities per path asked."""
 
     by_path: Mapping[str, frozenset[str]]
-    """Path -> capabilities (``capabilities`` too: Vault's answer for a single path)."""
+    """Path -> capabilities (``capabilities`` too: Vault's reply for a single path)."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +56,6 @@ class Mount:
     """Engine type: ``kv`` (``generic`` on old servers), ``transit``, ..."""
     kv_version: int
     """``options.version`` as 1 or 2 (1 when absent)."""
-    path: str
-    """The mount path with its trailing slash, when Vault names it."""
 
 
 @dataclass(frozen=True)
@@ -136,28 +109,11 @@ class Kv2Created:
 
 
 @dataclass(frozen=True)
-class Kv2Version:
-    """One version in a KV v2 secret's metadata."""
-
-    created_time: str
-    deletion_time: str
-    destroyed: bool
-
-
-@dataclass(frozen=True)
 class Kv2Metadata:
-    """``<mount>/metadata/<path>``: a KV v2 secret's versions, without any value."""
+    """``<mount>/metadata/<path>``: a KV v2 secret's settings, without any value."""
 
-    current_version: int
-    """``data.current_version``."""
-    oldest_version: int
-    """``data.oldest_version``."""
     cas_required: bool
-    """``data.cas_required``."""
-    max_versions: int
-    """``data.max_versions`` (0: the mount's default)."""
-    versions: Mapping[int, Kv2Version]
-    """``data.versions`` by version number."""
+    """``data.cas_required``: every write to the key must carry ``cas``."""
 
 
 @dataclass(frozen=True)
@@ -166,39 +122,20 @@ class Kv2Config:
 
     cas_required: bool
     """``data.cas_required``: every write to the mount must carry ``cas``."""
-    max_versions: int
-    """``data.max_versions`` (0: the default, 10)."""
-
-
-Value = (
-    Login
-    | TokenInfo
-    | Capabilities
-    | Mount
-    | Mounts
-    | Kv1Secret
-    | Kv1Written
-    | Kv2Secret
-    | Kv2Created
-    | Kv2Metadata
-    | Kv2Config
-)
 
 
 class BrokenPromise(Exception):
-    """An answer that breaks its endpoint's promise; the message names the missing field."""
+    """A reply that breaks its endpoint's promise; the message names the missing field."""
 
 
 @dataclass(frozen=True)
-class Promise:
-    """What a 2xx answer of one endpoint must carry, and how to take it out."""
+class Schema(Generic[T]):
+    """What a success of one endpoint must carry, and how to take it out."""
 
     fields: str
     """The promised fields, as docs/injector.md lists them."""
-    extract: Callable[[dict[str, Any]], Value]
+    extract: Callable[[JsonObject], T]
     """Body -> value; raises `BrokenPromise` naming what is missing."""
-    allows_empty: bool = False
-    """True when a 204 (or any empty 2xx) is a success (a KV v1 write)."""
 
 
 def _obj(parent: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -232,20 +169,19 @@ def _strings(value: object) -> tuple[str, ...]:
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
-def _login(body: dict[str, Any]) -> Login:
-    auth = _obj(body, "auth", "")
-    token = auth.get("client_token")
+def _login(body: JsonObject) -> Login:
+    token = _obj(body, "auth", "").get("client_token")
     if not isinstance(token, str) or not _HEADER_SAFE.match(token):
         raise BrokenPromise("auth.client_token (a non-empty token)")
-    return Login(token, _strings(auth.get("policies")), _opt_int(auth, "lease_duration"))
+    return Login(token)
 
 
-def _token_info(body: dict[str, Any]) -> TokenInfo:
+def _token_info(body: JsonObject) -> TokenInfo:
     data = _obj(body, "data", "")
     return TokenInfo(_strings(data.get("policies")), _opt_int(data, "ttl"))
 
 
-def _capabilities(body: dict[str, Any]) -> Capabilities:
+def _capabilities(body: JsonObject) -> Capabilities:
     data = _obj(body, "data", "")
     found = {k: frozenset(_strings(v)) for k, v in data.items() if isinstance(v, list)}
     if not found:
@@ -259,14 +195,14 @@ def _mount_of(entry: dict[str, Any], where: str) -> Mount:
         raise BrokenPromise(f"{where}type (the engine type)")
     options = entry.get("options")
     version = str(options.get("version", "1")) if isinstance(options, dict) else "1"
-    return Mount(kind, 2 if version == "2" else 1, _str(entry, "path"))
+    return Mount(kind, 2 if version == "2" else 1)
 
 
-def _mount(body: dict[str, Any]) -> Mount:
+def _mount(body: JsonObject) -> Mount:
     return _mount_of(_obj(body, "data", ""), "data.")
 
 
-def _mounts(body: dict[str, Any]) -> Mounts:
+def _mounts(body: JsonObject) -> Mounts:
     data = body.get("data")
     listing = data if isinstance(data, dict) else body  # very old servers answer without data
     found = {k: _mount_of(v, f"{k}.") for k, v in listing.items() if k.endswith("/") and v}
@@ -275,15 +211,15 @@ def _mounts(body: dict[str, Any]) -> Mounts:
     return Mounts(found)
 
 
-def _kv1_read(body: dict[str, Any]) -> Kv1Secret:
+def _kv1_read(body: JsonObject) -> Kv1Secret:
     return Kv1Secret(_obj(body, "data", ""))
 
 
-def _kv1_write(body: dict[str, Any]) -> Kv1Written:
+def _kv1_write(body: JsonObject) -> Kv1Written:
     return Kv1Written()
 
 
-def kv2_secret(body: dict[str, Any]) -> Kv2Secret:
+def _kv2_secret(body: JsonObject) -> Kv2Secret:
     data = _obj(body, "data", "")
     metadata = _obj(data, "metadata", "data.")
     version = _int(metadata, "version", "data.metadata.", minimum=1)
@@ -297,51 +233,42 @@ def kv2_secret(body: dict[str, Any]) -> Kv2Secret:
     return Kv2Secret(fields, version, deletion_time, destroyed, _str(metadata, "created_time"))
 
 
-def _kv2_created(body: dict[str, Any]) -> Kv2Created:
+def _kv2_gone(body: JsonObject) -> Kv2Secret:
+    secret = _kv2_secret(body)
+    if secret.live:
+        raise BrokenPromise("data.metadata of a deleted or destroyed version")
+    return secret
+
+
+def _kv2_created(body: JsonObject) -> Kv2Created:
     return Kv2Created(_int(_obj(body, "data", ""), "version", "data.", minimum=1))
 
 
-def _kv2_metadata(body: dict[str, Any]) -> Kv2Metadata:
+def _kv2_metadata(body: JsonObject) -> Kv2Metadata:
     data = _obj(body, "data", "")
-    versions: dict[int, Kv2Version] = {}
-    raw_versions = data.get("versions")
-    if not isinstance(raw_versions, dict):
+    if not isinstance(data.get("versions"), dict):
         raise BrokenPromise("data.versions (an object)")
-    for number, info in raw_versions.items():
-        if isinstance(info, dict) and str(number).isdigit():
-            versions[int(number)] = Kv2Version(
-                _str(info, "created_time"),
-                _str(info, "deletion_time"),
-                info.get("destroyed") is True,
-            )
-    return Kv2Metadata(
-        current_version=_int(data, "current_version", "data."),
-        oldest_version=_opt_int(data, "oldest_version") or 0,
-        cas_required=data.get("cas_required") is True,
-        max_versions=_opt_int(data, "max_versions") or 0,
-        versions=versions,
-    )
+    _int(data, "current_version", "data.")
+    return Kv2Metadata(cas_required=data.get("cas_required") is True)
 
 
-def _kv2_config(body: dict[str, Any]) -> Kv2Config:
-    data = _obj(body, "data", "")
-    cas_required = data.get("cas_required")
+def _kv2_config(body: JsonObject) -> Kv2Config:
+    cas_required = _obj(body, "data", "").get("cas_required")
     if not isinstance(cas_required, bool):
         raise BrokenPromise("data.cas_required (true or false)")
-    return Kv2Config(cas_required, _opt_int(data, "max_versions") or 0)
+    return Kv2Config(cas_required)
 
 
-PROMISES: Final[Mapping[Endpoint, Promise]] = {
-    Endpoint.LOGIN: Promise("`auth.client_token`", _login),
-    Endpoint.TOKEN_LOOKUP: Promise("`data`", _token_info),
-    Endpoint.CAPABILITIES: Promise("`data.<path>` (a list)", _capabilities),
-    Endpoint.MOUNT: Promise("`data.type`", _mount),
-    Endpoint.MOUNTS: Promise("`data` (mounts by path)", _mounts),
-    Endpoint.KV1_READ: Promise("`data`", _kv1_read),
-    Endpoint.KV1_WRITE: Promise("nothing (204); a read-back proves the write", _kv1_write, True),
-    Endpoint.KV2_READ: Promise("`data.data`, `data.metadata.version`", kv2_secret),
-    Endpoint.KV2_CREATE: Promise("`data.version`", _kv2_created),
-    Endpoint.KV2_METADATA: Promise("`data.current_version`, `data.versions`", _kv2_metadata),
-    Endpoint.KV2_CONFIG: Promise("`data.cas_required`", _kv2_config),
-}
-"""What a 2xx answer of each endpoint must carry to be a success."""
+LOGIN: Final = Schema("`auth.client_token`", _login)
+TOKEN_INFO: Final = Schema("`data`", _token_info)
+CAPABILITIES: Final = Schema("`data.<path>` (a list)", _capabilities)
+MOUNT: Final = Schema("`data.type`", _mount)
+MOUNTS: Final = Schema("`data` (mounts by path)", _mounts)
+KV1_SECRET: Final = Schema("`data`", _kv1_read)
+KV1_WRITTEN: Final = Schema("nothing (204); a read-back proves the write", _kv1_write)
+KV2_SECRET: Final = Schema("`data.data`, `data.metadata.version`", _kv2_secret)
+KV2_GONE: Final = Schema("`data.metadata` of a deleted or destroyed version", _kv2_gone)
+"""What Vault's 404 to a KV v2 read carries when the version exists but is deleted or destroyed."""
+KV2_CREATED: Final = Schema("`data.version`", _kv2_created)
+KV2_METADATA: Final = Schema("`data.current_version`, `data.versions`", _kv2_metadata)
+KV2_CONFIG: Final = Schema("`data.cas_required`", _kv2_config)

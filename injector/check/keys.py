@@ -1,13 +1,13 @@
 """Each volume's key as ``--check`` reports it: what Vault holds, and what the token may do there.
 
 For every volume the check asks what a run would ask, through the same functions, and writes
-nothing: the key is read (`KvStore.read_entry`), judged usable or not (`KvStore.stored_fields`,
-`keys.key_content`: deleted, destroyed, wrong length or encoding), and when it is missing the run's
-own decision is asked (`keys.creation`: create, migrate the seed, or refuse) together with the KV v1
-create-only rule (`KvStore.check_create_only`). The token's capabilities (``sys/capabilities-self``,
-asked once for every path by `injector.preflight`) say whether the read and the create would be
-allowed; a failing check names the policy line that fixes it. Key material is added to the run's
-redactor as soon as it is read and is never part of a check.
+nothing: the key is read (`KvStore.read`), judged usable or not (`policy.stored_fields`,
+`policy.key_content`: deleted, destroyed, wrong length or encoding), and when it is missing the
+run's own decision is asked (`policy.creation`: create, migrate the seed, or refuse) together with
+the KV v1 create-only rule (`policy.check_create_only`). The token's capabilities
+(``sys/capabilities-self``, asked once for every path by `injector.check.preflight`) say whether the
+read and the create would be allowed; a failing check names the policy line that fixes it. Key
+material is added to the run's redactor as soon as it is read and is never part of a check.
 """
 
 from __future__ import annotations
@@ -18,18 +18,28 @@ from pathlib import Path
 from typing import Any, Final
 
 from injector import layouts
-from injector.errors import InjectorError, KeyFailure, LuksError
-from injector.keys import OVERWRITE_CAPABILITIES, KvStore, LuksGuard, Outcome, creation, key_content
+from injector.errors import InjectorError, KeyFailure, LuksError, VaultDenied
+from injector.keys.policy import (
+    OVERWRITE_CAPABILITIES,
+    KeyOutcome,
+    LuksGuard,
+    check_create_only,
+    creation,
+    key_content,
+    stored_fields,
+)
 from injector.layouts import KeySpec
-from injector.replies import Kv1Secret, Kv2Secret
+from injector.vault.endpoints import NotFound
+from injector.vault.kv import KvStore
+from injector.vault.schemas import Kv1Secret, Kv2Secret
 from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check
 
 ALL: Final = "root"
 """The capability that grants everything (a root token)."""
 
-Entry = Kv1Secret | Kv2Secret | None
-"""A key as `KvStore.read_entry` returns it."""
+Entry = Kv1Secret | Kv2Secret | NotFound
+"""A key as `KvStore.read` returns it."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class Volumes:
     """The LUKS guard of ``--verify-luks`` when the volume has a header."""
     capabilities: Mapping[str, frozenset[str]] | None
     """The token's capabilities by path; None when ``sys/capabilities-self`` was refused."""
+    kv1_allow_overwrite: bool = False
+    """KV v1: create keys even when the token may update them (VSI_KV1_ALLOW_OVERWRITE_POLICY)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class KeyState:
     """Where the key lives."""
     path: str
     """The logical path a run reads (``<mount>/data/<path>`` on KV v2)."""
-    outcome: Outcome | None
+    outcome: KeyOutcome | None
     """``read``, ``created`` or ``migrated``; None when a run would fail on this key."""
     content: bytes | None = field(repr=False)
     """The key-file bytes a run would write, when known now (an existing key, a seed). Secret."""
@@ -112,17 +124,16 @@ def volume(ctx: Volumes, spec: KeySpec) -> KeyState:
         )
         return KeyState(spec, path, None, None, False, (denied,))
     try:
-        entry = store.read_entry(spec.secret_path)
+        entry = store.read(spec.secret_path)
     except InjectorError as exc:
-        by_policy = "403" in str(exc) or "permission denied" in str(exc)
         fix = (
             f"add to the token's policy: {policy_line(ctx, spec, ('read',))}"
-            if by_policy
+            if isinstance(exc, VaultDenied)
             else f"check that Vault is healthy and that {names.VAULT_ADDR} reaches it directly"
         )
         return _failed(spec, path, Check(name, FAIL, str(exc), fix))
     try:
-        fields = store.stored_fields(spec.secret_path, entry)
+        fields = stored_fields(store, spec.secret_path, entry)
     except KeyFailure as exc:
         return _failed(spec, path, Check(name, FAIL, str(exc), _restore_fix(store, spec, entry)))
     cas = _key_cas_required(ctx, spec)
@@ -157,10 +168,10 @@ def _key_cas_required(ctx: Volumes, spec: KeySpec) -> bool:
     if not grants(ctx.capabilities.get(path, frozenset()), "read"):
         return False
     try:
-        metadata = store.read_metadata(spec.secret_path)
+        metadata = store.metadata(spec.secret_path)
     except InjectorError:
         return False
-    return metadata is not None and metadata.cas_required
+    return not isinstance(metadata, NotFound) and metadata.cas_required
 
 
 def _version(entry: Entry) -> str:
@@ -212,7 +223,7 @@ def _existing(
     checks += _kv1_existing(ctx, spec, path, caps)
     checks += _seed_existing(ctx, spec, path, content)
     checks += _luks(ctx, content, "from Vault")
-    outcome: Outcome | None = None if any(c.status == FAIL for c in checks) else "read"
+    outcome: KeyOutcome | None = None if any(c.status == FAIL for c in checks) else "read"
     return KeyState(spec, path, outcome, content, cas, tuple(checks))
 
 
@@ -330,14 +341,14 @@ def _create_access(ctx: Volumes, spec: KeySpec, path: str, caps: frozenset[str])
 def _create_only(
     ctx: Volumes, spec: KeySpec, path: str, caps: frozenset[str] | None
 ) -> list[Check]:
-    """KV v1, before creating: the run's own create-only rule (`KvStore.check_create_only`)."""
+    """KV v1, before creating: the run's own create-only rule (`policy.check_create_only`)."""
     store = ctx.store
     if store.version != 1:
         return []
     name = f"create-only:{spec.volume}"
     line = policy_line(ctx, spec, ("create", "read"))
     try:
-        store.check_create_only(spec.secret_path, caps)
+        check_create_only(store, spec.secret_path, ctx.kv1_allow_overwrite, caps)
     except KeyFailure as exc:
         fix = (
             f"use the create-only policy (create and read, without update): {line}; or accept "

@@ -1,12 +1,14 @@
-"""The Vault session: login, re-login, retries within the deadline, over the one transport.
+"""The Vault session: login, re-login, retries within the deadline, typed results per endpoint.
 
-`injector.transport` sends each request to the origin of ``VAULT_ADDR`` and `injector.answers`
-says what the answer means; this module decides what to do about it, the same way for every
-request: return the outcomes the caller accepts, retry what is `Outcome.TRANSIENT` (and transport
-failures) with capped, jittered backoff or the server's ``Retry-After`` inside the one deadline,
-log in again once when a token is rejected (never on a plain policy denial), and raise a one-line
-`VaultError` for everything else. Endpoint helpers (`VaultSession.capabilities`, `token_lookup`,
-`mount`, `kv_version`) are what a run and a preflight check both use.
+`injector.vault.transport` sends each request to the origin of ``VAULT_ADDR`` and
+`injector.vault.replies` says what the reply means; this module decides what to do about it, the
+same way for every request: `VaultSession.call` returns the endpoint's success or one of the
+refusals its `Endpoint` admits (a KV v2 read is ``Kv2Secret | NotFound``), retries what is
+`Outcome.TRANSIENT` (and transport failures) with capped, jittered backoff or the server's
+``Retry-After`` inside the one deadline, logs in again once when a token is rejected (never on a
+plain policy denial), and raises a one-line `VaultError` for everything else. The endpoint helpers
+(`VaultSession.capabilities`, `token_lookup`, `mount`, `kv_version`) are what a run and a
+preflight check both use; the KV mount's are `injector.vault.kv`'s.
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from injector.answers import Answer, Outcome
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
-from injector.errors import VaultError
-from injector.model import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSettings
+from injector.errors import VaultDenied, VaultError
 from injector.redact import Redactor
-from injector.replies import Capabilities, Endpoint, Login, Mount, Mounts, TokenInfo
-from injector.transport import Failure, Transport
+from injector.settings.model import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSettings
+from injector.vault import endpoints as ep
+from injector.vault.endpoints import Denied, Endpoint, NotFound
+from injector.vault.replies import Outcome, Reply
+from injector.vault.schemas import Mount, TokenInfo
+from injector.vault.transport import Failure, Transport
 from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import fields
 
-log = logging.getLogger(__name__)
+# The logger keeps the name it had before the package split: it is a field of every JSON line.
+log = logging.getLogger("injector.vault")
 
 RELOGIN_ERRORS: Final = re.compile(r"permission denied|invalid token|token not found|expired")
 """403 error texts after which a re-loginable session checks its token (lookup-self)."""
@@ -50,8 +55,9 @@ MIN_ATTEMPT: Final = 0.05
 """An attempt needs at least this many seconds left in the deadline to be worth starting."""
 MAX_JWT: Final = 64 * 1024
 """Largest service-account token file read."""
-OK_ONLY: Final = frozenset({Outcome.OK})
-"""The outcomes most calls accept."""
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class VaultSession:
@@ -109,10 +115,9 @@ class VaultSession:
             path = f"auth/{auth.mount}/login"
             payload = {"role_id": auth.role_id, "secret_id": auth.secret_id}
             what = f"approle login (mount {auth.mount!r})"
-        answer = self.call(Endpoint.LOGIN, "POST", path, what=what, body=payload, relogin=False)
-        assert isinstance(answer.value, Login)
-        self.redactor.add(answer.value.client_token)
-        self._token = answer.value.client_token
+        login = self.call(ep.LOGIN, path, what=what, body=payload, relogin=False)
+        self.redactor.add(login.client_token)
+        self._token = login.client_token
         self._login_generation += 1
         log.debug("logged in", extra=fields(auth_method=self.settings.auth_method))
 
@@ -137,19 +142,17 @@ class VaultSession:
 
     def call(
         self,
-        endpoint: Endpoint,
-        method: str,
+        endpoint: Endpoint[T, R],
         path: str,
         *,
         what: str,
         body: dict[str, Any] | None = None,
-        accept: Collection[Outcome] = OK_ONLY,
         relogin: bool = True,
-    ) -> Answer:
+    ) -> T | R:
         """Send one logical request; retry transient failures until the deadline.
 
-        Returns the answer when its outcome is in ``accept``; raises `VaultError` (``what`` first,
-        then the table's reason, no secret) for anything else.
+        Returns the endpoint's success, or a refusal its `Endpoint.refusals` admit; raises
+        `VaultError` (``what`` first, then the table's reason, no secret) for anything else.
         """
         attempt = 0
         relogged = False
@@ -160,36 +163,41 @@ class VaultSession:
                 raise self._gave_up(what, last or "none")
             generation = self._login_generation
             self.deadline.doing(what)
-            token = None if endpoint is Endpoint.LOGIN else self._token
+            token = None if endpoint is ep.LOGIN else self._token
             retry_after: float | None = None
             try:
-                answer = self.transport.send(
-                    endpoint, method, path, token=token, body=body, timeout=remaining
+                reply = self.transport.send(
+                    endpoint, path, token=token, body=body, timeout=remaining
                 )
             except Failure as failure:
                 if not failure.transient:
                     raise VaultError(f"{what}: {failure.reason}") from None
                 last = failure.reason
             else:
-                if answer.outcome in accept:
-                    return answer
-                if relogin and not relogged and self._token_may_be_stale(answer):
+                if reply.value is not None:
+                    return reply.value
+                refusal = reply.refusal()
+                if refusal is not None and isinstance(refusal, endpoint.refusals):
+                    return refusal
+                if relogin and not relogged and self._token_may_be_stale(reply):
                     relogged = True
                     if self._token_rejected():
                         self._relogin(generation)
                         continue
-                if answer.outcome is not Outcome.TRANSIENT:
-                    raise VaultError(f"{what}: {self._explain(answer, relogin)}")
-                last, retry_after = answer.reason, answer.retry_after
+                if reply.outcome is Outcome.DENIED:
+                    raise VaultDenied(f"{what}: {self._explain(reply, relogin)}")
+                if reply.outcome is not Outcome.TRANSIENT:
+                    raise VaultError(f"{what}: {self._explain(reply, relogin)}")
+                last, retry_after = reply.reason, reply.retry_after
             attempt += 1
             self._wait(what, attempt, last, retry_after)
 
-    def _token_may_be_stale(self, answer: Answer) -> bool:
+    def _token_may_be_stale(self, reply: Reply[Any]) -> bool:
         """A denial that a new login could cure: the token (not the policy) may be the problem."""
         return (
-            answer.outcome is Outcome.DENIED
+            reply.outcome is Outcome.DENIED
             and self.can_relogin
-            and bool(RELOGIN_ERRORS.search(" ".join(answer.errors)))
+            and bool(RELOGIN_ERRORS.search(" ".join(reply.errors)))
         )
 
     def _wait(self, what: str, attempt: int, last: str, retry_after: float | None) -> None:
@@ -212,10 +220,10 @@ class VaultSession:
         time.sleep(delay)
 
     @staticmethod
-    def _explain(answer: Answer, relogin: bool) -> str:
-        if answer.outcome is Outcome.DENIED and answer.status == 403 and relogin:
-            return answer.reason + " (the token's policy does not allow this)"
-        return answer.reason
+    def _explain(reply: Reply[Any], relogin: bool) -> str:
+        if reply.outcome is Outcome.DENIED and reply.status == 403 and relogin:
+            return reply.reason + " (the token's policy does not allow this)"
+        return reply.reason
 
     def _token_rejected(self) -> bool:
         """True when Vault refuses the token itself, not just one path (403 on lookup-self)."""
@@ -228,24 +236,17 @@ class VaultSession:
 
     def token_lookup(self) -> TokenInfo | None:
         """What the token is (``auth/token/lookup-self``); None when Vault refuses the token."""
-        answer = self.call(
-            Endpoint.TOKEN_LOOKUP,
-            "GET",
-            LOOKUP_SELF,
-            what="looking up the token",
-            accept=(Outcome.OK, Outcome.DENIED),
-            relogin=False,
-        )
-        return answer.value if isinstance(answer.value, TokenInfo) else None
+        info = self.call(ep.TOKEN_LOOKUP, LOOKUP_SELF, what="looking up the token", relogin=False)
+        return None if isinstance(info, Denied) else info
 
     def capabilities(self, paths: Sequence[str]) -> dict[str, frozenset[str]]:
         """The token's capabilities on each of ``paths`` (``sys/capabilities-self``)."""
         what = f"checking the token's capabilities on {', '.join(paths)}"
-        answer = self.call(
-            Endpoint.CAPABILITIES, "POST", CAPABILITIES_SELF, what=what, body={"paths": list(paths)}
+        found = dict(
+            self.call(
+                ep.CAPABILITIES, CAPABILITIES_SELF, what=what, body={"paths": list(paths)}
+            ).by_path
         )
-        assert isinstance(answer.value, Capabilities)
-        found = dict(answer.value.by_path)
         if len(paths) == 1 and paths[0] not in found and "capabilities" in found:
             found[paths[0]] = found["capabilities"]
         missing = [p for p in paths if p not in found]
@@ -253,42 +254,31 @@ class VaultSession:
             raise VaultError(f"{what}: Vault answered without capabilities for {missing[0]}")
         return {p: found[p] for p in paths}
 
+    def _mount(self, mount: str, probe: str, what: str) -> Mount | NotFound | Denied:
+        return self.call(ep.MOUNT, f"{UI_MOUNTS}/{mount}/{probe}", what=what)
+
     def mount(self, mount: str, probe: str) -> Mount | None:
-        """The mount serving ``<mount>/<probe>`` (``sys/internal/ui/mounts``); None when denied.
+        """The mount serving ``<mount>/<probe>`` (``sys/internal/ui/mounts``); None when refused.
 
         ``probe`` is a secret path under the mount that the token may use; Vault answers the UI
         endpoint to any token with a capability there, which works under least-privilege policies.
         """
-        answer = self.call(
-            Endpoint.MOUNT,
-            "GET",
-            f"{UI_MOUNTS}/{mount}/{probe}",
-            what=f"looking up the mount {mount!r}",
-            accept=(Outcome.OK, Outcome.NOT_FOUND, Outcome.DENIED),
-        )
-        return answer.value if isinstance(answer.value, Mount) else None
+        found = self._mount(mount, probe, f"looking up the mount {mount!r}")
+        return found if isinstance(found, Mount) else None
 
     def kv_version(self, mount: str, probe: str) -> int:
         """The KV version of ``mount``: from sys/internal/ui/mounts, else sys/mounts."""
         what = f"detecting the KV version of mount {mount!r}"
-        first = self.call(
-            Endpoint.MOUNT,
-            "GET",
-            f"{UI_MOUNTS}/{mount}/{probe}",
-            what=what,
-            accept=(Outcome.OK, Outcome.NOT_FOUND, Outcome.DENIED),
-        )
-        if isinstance(first.value, Mount):
-            return _version_of(first.value, mount, what)
-        listing = self.call(
-            Endpoint.MOUNTS, "GET", SYS_MOUNTS, what=what, accept=(Outcome.OK, Outcome.DENIED)
-        )
-        if isinstance(listing.value, Mounts):
-            entry = listing.value.by_path.get(f"{mount}/")
+        first = self._mount(mount, probe, what)
+        if isinstance(first, Mount):
+            return _version_of(first, mount, what)
+        listing = self.call(ep.MOUNTS, SYS_MOUNTS, what=what)
+        if not isinstance(listing, Denied):
+            entry = listing.by_path.get(f"{mount}/")
             if entry is None:
                 raise VaultError(f"{what}: there is no mount {mount!r} (VAULT_BACKEND_PATH)")
             return _version_of(entry, mount, what)
-        reason = "; ".join(first.errors) or str(first.status)
+        reason = first.summary
         raise VaultError(
             f"{what}: the token may read neither {UI_MOUNTS}/{mount}/... ({reason}; grant a "
             f"capability on the key paths) nor {SYS_MOUNTS} (grant read on sys/mounts); or set "

@@ -15,7 +15,7 @@ for asserting on what was sent.
 Resources: namespaces, secrets and mutatingwebhookconfigurations; for ``vsi-webhook doctor`` also
 configmaps, services, serviceaccounts, pods, endpointslices, daemonsets and the Portworx
 StorageCluster custom resource, the ``serviceaccounts/<name>/token`` subresource (TokenRequest:
-a JWT of `tests.tokenreview.TokenReviewer` for that service account) and ``tokenreviews``
+a JWT of `doubles.tokenreview.TokenReviewer` for that service account) and ``tokenreviews``
 (answered for those JWTs, so that OpenBao's kubernetes auth can log a TokenRequest's JWT in).
 Tests change the state through `KubeApi.apply` / `KubeApi.remove` (which emit watch events like
 any other writer) and deny access with `KubeApi.forbid` (``forbid("create",
@@ -47,10 +47,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.kubeapi_selectors import FieldSelector
-from tests.tokenreview import TokenReviewer
+from doubles.kubeapi_selectors import FieldSelector
+from doubles.tokenreview import TokenReviewer
 
-TOKEN = "vsi-test-token"
+TOKEN = "vsi-test-token"  # noqa: S105 - the double's own test-only token
 """The bearer token the double expects; test-only, never a real credential."""
 USER = "system:serviceaccount:vsi:vault-storage-injector"
 """The user named in Forbidden messages, as the apiserver names a service account."""
@@ -103,9 +103,9 @@ RESOURCES = {
         ),
     )
 }
-TOKEN_SUBRESOURCE = "serviceaccounts/token"
+TOKEN_SUBRESOURCE = "serviceaccounts/token"  # noqa: S105 - a resource name
 """How RBAC (and `KubeApi.forbid`) names a TokenRequest."""
-TOKEN_REVIEWS = "tokenreviews"
+TOKEN_REVIEWS = "tokenreviews"  # noqa: S105 - a resource name
 """The TokenReview resource (authentication.k8s.io/v1, create only)."""
 
 
@@ -290,7 +290,7 @@ class KubeApi:
         if parts == [TOKEN_REVIEWS] or (
             len(parts) == 3 and parts[0] == "serviceaccounts" and parts[2] == "token"
         ):
-            from tests.kubeapi_tokens import authentication
+            from doubles.kubeapi_tokens import authentication
 
             return await authentication(self, request, namespace, parts)
         if not parts or parts[0] not in RESOURCES:

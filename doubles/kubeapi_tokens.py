@@ -1,7 +1,7 @@
-"""The double's authentication endpoints: TokenRequest and TokenReview (see `tests.kubeapi`).
+"""The double's authentication endpoints: TokenRequest and TokenReview (see `doubles.kubeapi`).
 
 ``POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token`` answers a JWT that
-`tests.tokenreview.TokenReviewer` issues for that service account (404 when it does not exist,
+`doubles.tokenreview.TokenReviewer` issues for that service account (404 when it does not exist,
 403 when `KubeApi.forbid` or `KubeApi.authorizer` says so); ``POST
 /apis/authentication.k8s.io/v1/tokenreviews`` authenticates exactly those JWTs, for OpenBao's
 kubernetes auth. Both are logged in `KubeApi.requests` as ``create`` requests.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.kubeapi import (
+from doubles.kubeapi import (
     RESOURCES,
     TOKEN,
     TOKEN_REVIEWS,
@@ -21,7 +21,7 @@ from tests.kubeapi import (
     _forbidden,
     _status,
 )
-from tests.tokenreview import review_answer
+from doubles.tokenreview import review_answer
 
 
 async def authentication(

@@ -1,4 +1,4 @@
-"""The ``fieldSelector`` of the API double's lists and watches (`tests.kubeapi`).
+"""The ``fieldSelector`` of the API double's lists and watches (`doubles.kubeapi`).
 
 Every resource has two selectable fields, ``metadata.name`` and ``metadata.namespace``; the API
 server answers 400 for another. A selector that is exactly ``metadata.name=<name>`` also names the
