@@ -32,7 +32,6 @@ from tests.integration.kube.conftest import (
     webhook_configuration,
 )
 from tests.integration.manifests.conftest import MANIFESTS, kustomize
-from doubles.kubeapi import TOKEN, RunningKubeApi
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 

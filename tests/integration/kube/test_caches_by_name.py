@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
-from tests.integration.kube.conftest import FAST, WEBHOOK_NS, eventually, secret
 from doubles.kubeapi import RunningKubeApi
+from tests.integration.kube.conftest import FAST, WEBHOOK_NS, eventually, secret
 from vsi_common import kube
 from webhook.core.config import parse_config
 from webhook.core.model import SecretInfo
