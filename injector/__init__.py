@@ -1,14 +1,11 @@
 """The key-injector init container (``vsi-injector``): per-volume keys from Vault to memory.
 
-Modules, from the entry point down (an import-linter ``layers`` contract in pyproject.toml keeps
-imports pointing this way): ``cli`` (the command line, and where errors become exit codes),
-``preflight`` (``--check``: a run's steps asked without writing), ``run`` (one run: key paths,
-keys, files) beside ``keystate`` (``--check`` per volume), ``keys`` (get-or-create, proven
-creates), the I/O shells ``vault`` (login, retries, re-login), ``output`` (key files), ``luks``,
-``kube`` (PVC -> PV lookups) and ``tlsprobe`` (``--check``'s TLS handshake), ``transport`` (the one
-way to Vault: one origin, no redirects, bounded answers), then the settings: ``config`` (flags and
-``VSI_*``), ``env`` (``VAULT_*``) and ``checks`` (shared value checks), then ``answers`` (the
-answer table, pure), ``replies`` (what each endpoint promises), ``tlsfacts`` (certificate facts
-into checks, pure), ``model`` (the frozen settings), ``layouts`` (key paths and key checks, pure),
-``deadline`` and ``redact`` (secrets out of quoted text), and ``errors`` at the bottom.
+Three subsystems, each a package, over the settings and a few pure foundations (an import-linter
+``layers`` contract per package in pyproject.toml keeps imports pointing down): ``cli`` (the
+command line, and where errors become exit codes); ``check`` (``--check``: a run's steps asked
+without writing); ``run`` (one run: key paths, keys, files) with ``keys`` (get-or-create under
+the key safety rules, the key files, the LUKS guard, PV look-ups); ``vault`` (the Vault client:
+session, transport, the reply table); ``settings`` (flags, ``VSI_*`` and ``VAULT_*`` into frozen
+settings); then ``layouts`` (key paths and key checks), ``deadline``, ``redact`` (secrets out of
+quoted text) and ``errors`` at the bottom. docs/architecture.md draws the tree.
 """

@@ -2,12 +2,12 @@
 
 Exit codes: 0 every key file written; 2 bad settings (found before any network call); 1 anything
 else (Vault, Kubernetes, LUKS or file failures, or the deadline), after removing every key file of
-this run. ``--check`` (`injector.preflight`) prints a report instead, creating and writing nothing,
-and exits 0 when a run would succeed, 1 when it would fail, 2 for bad settings as a run does. The
-user sees one line; no traceback, no secret. A watchdog ends a run that outlives its deadline (a
-server trickling bytes defeats per-read timeouts) the same way. urllib3 and kubernetes_asyncio are
-imported only after the settings are valid (`injector.run` and `injector.preflight` load them), and
-kubernetes_asyncio only for templates that need the PV.
+this run. ``--check`` (`injector.check.preflight`) prints a report instead, creating and writing
+nothing, and exits 0 when a run would succeed, 1 when it would fail, 2 for bad settings as a run
+does. The user sees one line; no traceback, no secret. A watchdog ends a run that outlives its
+deadline (a server trickling bytes defeats per-read timeouts) the same way. urllib3 and
+kubernetes_asyncio are imported only after the settings are valid (`injector.run` and
+`injector.check.preflight` load them), and kubernetes_asyncio only for templates that need the PV.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from injector import layouts
-from injector.config import Flags, build_settings
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, KeyFileConflict, SettingsError
-from injector.model import SERVICE_ACCOUNT_DIR, Settings
 from injector.redact import Redactor
 from injector.run import run
+from injector.settings.flags import Flags, build_settings
+from injector.settings.model import SERVICE_ACCOUNT_DIR, Settings
 from vsi_common import logs, names, report
 from vsi_common.logs import LOG_FORMATS, fields
 
@@ -162,13 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("text" if settings.log_format == "text" else "json")
     if command.check:
         return _check(settings, command.output)
-    assert settings.output_dir is not None  # required for a run (injector.config)
+    assert settings.output_dir is not None  # required for a run (injector.settings.flags)
     return _run(settings, settings.output_dir)
 
 
 def _run(settings: Settings, directory: Path) -> int:
     """One run under the watchdog; every failure removes this run's key files."""
-    from injector import output  # imported before the watchdog can need it
+    from injector.keys import output  # imported before the watchdog can need it
 
     deadline = Deadline(settings.deadline)
     redactor = Redactor(settings.seed)  # the session adds tokens, credentials and keys
@@ -199,7 +199,7 @@ def _check(settings: Settings, output_format: str) -> int:
 
     Nothing is created in Vault and no file is written; the watchdog only reports.
     """
-    from injector import preflight
+    from injector.check import preflight
 
     deadline = Deadline(settings.deadline)
     redactor = Redactor(settings.seed)

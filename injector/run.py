@@ -2,9 +2,10 @@
 
 `injector.cli` calls `run` with valid `Settings` and maps what it raises to exit codes. The I/O
 shells are imported here, inside the functions that need them: the Vault session (hvac, requests)
-once a run starts, `injector.kube` (kubernetes_asyncio) only for key path templates that need the
-bound PV, `injector.luks` only with ``--verify-luks``. Importing this module stays cheap, so a
-settings error never pays for a client library (tests/unit/injector/test_cli.py and test_run.py).
+once a run starts, `injector.keys.kube` (kubernetes_asyncio) only for key path templates that need
+the bound PV, `injector.keys.luks` only with ``--verify-luks``. Importing this module stays cheap,
+so a settings error never pays for a client library (tests/unit/injector/test_cli.py and
+test_run.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from injector import layouts
 from injector.deadline import Deadline
 from injector.errors import InjectorError
 from injector.layouts import KeySpec
-from injector.model import Settings
 from injector.redact import Redactor
+from injector.settings.model import Settings
 from vsi_common.logs import fields
 
 if TYPE_CHECKING:
-    from injector.keys import FetchedKey, KvStore, LuksGuard
-    from injector.vault import VaultSession
+    from injector.keys.policy import FetchedKey, KvStore, LuksGuard
+    from injector.vault.session import VaultSession
 
 # The run's log lines were logged as "injector.cli" before the run had its own module; the name
 # is a field of every JSON line, so it stays what log queries already filter on.
@@ -39,7 +40,7 @@ def key_specs(settings: Settings, remaining: float) -> list[KeySpec]:
     namespace = settings.namespace or ""
     bound = {}
     if settings.kube_fields:
-        from injector import kube
+        from injector.keys import kube
 
         need_handle = "{volume_handle}" in settings.key_path_template
         bound = kube.resolve_sync(namespace, settings.volumes, remaining, need_handle)
@@ -64,12 +65,12 @@ def key_specs(settings: Settings, remaining: float) -> list[KeySpec]:
 
 def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None, str]:
     """The LUKS guard when --verify-luks names a formatted volume, and the state to log."""
-    from injector.keys import LuksGuard
+    from injector.keys.policy import LuksGuard
 
     device = settings.verify_luks
     if device is None:
         return None, "not-checked"
-    from injector import luks
+    from injector.keys import luks
 
     deadline.doing(f"reading the LUKS header of {device}")
     if not luks.has_header(device, deadline.remaining):
@@ -85,7 +86,7 @@ def luks_guard(settings: Settings, deadline: Deadline) -> tuple[LuksGuard | None
 def open_store(session: VaultSession, settings: Settings, probe: str) -> KvStore:
     """The KV mount of the keys: its version from VAULT_BACKEND, else detected (``probe`` is a
     key path under it); a run and a preflight check both open it here."""
-    from injector.keys import KvStore
+    from injector.keys.policy import KvStore
 
     vault = settings.vault
     version = vault.kv_version or session.kv_version(vault.backend_path, probe)
@@ -100,9 +101,9 @@ def run(
     ``redactor`` collects the run's secrets as they appear (the caller quotes errors through it).
     Raises InjectorError.
     """
-    from injector import output
-    from injector.keys import fetch_all
-    from injector.vault import VaultSession
+    from injector.keys import output
+    from injector.keys.policy import fetch_all
+    from injector.vault.session import VaultSession
 
     started = time.monotonic()
     directory = settings.output_dir

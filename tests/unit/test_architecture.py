@@ -6,6 +6,7 @@ the contract meta-check (`tools.contracts`) runs on a copy of pyproject.toml wit
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,15 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def broken(output: str) -> list[str]:
+    """The names of the contracts lint-imports reports BROKEN (it wraps long names)."""
+    listing = " ".join(output.split("Contracts:")[0].split())
+    parts = re.split(r" (KEPT|BROKEN)\b", listing)
+    return [
+        name for name, status in zip(parts[::2], parts[1::2], strict=False) if status == "BROKEN"
+    ]
+
+
 def append_line(path: Path, line: str) -> None:
     path.write_text(path.read_text() + line + "\n")
 
@@ -61,6 +71,13 @@ def test_the_contracts_hold_on_the_real_tree(tmp_path: Path) -> None:
         ("webhook/core/profiles.py", "import webhook.server.app", "webhook layers"),
         ("vsi_common/names.py", "import webhook.errors", "shared package depends on none"),
         ("injector/layouts.py", "import requests", "Pure core reaches no I/O library"),
+        # One per injector package: each has its own layers contract.
+        ("injector/redact.py", "import injector.run", "injector layers"),
+        ("injector/vault/schemas.py", "import injector.vault.replies", "injector.vault layers"),
+        ("injector/settings/model.py", "import injector.settings.flags", "injector.settings"),
+        ("injector/keys/output.py", "import injector.keys.luks", "injector.keys:"),
+        ("injector/check/tls.py", "import injector.check.keys", "injector.check layers"),
+        ("injector/check/tls.py", "import injector.vault.transport", "TLS diagnosis reach no"),
     ],
 )
 def test_an_import_across_a_layer_breaks_its_contract(
@@ -72,8 +89,7 @@ def test_an_import_across_a_layer_breaks_its_contract(
     result = lint_imports(tree)
 
     assert result.returncode != 0
-    broken = [row for row in result.stdout.splitlines() if row.endswith("BROKEN")]
-    assert any(contract in row for row in broken), result.stdout[-2000:]
+    assert any(contract in name for name in broken(result.stdout)), result.stdout[-2000:]
 
 
 def test_deleting_allow_indirect_imports_fails_the_contract_check(tmp_path: Path) -> None:

@@ -3,6 +3,6 @@
 `webhook.doctor.cluster` reads (get and list only, plus a TokenRequest with ``--vault``) into the
 frozen `webhook.doctor.state`; the checks are pure functions of that state that ask the webhook's
 own code (`webhook.core`) and the certificate code (`certs.pki`); `webhook.doctor.vault` runs
-``vsi-injector --check`` in-process (`injector.preflight.check`); `webhook.doctor.run` puts it
+``vsi-injector --check`` in-process (`injector.check.preflight.check`); `webhook.doctor.run` puts it
 together.
 """

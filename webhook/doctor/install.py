@@ -20,7 +20,7 @@ from cryptography import x509
 
 from certs import pki
 from certs.plan import DEFAULT_ROTATE_BEFORE_DAYS
-from injector.tlsfacts import key_id
+from injector.check.tls import key_id
 from vsi_common.report import FAIL, OK, WARN, Check
 from webhook.core.config import parse_config
 from webhook.core.profiles import Config, default_config

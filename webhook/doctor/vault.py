@@ -2,14 +2,14 @@
 
 For every consumer (`webhook.doctor.consumers`) the settings its container would start with are
 put together from the Secrets it names; the files they point to (TLS files, Rook's seed) are
-written to a private temporary directory (0700, removed right after the check); the injector's
-own settings code builds `injector.model.Settings` from them (a bad setting is what the pod would
-exit 2 with); and `injector.preflight.check` runs, exactly as ``vsi-injector --check`` would in
-that pod. With kubernetes auth the login is made as the consumer's service account with a
+written to a private temporary directory (0700, removed right after the check); the injector's own
+settings code builds `injector.settings.model.Settings` from them (a bad setting is what the pod
+would exit 2 with); and `injector.check.preflight.check` runs, exactly as ``vsi-injector --check``
+would in that pod. With kubernetes auth the login is made as the consumer's service account with a
 TokenRequest's JWT, held in memory only. Consumers with identical settings (a DaemonSet and its
-pods) are checked once. Portworx names its own keys, so for it only the connection checks are
-kept (TLS, login, KV mount). Every secret met (credentials, JWT, keys, seed) goes into the
-check's redactor before the check runs.
+pods) are checked once. Portworx names its own keys, so for it only the connection checks are kept
+(TLS, login, KV mount). Every secret met (credentials, JWT, keys, seed) goes into the check's
+redactor before the check runs.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from injector import preflight
-from injector.config import Flags, build_settings
+from injector.check import preflight
 from injector.deadline import Deadline
 from injector.errors import SettingsError
-from injector.model import KubernetesAuth, Settings
 from injector.redact import Redactor
+from injector.settings.flags import Flags, build_settings
+from injector.settings.model import KubernetesAuth, Settings
 from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check, Status
 from webhook.doctor.cluster import Cluster

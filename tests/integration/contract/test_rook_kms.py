@@ -27,7 +27,7 @@ from hvac.exceptions import Forbidden, InvalidPath
 
 from demo.luks import format_file
 from demo.openbao import OpenBao
-from injector.luks import cryptsetup_binary
+from injector.keys.luks import cryptsetup_binary
 from tests.integration.contract.kubelet import Node, Pod, Started
 from tests.integration.contract.test_webhook_to_injector import container, mutated, run
 from webhook.core import constants as c

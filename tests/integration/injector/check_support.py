@@ -19,7 +19,7 @@ import hvac
 from hvac.exceptions import InvalidPath
 
 from demo.openbao import OpenBao
-from injector.preflight import CHECK_NAMES
+from injector.check.preflight import CHECK_NAMES
 from tests.integration.injector.conftest import Result, run_injector
 from tests.reports import ChecksByName
 

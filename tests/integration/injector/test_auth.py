@@ -8,9 +8,9 @@ import hvac
 import kmock
 
 from demo.openbao import OpenBao
-from injector.env import parse_vault
-from injector.replies import Endpoint, Kv2Secret
-from injector.vault import Deadline, VaultSession
+from injector.settings.vault_env import parse_vault
+from injector.vault.schemas import Endpoint, Kv2Secret
+from injector.vault.session import Deadline, VaultSession
 from tests.integration.injector.auth_support import (
     FAKE_JWT,
     TOKEN_REVIEWS,

@@ -16,7 +16,7 @@ import pytest
 
 from demo.luks import format_file
 from demo.openbao import OpenBao
-from injector.luks import cryptsetup_binary
+from injector.keys.luks import cryptsetup_binary
 from tests.integration.injector.check_support import (
     VOLUME_KEYS,
     assert_no_secrets,

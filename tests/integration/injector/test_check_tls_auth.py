@@ -18,10 +18,10 @@ from cryptography import x509
 
 from certs.generate import generate
 from demo.openbao import TLS_SERVER_NAME, OpenBao
-from injector import preflight
-from injector.config import Flags, build_settings
-from injector.model import KubernetesAuth
-from injector.tlsfacts import key_id
+from injector.check import preflight
+from injector.check.tls import key_id
+from injector.settings.flags import Flags, build_settings
+from injector.settings.model import KubernetesAuth
 from tests.integration.injector.auth_support import (
     FAKE_JWT,
     approle,

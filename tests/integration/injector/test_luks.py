@@ -11,9 +11,9 @@ from hvac.exceptions import InvalidPath
 
 from demo.luks import format_file
 from demo.openbao import OpenBao
-from injector import luks
 from injector.errors import LuksError
-from injector.luks import cryptsetup_binary
+from injector.keys import luks
+from injector.keys.luks import cryptsetup_binary
 from tests.integration.injector.conftest import run_injector
 
 VOLUME_BYTES = 20 * 1024 * 1024

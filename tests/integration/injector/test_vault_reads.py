@@ -12,10 +12,10 @@ import hvac
 
 from demo.openbao import OpenBao
 from injector.deadline import Deadline
-from injector.env import parse_vault
-from injector.keys import KvStore
-from injector.replies import Kv2Secret
-from injector.vault import VaultSession
+from injector.keys.policy import KvStore
+from injector.settings.vault_env import parse_vault
+from injector.vault.schemas import Kv2Secret
+from injector.vault.session import VaultSession
 from tests.integration.injector.conftest import READ_CREATE_V2, token_with_policy
 
 

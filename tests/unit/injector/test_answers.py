@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 
-from injector.answers import RULES, TRANSIENT_STATUSES, Outcome, Wire, classify, parse_retry_after
 from injector.redact import Redactor
-from injector.replies import (
+from injector.vault.replies import (
+    RULES,
+    TRANSIENT_STATUSES,
+    Outcome,
+    Wire,
+    classify,
+    parse_retry_after,
+)
+from injector.vault.schemas import (
     PROMISES,
     Capabilities,
     Endpoint,

@@ -194,7 +194,7 @@ def test_a_check_with_bad_settings_imports_no_network_library() -> None:
         "import sys\n"
         "from injector import cli\n"
         "code = cli.main(['--check', '--layout', 'rook'])\n"
-        "libs = ('urllib3', 'kubernetes_asyncio', 'cryptography', 'injector.preflight')\n"
+        "libs = ('urllib3', 'kubernetes_asyncio', 'cryptography', 'injector.check.preflight')\n"
         "loaded = [m for m in libs if m in sys.modules]\n"
         "print(code, loaded)\n"
     )

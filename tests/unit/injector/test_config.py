@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from injector.config import Flags, build_settings
 from injector.errors import SettingsError
-from injector.model import TokenAuth
+from injector.settings.flags import Flags, build_settings
+from injector.settings.model import TokenAuth
 from tests.unit.injector.support import NO_SA, base_env
 
 

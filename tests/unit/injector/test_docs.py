@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from injector import layouts, redact, transport
-from injector.answers import MAX_ERRORS, RULES, TRANSIENT_STATUSES, Outcome
+from injector import layouts, redact
+from injector.check.preflight import CHECK_NAMES
 from injector.cli import build_parser
-from injector.preflight import CHECK_NAMES
-from injector.replies import PROMISES
+from injector.vault import transport
+from injector.vault.replies import MAX_ERRORS, RULES, TRANSIENT_STATUSES, Outcome
+from injector.vault.schemas import PROMISES
 from vsi_common import names
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "injector.md"

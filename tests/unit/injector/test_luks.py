@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from injector import luks
+from injector.keys import luks
 
 
 def test_cryptsetup_gets_no_vault_secret_in_its_environment(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from injector.errors import KeyFileConflict, OutputError
-from injector.output import (
+from injector.keys.output import (
     GROUP_READABLE,
     OWNER_ONLY,
     FileOptions,

@@ -14,7 +14,7 @@ def test_key_paths_without_pv_fields_load_no_client_library(tmp_path: Path) -> N
         "env = {'VAULT_ADDR': 'http://127.0.0.1:1', 'VAULT_TOKEN': 't', 'VSI_NAMESPACE': 'ns',\n"
         "       'VSI_LAYOUT': 'volume-keys', 'VSI_VOLUMES': 'a', 'VSI_OUTPUT_DIR': sys.argv[1]}\n"
         "specs = run.key_specs(cli.parse([], env), 5.0)\n"
-        "libs = ('hvac', 'requests', 'urllib3', 'kubernetes_asyncio', 'injector.kube')\n"
+        "libs = ('hvac', 'requests', 'urllib3', 'kubernetes_asyncio', 'injector.keys.kube')\n"
         "loaded = [m for m in libs if m in sys.modules]\n"
         "print([s.secret_path for s in specs], loaded)\n"
     )

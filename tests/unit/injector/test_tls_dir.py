@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from injector.env import parse_vault
 from injector.errors import SettingsError
+from injector.settings.vault_env import parse_vault
 from tests.unit.injector.support import NO_SA, base_env
 
 

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certs.pki import make_ca, make_leaf
-from injector.tlsfacts import (
+from injector.check.tls import (
     CertInfo,
     TlsFacts,
     key_id,

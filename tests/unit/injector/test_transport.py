@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs.generate import generate
 from injector.errors import VaultError
-from injector.model import TlsSettings, TokenAuth, VaultSettings
 from injector.redact import Redactor
-from injector.transport import Transport, build_ssl_context
+from injector.settings.model import TlsSettings, TokenAuth, VaultSettings
+from injector.vault.tls import build_ssl_context
+from injector.vault.transport import Transport
 
 NO_TLS = TlsSettings(None, None, None, None, None, False)
 

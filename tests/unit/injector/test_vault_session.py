@@ -12,15 +12,21 @@ from typing import Any
 
 import pytest
 
-from injector import vault
-from injector.answers import Answer, Outcome
 from injector.deadline import Deadline
 from injector.errors import VaultError
-from injector.model import AppRoleAuth, KubernetesAuth, TlsSettings, TokenAuth, VaultSettings
 from injector.redact import REDACTED, Redactor
-from injector.replies import Endpoint, Kv2Secret, Login, TokenInfo
-from injector.transport import Failure
-from injector.vault import VaultSession
+from injector.settings.model import (
+    AppRoleAuth,
+    KubernetesAuth,
+    TlsSettings,
+    TokenAuth,
+    VaultSettings,
+)
+from injector.vault import session as vault
+from injector.vault.replies import Answer, Outcome
+from injector.vault.schemas import Endpoint, Kv2Secret, Login, TokenInfo
+from injector.vault.session import VaultSession
+from injector.vault.transport import Failure
 
 NO_TLS = TlsSettings(None, None, None, None, None, False)
 SECRET = Kv2Secret({"key": "k"}, 1, "", False, "t")
@@ -241,7 +247,7 @@ def test_a_jwt_path_swapped_for_a_fifo_fails_at_once(clock: Clock, tmp_path: Pat
 
 
 def test_capabilities_of_one_path_accept_vaults_single_path_answer(clock: Clock) -> None:
-    from injector.replies import Capabilities
+    from injector.vault.schemas import Capabilities
 
     script = Script(ok(Endpoint.CAPABILITIES, Capabilities({"capabilities": frozenset({"read"})})))
 

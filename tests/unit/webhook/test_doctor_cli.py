@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from injector.preflight import CHECK_NAMES as PREFLIGHT_CHECKS
+from injector.check.preflight import CHECK_NAMES as PREFLIGHT_CHECKS
 from webhook.cli import build_parser, main
 from webhook.commands.doctor import settings_from
 from webhook.doctor.vault import CONNECTION_CHECKS

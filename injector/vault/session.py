@@ -1,6 +1,7 @@
 """The Vault session: login, re-login, retries within the deadline, over the one transport.
 
-`injector.transport` sends each request to the origin of ``VAULT_ADDR`` and `injector.answers`
+`injector.vault.transport` sends each request to the origin of ``VAULT_ADDR`` and
+`injector.vault.replies`
 says what the answer means; this module decides what to do about it, the same way for every
 request: return the outcomes the caller accepts, retry what is `Outcome.TRANSIENT` (and transport
 failures) with capped, jittered backoff or the server's ``Retry-After`` inside the one deadline,
@@ -20,17 +21,18 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from injector.answers import Answer, Outcome
 from injector.deadline import Deadline as Deadline  # re-exported: the session's clock
 from injector.errors import VaultError
-from injector.model import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSettings
 from injector.redact import Redactor
-from injector.replies import Capabilities, Endpoint, Login, Mount, Mounts, TokenInfo
-from injector.transport import Failure, Transport
+from injector.settings.model import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSettings
+from injector.vault.replies import Answer, Outcome
+from injector.vault.schemas import Capabilities, Endpoint, Login, Mount, Mounts, TokenInfo
+from injector.vault.transport import Failure, Transport
 from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import fields
 
-log = logging.getLogger(__name__)
+# The logger keeps the name it had before the package split: it is a field of every JSON line.
+log = logging.getLogger("injector.vault")
 
 RELOGIN_ERRORS: Final = re.compile(r"permission denied|invalid token|token not found|expired")
 """403 error texts after which a re-loginable session checks its token (lookup-self)."""

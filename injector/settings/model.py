@@ -1,8 +1,8 @@
 """The injector's settings as frozen dataclasses: what a validated run is told, nothing else.
 
-`injector.config` (flags and ``VSI_*``) and `injector.env` (``VAULT_*``) build them; the run and
-the Vault session only read them. Pure: standard library only, so any layer may import the model,
-the exit-2 path included, without loading a client library.
+`injector.settings.flags` (flags and ``VSI_*``) and `injector.settings.vault_env` (``VAULT_*``)
+build them; the run and the Vault session only read them. Pure: standard library only, so any layer
+may import the model, the exit-2 path included, without loading a client library.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class VaultSettings:
 
     @property
     def origin(self) -> Origin:
-        """The scheme, host and port of `addr` (which `injector.env` checked)."""
+        """The scheme, host and port of `addr` (which `injector.settings.vault_env` checked)."""
         parts = urlsplit(self.addr)
         host = parts.hostname
         assert host is not None

@@ -1,8 +1,9 @@
 """Checks every setting shares: each returns the parsed value or raises one line naming it.
 
-`injector.env` (``VAULT_*``) and `injector.config` (flags and ``VSI_*``) both read booleans and
-local files the same way, so a bad value reads the same whichever setting it is in. Local files are
-checked here, before any network call, so a missing mount is exit code 2 and not a failure half-way.
+`injector.settings.vault_env` (``VAULT_*``) and `injector.settings.flags` (flags and ``VSI_*``) both
+read booleans and local files the same way, so a bad value reads the same whichever setting it is
+in. Local files are checked here, before any network call, so a missing mount is exit code 2 and not
+a failure half-way.
 """
 
 from __future__ import annotations

@@ -6,41 +6,32 @@ points), read answers of any size, add a CA bundle of their own next to ``VAULT_
 compressed bodies. Here one connection pool is bound to the scheme, host and port of ``VAULT_ADDR``
 (urllib3 refuses any other host on it), every request is sent with redirects and urllib3's retries
 off, at most `MAX_ANSWER` bytes of an answer are read (`MAX_LISTING` for ``sys/mounts``), and what
-came off the wire goes to `injector.answers.classify`: the answer table is decided there, retries
-and re-logins in `injector.vault`.
-
-The TLS files are read here, through `vsi_common.files.read_regular_file`: a FIFO, a device or a
-huge file swapped in at a certificate path fails at once instead of hanging or ballooning the run,
-and what OpenSSL loads is exactly the bytes that were checked (the client pair through an in-memory
-file, so the key never lands on a disk).
+came off the wire goes to `injector.vault.replies.classify`: the reply table is decided there,
+retries and re-logins in `injector.vault.session`. The TLS context comes from
+`injector.vault.tls`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
 import ssl
-import stat
 import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 import urllib3
 import urllib3.exceptions
 
-from injector.answers import Answer, Wire, classify
 from injector.errors import VaultError
-from injector.model import TlsSettings, VaultSettings
 from injector.redact import Redactor
-from injector.replies import Endpoint
+from injector.settings.model import VaultSettings
+from injector.vault.replies import Answer, Wire, classify
+from injector.vault.schemas import Endpoint
+from injector.vault.tls import FATAL_TLS_ERRORS, build_ssl_context, describe_error
 from vsi_common import names
-from vsi_common.files import UnreadableFile, read_regular_file
 
 log = logging.getLogger("injector.vault")
 
@@ -48,26 +39,13 @@ MAX_ANSWER: Final = 64 * 1024
 """Most bytes read of one answer: Vault's answers to the injector are a few hundred bytes."""
 MAX_LISTING: Final = 1024 * 1024
 """Most bytes read of a ``sys/mounts`` listing (one entry per mount)."""
-MAX_TLS_FILE: Final = 1024 * 1024
-"""Largest CA bundle, client certificate or key file read."""
 CONNECT_TIMEOUT: Final = 5.0
 """Longest TCP+TLS connect per attempt, in seconds (never beyond the deadline)."""
 READ_TIMEOUT: Final = 15.0
 """Longest wait for each read of an answer, in seconds (never beyond the deadline)."""
 USER_AGENT: Final = "vsi-injector"
 """The User-Agent of every request."""
-FATAL_TLS_ERRORS: Final = re.compile(
-    r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|hostname|doesn't match|match either"
-    r"|certificate required|CERTIFICATE_REQUIRED|bad certificate|BAD_CERTIFICATE|unknown ca"
-    r"|UNKNOWN_CA|PEM lib|key values mismatch|WRONG_VERSION_NUMBER|wrong version number",
-)
-"""TLS errors that retrying cannot fix (verification, name, client certificate, not TLS)."""
-CA_DIR_ENTRY: Final = re.compile(r"^[0-9a-f]{8}\.r?\d+$")
-"""Names OpenSSL looks up in a VAULT_CAPATH directory (``<subject hash>.<n>``)."""
 
-_ERRNO_TEXT: Final = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-_SSL_TEXT: Final = re.compile(r"certificate verify failed[^'\"(]*|\[SSL: [A-Z_]+\] [^'\"(]*")
-_EOF_TEXT: Final = re.compile(r"EOF occurred in violation of protocol|Connection reset by peer")
 _SAFE_PATH: Final = re.compile(r"^[A-Za-z0-9._@+=:/-]+$")
 
 
@@ -84,114 +62,14 @@ class Failure(Exception):
 
 def describe_exception(exc: BaseException) -> str:
     """A short, secret-free line for a transport error (urllib3 wraps the real reason deeply)."""
-    text = str(exc)
-    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
-        match = _SSL_TEXT.search(text) or _EOF_TEXT.search(text)
-        return "TLS error: " + (match.group(0).strip() if match else "handshake failed")
     cause = exc.args[1] if len(exc.args) > 1 else None
     if isinstance(exc, urllib3.exceptions.ProtocolError) and isinstance(cause, OSError):
         return cause.strerror or type(cause).__name__  # ('Connection aborted.', reset by peer)
-    match = _ERRNO_TEXT.search(text)
-    if match:  # before timeouts: urllib3's NewConnectionError is a ConnectTimeoutError
-        return match.group(1).strip()
-    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {text[:200]}"
-
-
-def _read_tls_file(path: Path, name: str) -> bytes:
-    try:
-        return read_regular_file(path, max_bytes=MAX_TLS_FILE)
-    except UnreadableFile as exc:
-        raise VaultError(f"{name}: {exc}") from None
-
-
-def _check_ca_dir(directory: Path) -> None:
-    """VaultError unless every hash-named entry of a CA directory is a small regular file."""
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError as exc:
-        raise VaultError(f"{names.VAULT_CAPATH}: cannot list {directory}: {exc.strerror}") from None
-    for entry in entries:
-        if not CA_DIR_ENTRY.match(entry.name):
-            continue
-        try:
-            info = os.stat(entry.path)
-        except OSError as exc:
-            raise VaultError(f"{names.VAULT_CAPATH}: {entry.path}: {exc.strerror}") from None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_TLS_FILE:
-            raise VaultError(
-                f"{names.VAULT_CAPATH}: {entry.path} is not a regular file of at most "
-                f"{MAX_TLS_FILE} bytes"
-            )
-
-
-class _EncryptedKey(Exception):
-    """The client key asks for a password (the injector has none to give)."""
-
-
-def _no_password() -> str:
-    raise _EncryptedKey
-
-
-@contextlib.contextmanager
-def _in_memory(content: bytes, fallback: Path) -> Iterator[str]:
-    """A path OpenSSL can open that holds exactly ``content`` (a memfd), else ``fallback``."""
-    try:
-        fd = os.memfd_create("vsi-tls", os.MFD_CLOEXEC)
-    except (AttributeError, OSError):
-        yield str(fallback)
-        return
-    try:
-        os.write(fd, content)
-        path = f"/proc/self/fd/{fd}"
-        yield path if os.path.exists(path) else str(fallback)
-    finally:
-        os.close(fd)
-
-
-def build_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
-    """The TLS context for Vault: its CA only (or certifi's bundle when none is named), TLS 1.2+."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if tls.skip_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif tls.cacert is not None:
-        pem = _read_tls_file(tls.cacert, names.VAULT_CACERT)
-        try:
-            context.load_verify_locations(cadata=pem.decode("ascii", "replace"))
-        except (ssl.SSLError, ValueError) as exc:
-            raise VaultError(
-                f"{names.VAULT_CACERT}: {tls.cacert} holds no usable PEM certificate ({exc})"
-            ) from None
-    elif tls.capath is not None:
-        _check_ca_dir(tls.capath)
-        context.load_verify_locations(capath=str(tls.capath))
-    else:
-        import certifi  # the bundle requests used, so a public CA keeps working
-
-        context.load_verify_locations(cafile=certifi.where())
-    if tls.client_cert is not None and tls.client_key is not None:
-        cert = _read_tls_file(tls.client_cert, names.VAULT_CLIENT_CERT)
-        key = _read_tls_file(tls.client_key, names.VAULT_CLIENT_KEY)
-        with (
-            _in_memory(cert, tls.client_cert) as cert_file,
-            _in_memory(key, tls.client_key) as key_file,
-        ):
-            try:
-                context.load_cert_chain(cert_file, key_file, password=_no_password)
-            except _EncryptedKey:
-                raise VaultError(
-                    f"{names.VAULT_CLIENT_KEY}: {tls.client_key} is encrypted; the injector needs "
-                    "an unencrypted key"
-                ) from None
-            except ssl.SSLError as exc:
-                raise VaultError(
-                    f"{names.VAULT_CLIENT_CERT}/{names.VAULT_CLIENT_KEY}: cannot use "
-                    f"{tls.client_cert} with {tls.client_key}: {describe_exception(exc)}"
-                ) from None
-    return context
+    return describe_error(
+        exc,
+        tls_errors=(urllib3.exceptions.SSLError, ssl.SSLError),
+        timeouts=(urllib3.exceptions.TimeoutError, TimeoutError),
+    )
 
 
 class Transport:

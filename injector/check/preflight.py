@@ -5,8 +5,8 @@
 ``vsi-webhook doctor --vault`` calls it in-process with each profile's settings. Every step is the
 run's own step, asked through the same code: the key paths (`run.key_specs`), the LUKS probe
 (`run.luks_guard`), the session and its login, the KV mount (`run.open_store`), then each key
-(`injector.keystate`, which asks the run's decisions in `injector.keys`). What only a check asks:
-the TLS facts of the connection (`injector.tlsprobe`), the token's lookup and capabilities
+(`injector.check.keys`, which asks the run's decisions in `injector.keys.policy`). What only a check
+asks: the TLS facts of the connection (`injector.check.tls`), the token's lookup and capabilities
 (``sys/capabilities-self``), the mount's ``cas_required`` and, when an output directory is given,
 whether the key files could be written there.
 
@@ -24,16 +24,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from injector import layouts, run, tlsfacts, tlsprobe
+from injector import layouts, run
+from injector.check import tls
+from injector.check.keys import KeyState, Volumes, volume
 from injector.deadline import Deadline
 from injector.errors import InjectorError, KubernetesError
-from injector.keys import KvStore, LuksGuard
-from injector.keystate import KeyState, Volumes, volume
+from injector.keys.policy import KvStore, LuksGuard
 from injector.layouts import KeySpec
-from injector.model import KubernetesAuth, Settings, TokenAuth
 from injector.redact import Redactor
-from injector.transport import CONNECT_TIMEOUT
-from injector.vault import VaultSession
+from injector.settings.model import KubernetesAuth, Settings, TokenAuth
+from injector.vault.session import VaultSession
+from injector.vault.transport import CONNECT_TIMEOUT
 from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check
 
@@ -150,16 +151,10 @@ def _tls(settings: Settings, deadline: Deadline, found: list[Check]) -> bool:
     """The ``tls-*`` checks; False when a run would fail at the handshake."""
     vault = settings.vault
     if vault.origin.scheme != "https":
-        found.append(tlsfacts.plain_http(vault.addr))
+        found.append(tls.plain_http(vault.addr))
         return True
     deadline.doing("reading Vault's TLS certificate")
-    try:
-        facts = tlsprobe.probe(vault, min(CONNECT_TIMEOUT, max(deadline.remaining(), 0.1)))
-    except InjectorError as exc:
-        fix = f"fix the file named ({names.VAULT_CACERT}, {names.VAULT_CLIENT_CERT}, ...)"
-        found.append(Check("tls-certificate", FAIL, str(exc), fix))
-        return False
-    checks = tlsfacts.tls_checks(facts, dt.datetime.now(dt.UTC))
+    checks = tls.diagnose(vault, min(CONNECT_TIMEOUT, max(deadline.remaining(), 0.1)))
     found.extend(checks)
     return not any(c.status == FAIL for c in checks)
 
@@ -333,8 +328,8 @@ def _output(directory: Path | None, states: Sequence[KeyState]) -> list[Check]:
     """``output-dir`` and ``key-file:*`` (only with --output-dir): could the files be written?"""
     if directory is None:
         return []
-    from injector import output
     from injector.errors import OutputError
+    from injector.keys import output
 
     if not os.access(directory, os.W_OK | os.X_OK):
         detail = f"{directory} is not writable for uid {os.getuid()}"

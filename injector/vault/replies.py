@@ -7,7 +7,8 @@ a success only when it has a 2xx status, a JSON Content-Type, a body that parses
 endpoint promises (`PROMISES`); a 404 means "no key" only when it is Vault's own JSON
 (``{"errors": []}``). `classify` turns what came off the wire (`Wire`) into one `Answer` whose
 `Outcome` the callers act on; endpoint code never re-decides what a status means. The transport
-(`injector.transport`) reads the wire, the session (`injector.vault`) retries what is `TRANSIENT`.
+(`injector.vault.transport`) reads the wire, the session (`injector.vault.session`) retries what is
+`TRANSIENT`.
 
 Every text taken from an answer (Vault's ``errors``) is quoted through the run's `Redactor`. Pure:
 standard library only, so the table is unit-tested case by case (tests/unit/injector/
@@ -26,7 +27,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from injector.redact import Redactor, one_line
-from injector.replies import PROMISES, BrokenPromise, Endpoint, Value, kv2_secret
+from injector.vault.schemas import PROMISES, BrokenPromise, Endpoint, Value, kv2_secret
 
 
 class Outcome(enum.Enum):

@@ -3,8 +3,8 @@
 A 2xx answer is believed only when it carries every field its endpoint promises (`PROMISES`): the
 token of a login, ``data.data`` and ``data.metadata.version`` of a KV v2 read, the new
 ``data.version`` of a KV v2 create, and so on. Each `Promise` takes those fields out into a frozen
-value (`Login`, `Kv2Secret`, ...) or raises `BrokenPromise` naming what is missing; the answer
-table (`injector.answers`) turns a broken promise into a fatal answer. Pure: standard library only.
+value (`Login`, `Kv2Secret`, ...) or raises `BrokenPromise` naming what is missing; the answer table
+(`injector.vault.replies`) turns a broken promise into a fatal answer. Pure: standard library only.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Flags and environment into validated `Settings`, before any network call.
 
 Flags override ``VSI_*`` variables, which override defaults; the ``VAULT_*`` variables are
-`injector.env`'s. One small function per setting (layout, volumes, output directory, namespace,
-key path template, seed, LUKS device, file owner and mode, log format, deadline), each raising a
-one-line `SettingsError` that names the flag or variable and what was expected. Local files the run
-needs (seed, service-account namespace) are read and checked here too, so a missing mount fails
-with exit code 2 instead of half-way through. The command line itself is `injector.cli`'s; this
-module takes its values as `Flags`.
+`injector.settings.vault_env`'s. One small function per setting (layout, volumes, output directory,
+namespace, key path template, seed, LUKS device, file owner and mode, log format, deadline), each
+raising a one-line `SettingsError` that names the flag or variable and what was expected. Local
+files the run needs (seed, service-account namespace) are read and checked here too, so a missing
+mount fails with exit code 2 instead of half-way through. The command line itself is
+`injector.cli`'s; this module takes its values as `Flags`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Final
 
 from injector import layouts
-from injector.checks import existing_file, fail, parse_bool, path_is
-from injector.env import parse_vault
-from injector.model import (
+from injector.settings.model import (
     DEFAULT_DEADLINE,
     MAX_DEADLINE,
     POD_NAMESPACE,
     SERVICE_ACCOUNT_DIR,
     Settings,
 )
+from injector.settings.parsers import existing_file, fail, parse_bool, path_is
+from injector.settings.vault_env import parse_vault
 from vsi_common import names, validation
 from vsi_common.files import UnreadableFile, read_regular_file
 from vsi_common.logs import LOG_FORMATS

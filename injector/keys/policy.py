@@ -24,15 +24,23 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from injector import layouts
-from injector.answers import Outcome as Answered
 from injector.errors import KeyFailure, VaultError
 from injector.layouts import KeySpec
-from injector.replies import Endpoint, Kv1Secret, Kv2Config, Kv2Created, Kv2Metadata, Kv2Secret
-from injector.vault import VaultSession
+from injector.vault.replies import Outcome as Answered
+from injector.vault.schemas import (
+    Endpoint,
+    Kv1Secret,
+    Kv2Config,
+    Kv2Created,
+    Kv2Metadata,
+    Kv2Secret,
+)
+from injector.vault.session import VaultSession
 from vsi_common import names
 from vsi_common.logs import fields
 
-log = logging.getLogger(__name__)
+# The logger keeps the name it had before the package split: it is a field of every JSON line.
+log = logging.getLogger("injector.keys")
 
 Outcome = Literal["read", "created", "migrated"]
 MAX_WORKERS: Final = 32
@@ -73,7 +81,7 @@ class FetchedKey:
 class KvStore:
     """A KV mount of known version, reached through a session.
 
-    Reads return only what Vault's own answers prove (`injector.answers`); `read_entry` and
+    Reads return only what Vault's own answers prove (`injector.vault.replies`); `read_entry` and
     `read_metadata` also give a preflight check the versions and deletion state it reports.
     """
 

@@ -5,8 +5,8 @@ nothing: the key is read (`KvStore.read_entry`), judged usable or not (`KvStore.
 `keys.key_content`: deleted, destroyed, wrong length or encoding), and when it is missing the run's
 own decision is asked (`keys.creation`: create, migrate the seed, or refuse) together with the KV v1
 create-only rule (`KvStore.check_create_only`). The token's capabilities (``sys/capabilities-self``,
-asked once for every path by `injector.preflight`) say whether the read and the create would be
-allowed; a failing check names the policy line that fixes it. Key material is added to the run's
+asked once for every path by `injector.check.preflight`) say whether the read and the create would
+be allowed; a failing check names the policy line that fixes it. Key material is added to the run's
 redactor as soon as it is read and is never part of a check.
 """
 
@@ -19,9 +19,16 @@ from typing import Any, Final
 
 from injector import layouts
 from injector.errors import InjectorError, KeyFailure, LuksError
-from injector.keys import OVERWRITE_CAPABILITIES, KvStore, LuksGuard, Outcome, creation, key_content
+from injector.keys.policy import (
+    OVERWRITE_CAPABILITIES,
+    KvStore,
+    LuksGuard,
+    Outcome,
+    creation,
+    key_content,
+)
 from injector.layouts import KeySpec
-from injector.replies import Kv1Secret, Kv2Secret
+from injector.vault.schemas import Kv1Secret, Kv2Secret
 from vsi_common import names
 from vsi_common.report import FAIL, OK, WARN, Check
 

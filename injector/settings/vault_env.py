@@ -16,9 +16,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from injector import layouts
-from injector.checks import existing_file, fail, parse_bool, path_is
 from injector.errors import SettingsError
-from injector.model import (
+from injector.settings.model import (
     DEFAULT_APPROLE_MOUNT,
     DEFAULT_BACKEND_PATH,
     DEFAULT_KUBERNETES_MOUNT,
@@ -31,6 +30,7 @@ from injector.model import (
     TokenAuth,
     VaultSettings,
 )
+from injector.settings.parsers import existing_file, fail, parse_bool, path_is
 from vsi_common import names, validation
 
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]+$")
