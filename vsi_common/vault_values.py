@@ -95,17 +95,12 @@ class Rule:
     reads it (the injector talks to VAULT_ADDR only)."""
 
     def accepted(self, readers: Collection[str] | None = None) -> tuple[str, ...]:
-        """The spellings every one of ``readers`` that has a say takes; with None, those that
-        some reader takes. Empty for a setting that is not one of a few words."""
-        lists = [
-            self.choices[r]
-            for r in READERS
-            if r in self.choices and (readers is None or r in readers)
-        ]
-        if not lists:
-            return ()
-        if readers is None:
-            return tuple(dict.fromkeys(w for words in lists for w in words))
+        """The spellings every one of ``readers`` that has a say takes; when none has (or with
+        None), those that some reader takes. Empty for a setting that is not one of a few
+        words."""
+        lists = [self.choices[r] for r in READERS if r in self.choices and r in (readers or ())]
+        if not lists:  # none of them has a say: what some reader takes
+            return tuple(dict.fromkeys(w for r in READERS for w in self.choices.get(r, ())))
         return tuple(w for w in lists[0] if all(w in other for other in lists))
 
     def expected(self, readers: Collection[str] | None = None) -> str:
@@ -115,9 +110,9 @@ class Rule:
         if not accepted:
             return self.takes
         words = ", ".join(accepted[:-1]) + " or " + accepted[-1] if accepted[1:] else accepted[0]
-        if readers is None:
+        who = [r for r in READERS if r in (readers or ()) and r in self.choices]
+        if not who:
             return words
-        who = [r for r in READERS if r in readers and r in self.choices]
         return f"{words} (what {' and '.join(who)} take{'s' if len(who) == 1 else ''})"
 
     def problem(self, value: str, readers: Collection[str] | None = None) -> str | None:
