@@ -13,8 +13,9 @@ the way the kubelet would start it and reaches the OpenBao fixture over HTTPS fo
 Portworx has no injector: its container's resolved env and mounts are handed to ``vsi-injector``
 as a stand-in Vault client (it reads the same ``VAULT_*`` names as paths and fails the same way
 on a missing file); a px-vault Portworx reads itself is given to it as Portworx's Vault library
-takes it, its keys before the env (libopenstorage/secrets ``GetVaultParam``). Run outside a container, the stand-in is only told the one default path it
-would find at its place there, the service-account token.
+takes it, its keys before the env (libopenstorage/secrets ``GetVaultParam``). Run outside a
+container, the stand-in is only told the one default path it would find at its place there, the
+service-account token.
 """
 
 from __future__ import annotations
