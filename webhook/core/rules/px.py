@@ -199,6 +199,30 @@ def pod_account(spec: Mapping[str, Any], namespace: str) -> str:
     return f"{namespace}/{str(name)[:60]}"
 
 
+def where_portworx_reads(
+    obj: Mapping[str, Any], connection: Connection, namespace: str
+) -> tuple[SecretLookup, str] | None:
+    """For a Portworx DaemonSet, pod or StorageCluster as the API server holds it: where Portworx
+    reads the connection's px-vault, and the service account that needs to read it there; None
+    when Portworx does not read it itself, or the object has no portworx container."""
+    kind = obj.get("kind")
+    if kind == c.STORAGE_CLUSTER_KIND:
+        spec = as_map(obj.get("spec"))
+        account = f"{namespace}/{c.PX_OPERATOR_SERVICE_ACCOUNT}"
+        found = secret_lookup(connection, spec.get("env"), namespace, namespace)
+    else:
+        spec = as_map(obj.get("spec"))
+        if kind != "Pod":
+            spec = as_map(as_map(spec.get("template")).get("spec"))
+        index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
+        if index is None:
+            return None
+        env = as_map(spec["containers"][index]).get("env")
+        found = secret_lookup(connection, env, c.PX_DAEMONSET_SECRETS_NAMESPACE, namespace)
+        account = pod_account(spec, namespace)
+    return None if found is None else (found, account)
+
+
 def switch_refused(what: str, provider: str, namespace: str) -> list[str]:
     """The warnings for a Portworx object that selects another secrets provider: nothing is
     changed, what is stored where today, and what to do next (``namespace``: where Portworx
