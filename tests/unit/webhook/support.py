@@ -132,6 +132,15 @@ def required_refs_to_absent(
     one never starts."""
     if cluster is None:
         return []
+    return sorted(
+        str(ref.get("name"))
+        for ref in added_secret_refs(mutated, original)
+        if not ref.get("optional") and cluster.secret(namespace, str(ref.get("name"))) is None
+    )
+
+
+def added_secret_refs(mutated: Any, original: Any) -> list[Mapping[str, Any]]:
+    """The ``secretKeyRef``s of ``mutated`` that ``original`` does not have (as a multiset)."""
     before = [dict(ref) for ref in secret_refs(original)]
     added = []
     for ref in secret_refs(mutated):
@@ -139,8 +148,4 @@ def required_refs_to_absent(
             before.remove(dict(ref))
         else:
             added.append(ref)
-    return sorted(
-        str(ref.get("name"))
-        for ref in added
-        if not ref.get("optional") and cluster.secret(namespace, str(ref.get("name"))) is None
-    )
+    return added

@@ -35,10 +35,8 @@ def _operator_pod(subject: Subject) -> Plan | None:
         return None
     if px.storage_cluster_wired(subject):
         return Plan([], [], c.SKIP_OPERATOR_MANAGED)
-    warning = (
-        f"pod of the Portworx operator: its Vault settings come from StorageCluster {cluster}; "
-        f"{UNCHANGED}"
-    )
+    named = f"StorageCluster {cluster}" if cluster else "its StorageCluster"
+    warning = f"pod of the Portworx operator: its Vault settings come from {named}; {UNCHANGED}"
     return Plan([], [warning], c.SKIP_OPERATOR_MANAGED)
 
 

@@ -245,7 +245,7 @@ def switch_refused(what: str, provider: str, namespace: str) -> list[str]:
 
 def operator_cluster(subject: Subject) -> str | None:
     """The StorageCluster that renders this pod when the Portworx operator made it (its
-    controller owner, or the operator's labels), else None."""
+    controller owner, or the operator's labels; empty when they do not name it), else None."""
     if subject.kind != "Pod":
         return None
     for owner in as_list(as_map(subject.obj.get("metadata")).get("ownerReferences")):
@@ -254,9 +254,9 @@ def operator_cluster(subject: Subject) -> str | None:
         if owner.get("kind") == c.STORAGE_CLUSTER_KIND and api.startswith(
             c.STORAGE_CLUSTER_GROUP + "/"
         ):
-            return str(owner.get("name", ""))[:60] or "?"
+            return str(owner.get("name", ""))[:60]
     if subject.labels.get(c.PX_OPERATOR_LABEL_MANAGED_BY) == c.PX_OPERATOR_MANAGED_BY:
-        return str(subject.labels.get(c.PX_OPERATOR_LABEL_CLUSTER, ""))[:60] or "?"
+        return str(subject.labels.get(c.PX_OPERATOR_LABEL_CLUSTER, ""))[:60]
     return None
 
 
