@@ -34,6 +34,12 @@ def secret_env(name: str, secret: str, key: str, *, optional: bool) -> Json:
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
+def refers_to(entry: Json, secret: str | None) -> bool:
+    """Whether the env entry ``entry`` takes its value from the Secret ``secret``."""
+    ref = entry.get("valueFrom", {}).get("secretKeyRef", {})
+    return secret is not None and isinstance(ref, dict) and ref.get("name") == secret
+
+
 def field_env(name: str, field_path: str) -> Json:
     """``{name, valueFrom.fieldRef{fieldPath}}`` (the downward API)."""
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}}}

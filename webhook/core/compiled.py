@@ -61,6 +61,9 @@ class Fragments:
     """The read-only mount of `tls_volume`."""
     sc_tls_volume: Json | None
     """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS files."""
+    env_without_secret: tuple[Json, ...] = ()
+    """`env` without the entries that refer to the connection Secret: what Portworx gets where
+    it reads its px-vault itself, in another namespace (`webhook.core.rules.px`)."""
     _env_appends: dict[str, tuple[PatchOp, ...]] = dataclasses.field(
         default_factory=dict, compare=False
     )
@@ -112,5 +115,8 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             tls_volume=b.tls_volume(source, shape) if source and shape else None,
             tls_mount=b.tls_mount() if files else None,
             sc_tls_volume=b.operator_tls_volume(source, shape) if source and shape else None,
+            env_without_secret=tuple(
+                e for e in env if not b.refers_to(e, profile.connection.secret)
+            ),
         )
     return CompiledProfile(profile, by_shape)

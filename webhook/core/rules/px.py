@@ -115,11 +115,6 @@ class EnvPlan:
     """Why the object is left alone."""
 
 
-def _refers_to(entry: Json, secret: str) -> bool:
-    ref = as_map(as_map(entry.get("valueFrom")).get("secretKeyRef"))
-    return ref.get("name") == secret
-
-
 def _absent(cluster: ClusterView | None, namespace: str, secret: str) -> bool:
     """The caches know that ``secret`` does not exist in ``namespace``."""
     return cluster is not None and bool(namespace) and cluster.secret(namespace, secret) is None
@@ -130,7 +125,7 @@ def _optional_addr(env: Sequence[Json], secret: str) -> tuple[Json, ...]:
     Secret the caches know is absent (the pod would not start; Portworx reads px-vault itself
     once it is created, and an optional reference resolves at the next start)."""
     return tuple(
-        b.secret_env(e["name"], secret, e["name"], optional=True) if _refers_to(e, secret) else e
+        b.secret_env(e["name"], secret, e["name"], optional=True) if b.refers_to(e, secret) else e
         for e in env
     )
 
@@ -158,7 +153,7 @@ def env_plan(
         if _absent(cluster, namespace, secret):
             return EnvPlan((*_optional_addr(frags.env, secret), *extra))
         return EnvPlan((*frags.env, *extra) if extra else None)
-    kept = tuple(e for e in frags.env if not _refers_to(e, secret))
+    kept = frags.env_without_secret
     if not lookup.namespace:
         warning = (
             f"{c.PX_SECRETS_NAMESPACE_ENV} is a reference, so where Portworx reads px-vault is "
