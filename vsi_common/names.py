@@ -46,6 +46,26 @@ VAULT_TLS_SERVER_NAME: Final = "VAULT_TLS_SERVER_NAME"
 VAULT_SKIP_VERIFY: Final = "VAULT_SKIP_VERIFY"
 """``true`` disables TLS verification (allowed, loudly logged); default false."""
 
+VAULT_CLIENT_TIMEOUT: Final = "VAULT_CLIENT_TIMEOUT"
+"""Longest wait for one request: whole seconds or a Go duration (``30s``); default the client's."""
+VAULT_MAX_RETRIES: Final = "VAULT_MAX_RETRIES"
+"""Retries of one failed request (a whole number, ``0``: none); default: until the deadline."""
+
+VAULT_BASE_PATH: Final = "VAULT_BASE_PATH"
+"""Portworx: the path under the KV mount where it keeps its keys (``portworx``); default none."""
+VAULT_COOLDOWN_PERIOD: Final = "VAULT_COOLDOWN_PERIOD"
+"""libopenstorage/secrets: pause after failed logins, a Go duration over 1m or ``0``; default 5m."""
+VAULT_RATE_LIMIT: Final = "VAULT_RATE_LIMIT"
+"""Vault's Go client: requests per second, ``rate`` or ``rate:burst``; default unlimited."""
+VAULT_SRV_LOOKUP: Final = "VAULT_SRV_LOOKUP"
+"""Vault's Go client: find the server through a DNS SRV record (a boolean); default false."""
+VAULT_AGENT_ADDR: Final = "VAULT_AGENT_ADDR"
+"""Vault's Go client: a Vault Agent to send requests to instead of VAULT_ADDR (a URL)."""
+VAULT_HTTP_PROXY: Final = "VAULT_HTTP_PROXY"
+"""Vault's Go client: the HTTP proxy for requests to Vault (a URL); VAULT_PROXY_ADDR wins."""
+VAULT_PROXY_ADDR: Final = "VAULT_PROXY_ADDR"
+"""Vault's Go client: the HTTP proxy for requests to Vault (a URL)."""
+
 VAULT_SETTINGS: Final = (
     VAULT_ADDR,
     VAULT_TOKEN,
@@ -65,8 +85,24 @@ VAULT_SETTINGS: Final = (
     VAULT_AUTH_MOUNT_PATH,
     VAULT_APPROLE_ROLE_ID,
     VAULT_APPROLE_SECRET_ID,
+    VAULT_CLIENT_TIMEOUT,
+    VAULT_MAX_RETRIES,
 )
-"""Every VAULT_* name, in the order the webhook injects them as px-vault ``secretKeyRef``s."""
+"""Every VAULT_* name the injector reads, in the order the webhook injects them (px-vault
+``secretKeyRef``s or values)."""
+PASS_THROUGH_SETTINGS: Final = (
+    VAULT_BASE_PATH,
+    VAULT_COOLDOWN_PERIOD,
+    VAULT_RATE_LIMIT,
+    VAULT_SRV_LOOKUP,
+    VAULT_AGENT_ADDR,
+    VAULT_HTTP_PROXY,
+    VAULT_PROXY_ADDR,
+)
+"""VAULT_* names only Portworx and Rook read (the injector does not): the webhook passes them on
+to their containers, after `VAULT_SETTINGS`."""
+ALL_SETTINGS: Final = (*VAULT_SETTINGS, *PASS_THROUGH_SETTINGS)
+"""Every VAULT_* name, in injection order (`vsi_common.vault_values` says who reads which)."""
 
 LAYOUT_ROOK: Final = "rook"
 """`VSI_LAYOUT` value for Rook-Ceph OSDs on PVCs (Rook's own key naming, file ``luks_key``)."""

@@ -26,8 +26,6 @@ DEFAULT_KUBERNETES_MOUNT: Final = "kubernetes"
 """Auth mount for VAULT_AUTH_METHOD=kubernetes when VAULT_AUTH_MOUNT_PATH is unset."""
 DEFAULT_APPROLE_MOUNT: Final = "approle"
 """Auth mount for VAULT_AUTH_METHOD=approle when VAULT_AUTH_MOUNT_PATH is unset."""
-KV_VERSIONS: Final = {"kv": 1, "v1": 1, "1": 1, "kv-v2": 2, "v2": 2, "2": 2}
-"""VAULT_BACKEND spellings (ours, Portworx's and Rook's) and the KV version each means."""
 
 AuthMethod = Literal["token", "kubernetes", "approle"]
 """The VAULT_AUTH_METHOD values."""
@@ -127,6 +125,11 @@ class VaultSettings:
     """Vault/OpenBao namespace sent on every request."""
     tls: TlsSettings
     """TLS verification and client certificate."""
+    client_timeout: float | None = None
+    """Longest wait for one request, in seconds (VAULT_CLIENT_TIMEOUT; never beyond the
+    deadline); None: the transport's own limits."""
+    max_retries: int | None = None
+    """Retries of one failed request (VAULT_MAX_RETRIES); None: until the deadline."""
 
     @property
     def origin(self) -> Origin:

@@ -1,7 +1,9 @@
 """The ``VAULT_*`` variables into `VaultSettings`: the names Portworx and Rook read, checked here.
 
 One small function per concern (address, auth method, KV mount and version, secret engine, Vault
-namespace, TLS), each naming the variable it blames. Values are trimmed. Nothing here talks to
+namespace, TLS, timeouts), each naming the variable it blames. Values are trimmed. What a value
+may be is `vsi_common.vault_values`' rule, the one the webhook loads profiles by, so a profile the
+webhook took never fails here on a value. Nothing here talks to
 the network; the JWT and certificate files are checked to exist so that a missing mount fails
 with exit code 2. The one ``VSI_*`` name read here, VSI_TLS_DIR, is where the webhook mounts the
 TLS files: those found there fill the VAULT_* file settings left unset.
@@ -21,7 +23,6 @@ from injector.settings.model import (
     DEFAULT_APPROLE_MOUNT,
     DEFAULT_BACKEND_PATH,
     DEFAULT_KUBERNETES_MOUNT,
-    KV_VERSIONS,
     AppRoleAuth,
     Auth,
     AuthMethod,
@@ -30,8 +31,8 @@ from injector.settings.model import (
     TokenAuth,
     VaultSettings,
 )
-from injector.settings.parsers import existing_file, fail, parse_bool, path_is
-from vsi_common import names, validation
+from injector.settings.parsers import existing_file, fail, path_is
+from vsi_common import names, validation, values, vault_values
 
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]+$")
 
@@ -87,15 +88,26 @@ def _vault_addr(env: Mapping[str, str]) -> str:
     if not _valid_host(host):
         fail(names.VAULT_ADDR, f"expected a DNS name or IP address as host, got {host!r}")
     try:
-        _ = parts.port
+        port = parts.port
     except ValueError:
-        fail(names.VAULT_ADDR, f"the port in {addr!r} is not a number")
+        port = 0
+    if port == 0:
+        fail(names.VAULT_ADDR, f"the port in {addr!r} is not a number from 1 to 65535")
     if parts.query or parts.fragment or parts.username is not None:
         fail(
             names.VAULT_ADDR,
             "expected scheme://host[:port][/prefix] without user, query or fragment",
         )
+    _shared(names.VAULT_ADDR, addr)
     return addr
+
+
+def _shared(name: str, value: str) -> str:
+    """``value`` when `vsi_common.vault_values` takes it from the injector (one line otherwise)."""
+    problem = vault_values.problem(name, value, {vault_values.INJECTOR})
+    if problem is not None:
+        fail(name, f"{problem}, got {value[:60]!r}" if problem.startswith("expected") else problem)
+    return value
 
 
 def _kubernetes_auth(env: Mapping[str, str], service_account_dir: Path) -> KubernetesAuth:
@@ -157,25 +169,36 @@ def _backend_path(env: Mapping[str, str]) -> str:
 
 
 def _kv_version(env: Mapping[str, str]) -> int | None:
-    """VAULT_BACKEND as a KV version (any of our, Portworx's or Rook's spellings); None: detect."""
+    """VAULT_BACKEND as a KV version (Portworx's or Rook's spelling, any case); None: detect."""
     backend = _get(env, names.VAULT_BACKEND).lower()
     if not backend:
         return None
-    if backend not in KV_VERSIONS:
-        fail(
-            names.VAULT_BACKEND,
-            f"expected kv, kv-v2, v1 or v2 (or unset to detect), got {backend!r}",
-        )
-    return KV_VERSIONS[backend]
+    problem = vault_values.problem(names.VAULT_BACKEND, backend, {vault_values.INJECTOR})
+    if problem is not None:
+        fail(names.VAULT_BACKEND, f"{problem} (or unset to detect), got {backend!r}")
+    return vault_values.KV_VERSIONS[backend]
 
 
 def _check_secret_engine(env: Mapping[str, str]) -> None:
-    """VAULT_SECRET_ENGINE: only ``kv`` (or unset) is supported."""
+    """VAULT_SECRET_ENGINE: only ``kv`` (or unset) holds volume keys."""
     engine = _get(env, names.VAULT_SECRET_ENGINE).lower()
-    if engine == "transit":
-        fail(names.VAULT_SECRET_ENGINE, "transit is not supported yet, expected kv")
-    if engine not in ("", "kv"):
-        fail(names.VAULT_SECRET_ENGINE, f"expected kv, got {engine!r}")
+    if engine:
+        _shared(names.VAULT_SECRET_ENGINE, engine)
+
+
+def _client_timeout(env: Mapping[str, str]) -> float | None:
+    """VAULT_CLIENT_TIMEOUT in seconds (whole seconds or a Go duration); None: unset or 0."""
+    value = _get(env, names.VAULT_CLIENT_TIMEOUT)
+    if not value:
+        return None
+    seconds = vault_values.client_timeout_seconds(_shared(names.VAULT_CLIENT_TIMEOUT, value))
+    return seconds or None
+
+
+def _max_retries(env: Mapping[str, str]) -> int | None:
+    """VAULT_MAX_RETRIES, retries of one request; None: unset (retry until the deadline)."""
+    value = _get(env, names.VAULT_MAX_RETRIES)
+    return int(_shared(names.VAULT_MAX_RETRIES, value)) if value else None
 
 
 def _vault_namespace(env: Mapping[str, str]) -> str | None:
@@ -252,15 +275,16 @@ def _tls(env: Mapping[str, str]) -> TlsSettings:
     server_name = _get(env, names.VAULT_TLS_SERVER_NAME) or None
     if server_name is not None and not validation.is_hostname(server_name):
         fail(names.VAULT_TLS_SERVER_NAME, f"expected a DNS name, got {server_name!r}")
-    skip_verify = parse_bool(_get(env, names.VAULT_SKIP_VERIFY), names.VAULT_SKIP_VERIFY)
+    skip = _get(env, names.VAULT_SKIP_VERIFY)
+    skip_verify = bool(skip) and values.parse_go_bool(_shared(names.VAULT_SKIP_VERIFY, skip))
     return TlsSettings(cacert, capath, client_cert, client_key, server_name, skip_verify)
 
 
 def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSettings:
     """The VAULT_* settings; validates everything and reads nothing from the network.
 
-    The checks run in a fixed order (address, auth, mount, version, engine, namespace, TLS), so
-    with several bad values the same one is always reported.
+    The checks run in a fixed order (address, auth, mount, version, engine, namespace, TLS,
+    timeouts), so with several bad values the same one is always reported.
     """
     addr = _vault_addr(env)
     method, auth = _auth(env, service_account_dir)
@@ -277,4 +301,6 @@ def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSetti
         kv_version=kv_version,
         namespace=namespace,
         tls=tls,
+        client_timeout=_client_timeout(env),
+        max_retries=_max_retries(env),
     )

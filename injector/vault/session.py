@@ -165,9 +165,14 @@ class VaultSession:
             self.deadline.doing(what)
             token = None if endpoint is ep.LOGIN else self._token
             retry_after: float | None = None
+            limit = self.settings.client_timeout  # VAULT_CLIENT_TIMEOUT, never past the deadline
             try:
                 reply = self.transport.send(
-                    endpoint, path, token=token, body=body, timeout=remaining
+                    endpoint,
+                    path,
+                    token=token,
+                    body=body,
+                    timeout=min(remaining, limit or remaining),
                 )
             except Failure as failure:
                 if not failure.transient:
@@ -190,6 +195,10 @@ class VaultSession:
                     raise VaultError(f"{what}: {self._explain(reply, relogin)}")
                 last, retry_after = reply.reason, reply.retry_after
             attempt += 1
+            retries = self.settings.max_retries  # VAULT_MAX_RETRIES: fewer, inside the deadline
+            if retries is not None and attempt > retries:
+                done = f"gave up after {retries} retries (VAULT_MAX_RETRIES)"
+                raise VaultError(f"{what}: {done}; last error: {last}")
             self._wait(what, attempt, last, retry_after)
 
     def _token_may_be_stale(self, reply: Reply[Any]) -> bool:

@@ -7,15 +7,16 @@ gets, and lets `webhook.core.mutation` precompute the parts that depend only on 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from vsi_common import names
+from vsi_common import names, vault_values
 from webhook.core import constants as c
 from webhook.core import tls
 from webhook.core.profiles import Connection, InjectorSettings, KeyVolume, Resources
 from webhook.core.tls import Shape, TlsSource
 from webhook.core.user import InjectorUser
+from webhook.core.vault_readers import TYPE_READERS
 
 Json = dict[str, Any]
 
@@ -33,6 +34,12 @@ def secret_env(name: str, secret: str, key: str, *, optional: bool) -> Json:
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
+def refers_to(entry: Json, secret: str | None) -> bool:
+    """Whether the env entry ``entry`` takes its value from the Secret ``secret``."""
+    ref = entry.get("valueFrom", {}).get("secretKeyRef", {})
+    return secret is not None and isinstance(ref, dict) and ref.get("name") == secret
+
+
 def field_env(name: str, field_path: str) -> Json:
     """``{name, valueFrom.fieldRef{fieldPath}}`` (the downward API)."""
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}}}
@@ -47,8 +54,17 @@ def tls_env(shape: Shape) -> list[Json]:
     ]
 
 
-def connection_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Json]:
-    """The VAULT_* env entries of a connection, in `vsi_common.names.VAULT_SETTINGS` order.
+def connection_env(
+    connection: Connection,
+    shape: Shape = tls.NO_TLS,
+    reader: str = vault_values.INJECTOR,
+    clients: Collection[str] | None = None,
+) -> list[Json]:
+    """The VAULT_* env entries of a connection for one Vault client (``reader``, a
+    `vsi_common.vault_values` reader), in `vsi_common.names.ALL_SETTINGS` order: the settings
+    that client reads, and that a profile whose clients are ``clients`` (default the reader
+    alone) may give it (`vsi_common.vault_values.allowed_for`: a proxy only where every client
+    follows it).
 
     A px-vault style Secret gives one ``secretKeyRef`` per name, optional for all but VAULT_ADDR
     (so a key the Secret lacks stays unset while a missing Secret fails visibly). When the profile
@@ -60,7 +76,12 @@ def connection_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Js
     own_tls = connection.tls is not None
     values = dict(connection.values)
     out: list[Json] = []
-    for name in names.VAULT_SETTINGS:
+    served = frozenset({reader}) if clients is None else frozenset(clients)
+    for name in names.ALL_SETTINGS:
+        if reader not in vault_values.RULES[name].readers or not vault_values.allowed_for(
+            name, served
+        ):
+            continue
         if own_tls and name in tls.OWNED_SETTINGS:
             if name in paths:
                 out.append(paths[name])
@@ -85,7 +106,9 @@ def rook_env(connection: Connection, shape: Shape = tls.NO_TLS) -> list[Json]:
     mount_prefix = c.TLS_MOUNT_PATH + "/"
     return [
         entry
-        for entry in connection_env(connection, shape)
+        for entry in connection_env(
+            connection, shape, vault_values.ROOK, TYPE_READERS[c.TYPE_ROOK_KMS]
+        )
         if entry["name"] not in c.ROOK_OWN_SETTINGS
         and (
             entry["name"] not in tls.OWNED_SETTINGS

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from vsi_common import vault_values
 from webhook.core import builders as b
 from webhook.core import constants as c
 from webhook.core import patch, tls
@@ -38,17 +39,20 @@ class Fragments:
     shape: Shape
     """The TLS file settings whose files exist (empty without TLS material)."""
     env: tuple[Json, ...]
-    """VAULT_* env for a container that reads the TLS paths itself (Portworx), in
-    `vsi_common.names.VAULT_SETTINGS` order: the paths of exactly the files of `shape`."""
+    """VAULT_* env for Portworx's container (which reads the TLS paths itself), in
+    `vsi_common.names.ALL_SETTINGS` order: the settings Portworx reads, the paths of exactly the
+    files of `shape`."""
     env_names: frozenset[str]
     """Names of `env`."""
     reconciled: frozenset[str]
     """`env_names` and the TLS file settings: an object with none of them needs only appends."""
     rook_env: tuple[Json, ...]
-    """VAULT_* env for Rook's own containers (rook-kms): `env` without the address, the auth
-    choice and the credentials, which Rook takes from the CephCluster (`builders.rook_env`)."""
+    """VAULT_* env for Rook's own containers (rook-kms): the settings Rook reads, without the
+    address, the auth choice and the credentials, which Rook takes from the CephCluster
+    (`builders.rook_env`)."""
     injector_env: tuple[Json, ...]
-    """VAULT_* env for ``vsi-injector``: no TLS paths (it finds the files in `tls_dir`)."""
+    """VAULT_* env for ``vsi-injector``: the settings it reads, no TLS paths (it finds the files
+    in `tls_dir`)."""
     tls_dir: str | None
     """``VSI_TLS_DIR`` for the injector; None when there are no TLS files."""
     tls_volume: Json | None
@@ -57,6 +61,9 @@ class Fragments:
     """The read-only mount of `tls_volume`."""
     sc_tls_volume: Json | None
     """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS files."""
+    env_without_secret: tuple[Json, ...] = ()
+    """`env` without the entries that refer to the connection Secret: what Portworx gets where
+    it reads its px-vault itself, in another namespace (`webhook.core.rules.px`)."""
     _env_appends: dict[str, tuple[PatchOp, ...]] = dataclasses.field(
         default_factory=dict, compare=False
     )
@@ -91,10 +98,10 @@ class CompiledProfile:
 def compile_profile(profile: Profile) -> CompiledProfile:
     """The fragments ``profile`` injects, for each TLS shape."""
     source = profile.connection.tls
-    injector_env = tuple(b.connection_env(profile.connection))
+    injector_env = tuple(b.connection_env(profile.connection, reader=vault_values.INJECTOR))
     by_shape: dict[Shape, Fragments] = {}
     for shape in source.shapes() if source else (NO_TLS,):
-        env = tuple(b.connection_env(profile.connection, shape))
+        env = tuple(b.connection_env(profile.connection, shape, vault_values.PORTWORX))
         files = source is not None and bool(shape)
         by_shape[shape] = Fragments(
             profile=profile,
@@ -108,5 +115,8 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             tls_volume=b.tls_volume(source, shape) if source and shape else None,
             tls_mount=b.tls_mount() if files else None,
             sc_tls_volume=b.operator_tls_volume(source, shape) if source and shape else None,
+            env_without_secret=tuple(
+                e for e in env if not b.refers_to(e, profile.connection.secret)
+            ),
         )
     return CompiledProfile(profile, by_shape)

@@ -47,6 +47,7 @@ from webhook.core.profiles import (
 )
 from webhook.core.record_rules import TypeLimits
 from webhook.core.vault_connection import CONNECTION
+from webhook.core.vault_readers import ReadersTake
 from webhook.errors import ConfigError
 
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
@@ -187,7 +188,7 @@ PROFILE: Final = Record(
         Field("connection", CONNECTION, required=True),
     ),
     Profile,
-    rules=(TypeLimits("type"),),
+    rules=(TypeLimits("type"), ReadersTake()),
     ref="profile",
 )
 """One ``profiles[]`` entry."""

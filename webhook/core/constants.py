@@ -104,7 +104,31 @@ STORAGE_CLUSTER_GROUP: Final = "core.libopenstorage.org"
 STORAGE_CLUSTER_KIND: Final = "StorageCluster"
 """Kind of the Portworx Operator's cluster object."""
 DEFAULT_PX_SECRET: Final = "px-vault"
-"""Connection Secret of the built-in portworx profiles (the Portworx manual's name)."""
+"""Connection Secret of the built-in portworx profiles (the Portworx manual's name), and the only
+name Portworx reads itself, through the API, from `PX_SECRETS_NAMESPACE_ENV`'s namespace."""
+PX_SECRETS_NAMESPACE_ENV: Final = "PX_SECRETS_NAMESPACE"
+"""Env of the portworx container: the namespace Portworx reads px-vault (and keeps its
+Kubernetes-provider Secrets) in; the operator sets it to the StorageCluster's namespace."""
+PX_DAEMONSET_SECRETS_NAMESPACE: Final = "portworx"
+"""Where a DaemonSet install of Portworx reads px-vault when `PX_SECRETS_NAMESPACE_ENV` is unset
+(the Portworx manual: "under the portworx namespace")."""
+PX_SECRETS_ROLE: Final = "px-role"
+"""The Role the Portworx spec generator makes in `PX_DAEMONSET_SECRETS_NAMESPACE` for px-account:
+get (and write) on the Secrets there."""
+PX_OPERATOR_SERVICE_ACCOUNT: Final = "portworx"
+"""The service account of the pods the Portworx operator renders, in the StorageCluster's
+namespace."""
+PX_CLUSTER_KEY_SECRET: Final = "px-vol-encryption"
+"""Portworx's Kubernetes-provider Secret holding the cluster-wide volume key."""
+PX_OPERATOR_LABEL_MANAGED_BY: Final = "operator.libopenstorage.org/managed-by"
+"""Label the Portworx operator puts on the pods it renders; value `PX_OPERATOR_MANAGED_BY`."""
+PX_OPERATOR_MANAGED_BY: Final = "portworx"
+"""Value of `PX_OPERATOR_LABEL_MANAGED_BY` on the operator's Portworx pods."""
+PX_OPERATOR_LABEL_CLUSTER: Final = "operator.libopenstorage.org/name"
+"""Label of the operator's pods naming their StorageCluster."""
+PX_OPERATOR_VOLUME_PREFIX: Final = "user-"
+"""What the operator puts before the name of each StorageCluster ``spec.volumes`` entry when it
+renders it into a pod (``user-vsi-vault-tls``)."""
 
 # --- Rook-Ceph ------------------------------------------------------------------------------------
 
@@ -232,6 +256,10 @@ SKIP_CONFLICT: Final = "conflict"
 with another source, mounts another volume at one of our paths, its ``ceph.rook.io/pvc`` label
 names none of its PVCs, or Rook reads its keys from another KV mount or Vault namespace than the
 profile names."""
+SKIP_OPERATOR_MANAGED: Final = "operator-managed"
+"""Skipped: a pod the Portworx operator renders from a StorageCluster; its Vault settings come
+from the StorageCluster (silent when the pod carries them, a warning naming the StorageCluster
+when it does not)."""
 SKIP_MALFORMED: Final = "malformed"
 """Skipped (with a warning): a field the patch must extend (a list, ``metadata``, a
 StorageCluster ``spec``) holds something else; the schema check after admission rejects it."""

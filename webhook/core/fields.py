@@ -260,9 +260,10 @@ DNS_LABEL: Final = Text(
 class Setting(Node):
     """A VAULT_* value: a non-empty string or a number (as YAML gives it), trimmed.
 
-    With ``pattern`` it must match (``expected`` otherwise) and the schema takes strings only;
-    with ``secret_key`` it names a Secret, Rook's way (the schema takes numbers too: a Secret may
-    be called ``7``).
+    With ``pattern`` it must be a string (quoted, as Rook's ``connectionDetails``, a map of
+    strings, take it) that matches (``expected`` otherwise), and ``check`` may say what the
+    pattern cannot (the schema has the pattern only); with ``secret_key`` it names a Secret,
+    Rook's way (the schema takes numbers too: a Secret may be called ``7``).
     """
 
     pattern: str | None = None
@@ -270,10 +271,16 @@ class Setting(Node):
     secret_key: str | None = None
     """The data key of the Secret the value names (Rook's TLS settings); None: not a name."""
     ref: str | None = None
+    check: Callable[[str], bool] | None = None
+    """With ``pattern``: a further test of the value (a range, a minimum)."""
 
     def read(self, reader: FieldReader, value: Any, where: str) -> str:
+        if self.pattern is not None and not isinstance(value, str | bool):
+            raise reader.fail(where, f"expected a string (quote it), got {kind(value)}")
         text = reader.setting(value, where)
-        if self.pattern is not None and not re.match(self.pattern, text):
+        if self.pattern is not None and not (
+            re.match(self.pattern, text) and (self.check is None or self.check(text))
+        ):
             raise reader.fail(where, f"expected {self.expected}")
         if self.secret_key is not None and not validation.is_secret_name(text):
             raise reader.fail(

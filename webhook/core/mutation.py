@@ -80,7 +80,9 @@ class _Mutator:
             return _skipped(c.SKIP_MALFORMED, [f"{exc.pointer} is not a list; {UNCHANGED}"], name)
         if plan.skip is not None:
             return _skipped(plan.skip, plan.warnings, name)
-        warnings = plan.warnings + secret_warnings(compiled.profile, namespace, ctx.cluster)
+        warnings = plan.warnings + secret_warnings(
+            compiled.profile, namespace, ctx.cluster, plan.secret_namespace
+        )
         if not plan.ops:
             return _skipped(c.SKIP_ALREADY_INJECTED, warnings, name)
         ops = plan.ops
@@ -139,7 +141,7 @@ def _gate(obj: Mapping[str, Any], ctx: AdmissionContext) -> tuple[Subject, str] 
         if labels is not None and labels.get(c.LABEL_ENABLED) != c.ENABLED_VALUE:
             return _skipped(c.SKIP_NAMESPACE_NOT_ENABLED)
     kind = ctx.kind or str(obj.get("kind") or "")
-    subject = subject_of(obj, kind, ctx.group, ctx.operation, meta)
+    subject = subject_of(obj, kind, ctx.group, ctx.operation, meta, namespace, ctx.cluster)
     if kind == "Pod" and c.ANNOTATION_MIRROR_POD in subject.annotations:
         return _skipped(c.SKIP_MIRROR_POD)
     if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_FALSE:

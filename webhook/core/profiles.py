@@ -71,13 +71,16 @@ class Connection:
     """px-vault style Secret: every VAULT_* key becomes an env entry (optional but VAULT_ADDR)."""
     values: tuple[tuple[str, str], ...] = ()
     """Plain VAULT_* settings (never credentials, never TLS files), in
-    `vsi_common.names.VAULT_SETTINGS` order."""
+    `vsi_common.names.ALL_SETTINGS` order."""
     token_secret: str | None = None
     """Secret whose key ``token`` becomes VAULT_TOKEN (with ``values``)."""
     tls: TlsSource | None = None
     """Where the TLS files come from (``tlsSecret``, or Rook's three Secrets); None without TLS."""
     kms: RookKms | None = None
     """Rook's block when the connection was given as ``kms`` (the fields above derive from it)."""
+    secret_namespace: str | None = None
+    """With a ``secret`` called px-vault: the namespace Portworx reads it from through the API;
+    None: Portworx's own default (`webhook.core.rules.px`)."""
 
     @property
     def secret_names(self) -> frozenset[str]:

@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from vsi_common import names
+from vsi_common import names, vault_values
 from webhook.core import constants as c
 from webhook.core import tls as t
 from webhook.core.fields import (
+    DNS_LABEL,
     SECRET_NAME,
     Choice,
     Converted,
@@ -34,6 +35,7 @@ from webhook.core.fields import (
 from webhook.core.mappings import Data, Either, Field, Record, Rule
 from webhook.core.profiles import Connection, RookKms, auth_method
 from webhook.core.record_rules import KeysNotWith, Kind, Kinds, Together, required
+from webhook.core.vault_readers import PORTWORX_TYPES, PortworxReads, setting_types
 
 KMS_PROVIDER: Final = c.ROOK_KMS_PROVIDER_ENV
 """Rook's ``connectionDetails`` key naming the KMS; required, and `KMS_PROVIDER_VAULT` here."""
@@ -41,19 +43,40 @@ KMS_PROVIDER_VAULT: Final = c.ROOK_KMS_VAULT
 """The only `KMS_PROVIDER` this webhook speaks."""
 CREDENTIAL_SETTINGS: Final = frozenset({names.VAULT_TOKEN, names.VAULT_APPROLE_SECRET_ID})
 """VAULT_* names that are credentials: never allowed in ``values`` or ``connectionDetails``."""
-PLAIN_SETTINGS: Final = tuple(n for n in names.VAULT_SETTINGS if n not in CREDENTIAL_SETTINGS)
-"""The VAULT_* settings a profile may give as values, in `names.VAULT_SETTINGS` order."""
+PLAIN_SETTINGS: Final = tuple(n for n in names.ALL_SETTINGS if n not in CREDENTIAL_SETTINGS)
+"""The VAULT_* settings a profile may give as values, in `names.ALL_SETTINGS` order."""
 TLS_SETTINGS: Final = frozenset(t.SETTINGS)
 """VAULT_* file settings that Rook's TLS Secrets name."""
 AUTH_METHODS: Final = ("token", "kubernetes", "approle")
 """VAULT_AUTH_METHOD values."""
-
 CREDENTIALS_PROBLEM: Final = "credentials may only come from a Secret (use tokenSecret or secret)"
 """Why VAULT_TOKEN and VAULT_APPROLE_SECRET_ID are refused as values."""
 SETTING: Final = Setting(ref="setting")
 """A VAULT_* setting without a rule of its own: any non-empty string (or number)."""
+
+
+def _shared(name: str) -> Node:
+    """The node of a setting from `vsi_common.vault_values.RULES`: a choice of words, a pattern,
+    or (without either) `SETTING`. What some reader takes is checked here; what every reader
+    of a profile type takes, by `ReadersTake` on the profile."""
+    rule = vault_values.RULES[name]
+    if rule.choices:
+        return Choice(
+            (*rule.accepted(), *rule.refused),
+            setting=True,
+            expected=rule.expected(),
+            refused=rule.refused,
+        )
+    if rule.pattern is not None:
+        return Setting(rule.pattern, rule.takes, check=rule.check)
+    return SETTING
+
+
 VALUE_RULES: Final[Mapping[str, Node]] = {
-    names.VAULT_ADDR: Setting(r"^https?://[^\s/]+", "an http:// or https:// URL", ref="vaultAddr"),
+    **{n: _shared(n) for n in names.ALL_SETTINGS if _shared(n) is not SETTING},
+    names.VAULT_ADDR: Setting(
+        vault_values.ADDR_PATTERN, vault_values.RULES[names.VAULT_ADDR].takes, ref="vaultAddr"
+    ),
     names.VAULT_AUTH_METHOD: Choice(
         AUTH_METHODS,
         setting=True,
@@ -65,7 +88,8 @@ VALUE_RULES: Final[Mapping[str, Node]] = {
     ),
 }
 """What a VAULT_* setting takes, in ``values`` and Rook's ``connectionDetails`` alike, where it is
-more than `SETTING`. A new rule for a setting is one entry here."""
+more than `SETTING`: the shared rules of `vsi_common.vault_values` (the injector reads by them
+too), and the auth methods a profile may name."""
 ROOK_TLS: Final[Mapping[str, Node]] = {
     setting: Setting(secret_key=t.ROOK_KEYS[setting], ref="tlsSecretName") for setting in t.SETTINGS
 }
@@ -73,18 +97,22 @@ ROOK_TLS: Final[Mapping[str, Node]] = {
 
 
 def _setting_fields(settings: Sequence[str], own: Mapping[str, Node]) -> tuple[Field, ...]:
-    """A field per setting; VAULT_ADDR required."""
+    """A field per setting; VAULT_ADDR required; a setting no client of some type reads is
+    declared for the other types only."""
     return tuple(
         Field(
-            n, own[n] if n in own else VALUE_RULES.get(n, SETTING), required=n == names.VAULT_ADDR
+            n,
+            own[n] if n in own else VALUE_RULES.get(n, SETTING),
+            required=n == names.VAULT_ADDR,
+            types=setting_types(n),
         )
         for n in settings
     )
 
 
 def _ordered(found: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """Plain settings in `names.VAULT_SETTINGS` order."""
-    return tuple((name, found[name]) for name in names.VAULT_SETTINGS if name in found)
+    """Plain settings in `names.ALL_SETTINGS` order."""
+    return tuple((name, found[name]) for name in names.ALL_SETTINGS if name in found)
 
 
 @dataclass(frozen=True)
@@ -262,11 +290,12 @@ def _connection(
     token_secret: str | None = None,
     tls: t.TlsSource | None = None,
     kms: Connection | None = None,
+    secret_namespace: str | None = None,
 ) -> Connection:
     if kms is not None:
         return kms
     if secret is not None:
-        return Connection(secret=secret, tls=tls)
+        return Connection(secret=secret, tls=tls, secret_namespace=secret_namespace)
     return Connection(values=_ordered(values or {}), token_secret=token_secret, tls=tls)
 
 
@@ -284,18 +313,27 @@ CONNECTION: Final = Record(
         ),
         Field("tlsSecret", TLS_SECRET, attr="tls"),
         Field("kms", KMS),
+        Field(
+            "secretNamespace",
+            DNS_LABEL,
+            "With secret px-vault: the namespace Portworx reads it from (default Portworx's: "
+            "PX_SECRETS_NAMESPACE, else portworx, else the StorageCluster's).",
+            attr="secret_namespace",
+            types=PORTWORX_TYPES,
+        ),
     ),
     _connection,
     rules=(
         Kinds(
             (
-                Kind("secret", ("tlsSecret",), why="the secret holds the token"),
+                Kind("secret", ("tlsSecret", "secretNamespace"), why="the secret holds the token"),
                 Kind("values", ("tokenSecret", "tlsSecret")),
                 Kind("kms", alone=True, why="Rook's block names its own Secrets"),
             )
         ),
         KeysNotWith("values", "tlsSecret", t.OWNED_SETTINGS),
         AuthNeeds("values", "tokenSecret"),
+        PortworxReads(),
     ),
     doc="How the profile reaches Vault: secret (px-vault style), or values + tokenSecret, or kms "
     "(Rook's block); tlsSecret optional with the first two.",

@@ -21,14 +21,23 @@ APPROLE_KEYS = (names.VAULT_APPROLE_ROLE_ID, names.VAULT_APPROLE_SECRET_ID)
 """The two keys AppRole auth needs."""
 
 
-def secret_warnings(profile: Profile, namespace: str, cluster: ClusterView | None) -> list[str]:
-    """Warnings for the profile's Secrets that are missing or lack a key they need."""
+def secret_warnings(
+    profile: Profile,
+    namespace: str,
+    cluster: ClusterView | None,
+    secret_namespace: str | None = None,
+) -> list[str]:
+    """Warnings for the profile's Secrets that are missing or lack a key they need, in
+    ``namespace`` (the object's); the connection Secret in ``secret_namespace`` when it is
+    elsewhere (Portworx reads its px-vault itself: `webhook.core.rules.px`), not at all when
+    that is empty (nobody can tell where)."""
     if cluster is None or not namespace:
         return []
     conn = profile.connection
     out: list[str] = []
-    if conn.secret:
-        out += _connection_secret(conn.secret, namespace, cluster)
+    where = namespace if secret_namespace is None else secret_namespace
+    if conn.secret and where:
+        out += _connection_secret(conn.secret, where, cluster)
     if conn.token_secret and conn.auth_method == "token":
         info = _known(cluster, namespace, conn.token_secret, out)
         if info is not None and c.TOKEN_SECRET_KEY not in info.keys:

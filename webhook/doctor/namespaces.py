@@ -20,6 +20,7 @@ from vsi_common.report import FAIL, OK, WARN, Check
 from webhook.core import constants as c
 from webhook.core.model import SecretInfo
 from webhook.core.profiles import Config, Profile
+from webhook.core.rules import px
 from webhook.core.warnings import secret_warnings
 from webhook.doctor.state import ClusterState, Failed, NamespaceInfo, SecretData, unread_check
 from webhook.doctor.workloads import INJECTED_REASONS, Judged, profiles_used
@@ -150,24 +151,35 @@ def _secret_fix(namespace: str, warnings: Sequence[str]) -> str:
     return "; ".join(steps) or f"complete the Secrets named ({INSTALL_SECRETS})"
 
 
-def _complete(profile: Profile, namespace: str, view: DoctorView) -> str:
-    """``rook-vault (VAULT_ADDR, VAULT_AUTH_METHOD)``: the Secrets and the key names they hold."""
+def _complete(profile: Profile, namespace: str, view: DoctorView, skip: str | None) -> str:
+    """``rook-vault (VAULT_ADDR, VAULT_AUTH_METHOD)``: the Secrets and the key names they hold
+    (but ``skip``, a px-vault Portworx reads elsewhere)."""
     shown = []
-    for secret in sorted(profile.connection.secret_names):
+    for secret in sorted(profile.connection.secret_names - {skip}):
         info = view.secret(namespace, secret)
         keys = ", ".join(sorted(info.keys)) if isinstance(info, SecretInfo) else "not read"
         shown.append(f"{secret} ({keys})")
     return "; ".join(shown) or "no Secret"
 
 
+def _read_elsewhere(profile: Profile, namespace: str, judged: Sequence[Judged]) -> bool:
+    """Whether every object here that uses ``profile`` has Portworx read its px-vault itself in
+    another namespace (`webhook.core.rules.px`): the ``portworx-secret:`` checks look there."""
+    users = [j.workload.obj for j in judged if j.result.profile == profile.name]
+    found = [px.where_portworx_reads(obj, profile.connection, namespace) for obj in users]
+    return bool(users) and all(f is not None and f[0].namespace != namespace for f in found)
+
+
 def _profile_secrets(
-    profile: Profile, namespace: str, view: DoctorView, used: bool
+    profile: Profile, namespace: str, view: DoctorView, used: bool, elsewhere: bool = False
 ) -> Check | None:
-    """``secrets:<ns>/<profile>``, or None when the profile does not apply in the namespace."""
+    """``secrets:<ns>/<profile>``, or None when the profile does not apply in the namespace;
+    ``elsewhere``: its px-vault is read in another namespace, and not looked for here."""
     name = f"secrets:{namespace}/{profile.name}"
     conn = profile.connection
-    refs = sorted(conn.secret_names)
-    own = [s for s in (conn.secret, conn.token_secret) if s]
+    skip = conn.secret if elsewhere else None
+    refs = sorted(conn.secret_names - {skip})
+    own = [s for s in (conn.secret, conn.token_secret) if s and s != skip]
     present = [s for s in own if isinstance(view.secret(namespace, s), SecretInfo)]
     unread = [s for s in refs if isinstance(view.secrets.get((namespace, s)), Failed)]
     if not used and not present and not (unread and set(unread) & set(own)):
@@ -179,13 +191,12 @@ def _profile_secrets(
             "(docs/doctor.md, RBAC)"
         )
         return Check(name, WARN, detail, fix)
-    warnings = secret_warnings(profile, namespace, view)
+    warnings = secret_warnings(profile, namespace, view, "" if elsewhere else None)
     if not warnings:
-        return Check(
-            name,
-            OK,
-            f"profile {profile.name} has what it needs: {_complete(profile, namespace, view)}",
-        )
+        shown = _complete(profile, namespace, view, skip)
+        if skip:
+            shown += f" (its {skip} is checked where Portworx reads it)"
+        return Check(name, OK, f"profile {profile.name} has what it needs: {shown}")
     harmless = all(w.endswith(HALF_PAIR) for w in warnings)
     status = WARN if harmless or not used else FAIL
     why = "" if used else " (no object uses the profile here yet)"
@@ -210,7 +221,8 @@ def secret_checks(
         secrets = profile.connection.secret_names
         if not is_used and secrets and secrets <= checked:
             continue
-        check = _profile_secrets(profile, namespace, view, is_used)
+        elsewhere = is_used and _read_elsewhere(profile, namespace, judged)
+        check = _profile_secrets(profile, namespace, view, is_used, elsewhere)
         if check is not None:
             found.append(check)
             checked |= secrets

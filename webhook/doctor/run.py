@@ -17,7 +17,7 @@ from vsi_common.report import OK, Check
 from webhook.core.config import load_config
 from webhook.core.mutation import build_mutator
 from webhook.core.profiles import Config
-from webhook.doctor import install, namespaces, workloads
+from webhook.doctor import install, namespaces, portworx, workloads
 from webhook.doctor.cluster import Cluster, read_cluster
 from webhook.doctor.consumers import Consumer
 from webhook.doctor.state import ClusterState, Failed, Locations, unread_check
@@ -76,6 +76,7 @@ def assemble(
             continue
         checks += namespaces.secret_checks(config, info.name, view, here)
         checks += workloads.objects_checks(info.name, here, state.unlisted, names)
+        checks += portworx.layout_checks(here, config, view)
         found += workloads.consumers(here)
     return checks, found
 
@@ -108,6 +109,11 @@ async def doctor(settings: DoctorSettings, now: dt.datetime | None = None) -> li
             for info in state.checked_namespaces()
             for secret in sorted(config.secret_names)
         ]
+        checked = [n.name for n in state.checked_namespaces()]
+        portworx_reads = portworx.secrets_to_read(
+            (w for w in found if w.namespace in checked), config
+        )
+        wanted += sorted(portworx_reads - set(wanted))
         secrets = await cluster.secrets(wanted)
         state = ClusterState(loc, install_state, listed, found, unlisted, secrets, requested)
         checks, consumers = assemble(state, config, profiles_check, now or dt.datetime.now(dt.UTC))

@@ -235,6 +235,7 @@ CHECK_NAMES: Final = frozenset(
         "secrets",
         "objects",
         "object",
+        "portworx-secret",
         "vault-setup",
         "vault",
     }

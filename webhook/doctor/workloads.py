@@ -32,6 +32,7 @@ REPORTED_SKIPS: Final = frozenset(
         c.SKIP_UNKNOWN_PROFILE,
         c.SKIP_NO_PROFILE,
         c.SKIP_OPTED_OUT,
+        c.SKIP_OPERATOR_MANAGED,
     }
 )
 """Skips worth a line: a profile matched (or was asked for) and the webhook still left the object
@@ -86,8 +87,10 @@ def _reported(
         return True
     if result.reason not in REPORTED_SKIPS:
         return False
-    if result.reason == c.SKIP_NO_PROFILE:
-        return bool(result.warnings)  # a profile was asked for by name, and does not apply
+    if result.reason in (c.SKIP_NO_PROFILE, c.SKIP_OPERATOR_MANAGED):
+        # A profile was asked for by name and does not apply; an operator's pod lacks what its
+        # StorageCluster would give it (one that carries it is the StorageCluster's, silently).
+        return bool(result.warnings)
     if result.reason == c.SKIP_OPTED_OUT:  # only objects a profile would otherwise match
         unmarked = copy.deepcopy(workload.obj)
         unmarked.get("metadata", {}).get("annotations", {}).pop(c.ANNOTATION_INJECT, None)
@@ -141,6 +144,11 @@ def _skip_fix(result: MutationResult, profiles: Sequence[str]) -> str:
         )
     if result.reason == c.SKIP_MALFORMED:
         return "fix the field named (the API server's schema check rejects it too)"
+    if result.reason == c.SKIP_OPERATOR_MANAGED:
+        return (
+            "give the StorageCluster named its Vault settings (a portworx-operator profile, then "
+            "apply it again); the operator then renders its pods with them"
+        )
     return (
         "remove what conflicts (named above), or opt the object out with "
         f'{c.ANNOTATION_INJECT}: "false"'

@@ -98,7 +98,9 @@ def test_a_rook_osd_gets_the_injector_with_the_webhooks_image(
         assert image.endswith(f"@{DIGEST}")
 
 
-def test_the_portworx_example_sets_px_vault_on_the_daemonset(tmp_path: Path) -> None:
+def test_the_portworx_example_leaves_px_vault_to_portworxs_own_lookup(tmp_path: Path) -> None:
+    """The DaemonSet in kube-system gets -secret_type vault and no reference to px-vault, which
+    Portworx reads itself from portworx; the StorageCluster in portworx gets the references."""
     config, _ = chart(values_file="portworx-values.yaml")
     namespace, daemonset = golden_object("portworx-daemonset")
     mutated = mutate(config, daemonset, namespace, tmp_path)
@@ -106,9 +108,12 @@ def test_the_portworx_example_sets_px_vault_on_the_daemonset(tmp_path: Path) -> 
     (portworx,) = [
         c for c in mutated["spec"]["template"]["spec"]["containers"] if c["name"] == "portworx"
     ]
-    addr = next(e for e in portworx["env"] if e["name"] == "VAULT_ADDR")
-    assert addr["valueFrom"]["secretKeyRef"] == {"name": "px-vault", "key": "VAULT_ADDR"}
+    assert not [e for e in portworx["env"] if e["name"].startswith("VAULT_")]
     assert "vault" in portworx["args"][portworx["args"].index("-secret_type") + 1]
+    namespace, storage_cluster = golden_object("storagecluster")
+    mutated = mutate(config, storage_cluster, namespace, tmp_path)
+    addr = next(e for e in mutated["spec"]["env"] if e["name"] == "VAULT_ADDR")
+    assert addr["valueFrom"]["secretKeyRef"] == {"name": "px-vault", "key": "VAULT_ADDR"}
 
 
 def test_the_rook_kms_example_replaces_rooks_key_fetch_with_the_injector(tmp_path: Path) -> None:

@@ -276,6 +276,59 @@ PROFILE_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "connection.tlsSecret.keys",
         "connection.tlsSecret",
     ),
+    # VAULT_* values by the rules the injector applies too (vsi_common.vault_values)
+    (
+        "bad enum",
+        values({"VAULT_SECRET_ENGINE": "foo"}),
+        *["connection.values.VAULT_SECRET_ENGINE"] * 2,
+    ),
+    (
+        "bad enum",
+        kms({"VAULT_SECRET_ENGINE": "transit"}),
+        *["connection.kms.connectionDetails.VAULT_SECRET_ENGINE"] * 2,
+    ),
+    ("bad enum", values({"VAULT_BACKEND": "v3"}), *["connection.values.VAULT_BACKEND"] * 2),
+    (
+        "bad pattern",
+        values({"VAULT_SKIP_VERIFY": "maybe"}),
+        *["connection.values.VAULT_SKIP_VERIFY"] * 2,
+    ),
+    (
+        "bad pattern",
+        kms({"VAULT_CLIENT_TIMEOUT": "soon"}),
+        *["connection.kms.connectionDetails.VAULT_CLIENT_TIMEOUT"] * 2,
+    ),
+    (
+        "bad pattern",
+        values({"VAULT_ADDR": "https://vault:65536"}),
+        *["connection.values.VAULT_ADDR"] * 2,
+    ),
+    ("wrong type", values({"VAULT_MAX_RETRIES": 3}), *["connection.values.VAULT_MAX_RETRIES"] * 2),
+    (
+        "type rule",
+        conn(
+            {"values": {"VAULT_ADDR": ADDR, "VAULT_BACKEND": "v2"}, "tokenSecret": "t"}, "portworx"
+        ),
+        *["connection.values.VAULT_BACKEND"] * 2,
+    ),
+    (
+        "type rule",
+        values({"VAULT_BASE_PATH": "portworx"}),
+        "connection.values.VAULT_BASE_PATH",
+        "connection.values",
+    ),
+    (
+        "type rule",
+        conn({"secret": "px-vault", "secretNamespace": "px"}),
+        "connection.secretNamespace",
+        "connection",
+    ),
+    (
+        "kind rule",
+        conn({"secret": "pxv", "secretNamespace": "px"}, "portworx"),
+        "connection.secretNamespace",
+        "connection.secret",
+    ),
 ]
 """Profiles with one mistake each; Helm names the key, or the mapping a rule is about."""
 

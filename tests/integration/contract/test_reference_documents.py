@@ -3,7 +3,8 @@ the way the kubelet would start it and reaches the OpenBao fixture over HTTPS fo
 
 - the Portworx manual's DaemonSet install: its px-vault Secret with every key (Kubernetes auth as
   ``kube-system/px-account``, TLS files on the node under ``/etc/pwx``, a Vault namespace, a TLS
-  server name), the Vault side made by the example's setup.sh;
+  server name) in ``portworx``, where Portworx reads it itself, the DaemonSet in ``kube-system``
+  (so the webhook adds no reference to it), the Vault side made by the example's setup.sh;
 - the Portworx Operator's StorageCluster with the manual's token Secret and a CA-only TLS Secret;
 - Rook's ``security.kms`` block of the Rook KMS document, pasted verbatim, with its three TLS
   Secrets and its token Secret, against the KV v1 mount that document makes;
@@ -11,8 +12,10 @@ the way the kubelet would start it and reaches the OpenBao fixture over HTTPS fo
 
 Portworx has no injector: its container's resolved env and mounts are handed to ``vsi-injector``
 as a stand-in Vault client (it reads the same ``VAULT_*`` names as paths and fails the same way
-on a missing file). Run outside a container, the stand-in is only told the one default path it
-would find at its place there, the service-account token.
+on a missing file); a px-vault Portworx reads itself is given to it as Portworx's Vault library
+takes it, its keys before the env (libopenstorage/secrets ``GetVaultParam``). Run outside a
+container, the stand-in is only told the one default path it would find at its place there, the
+service-account token.
 """
 
 from __future__ import annotations
@@ -108,6 +111,9 @@ async def test_the_portworx_manuals_daemonset_and_px_vault_secret_reach_vault(
     daemonset = mutated(case)
     namespace = daemonset["metadata"]["namespace"]
     spec = with_service_account(daemonset["spec"]["template"]["spec"])
+    portworx_env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert not [name for name in portworx_env if name.startswith("VAULT_")]
+    assert spec["containers"][0]["args"][-2:] == ["-secret_type", "vault"]
     reviewer = TokenReviewer()
     reviewer.install(kmock)
     # The Vault side as the example's setup.sh makes it, inside a Vault namespace.
@@ -141,17 +147,21 @@ async def test_the_portworx_manuals_daemonset_and_px_vault_secret_reach_vault(
         "VAULT_AUTH_KUBERNETES_ROLE": "portworx",
         "VAULT_NAMESPACE": vault_ns,
     }
-    assert set(px_vault) == snapshot_keys(case, namespace, "px-vault")
+    # The seed's layout: px-vault in portworx, which Portworx reads itself.
+    assert set(px_vault) == snapshot_keys(case, c.PX_DAEMONSET_SECRETS_NAMESPACE, "px-vault")
     node = Node(
         namespace,
-        secrets={"px-vault": px_vault},
         host_paths={"/etc/pwx": etc_pwx},
         service_account_token=reviewer.jwt(namespace, spec["serviceAccountName"]),
     )
     portworx = Pod(spec, node, tmp_path).start("portworx")
     token = str(portworx.path(f"{SERVICE_ACCOUNT_DIR}/token"))
+    # Portworx's Vault library takes the Secret's keys first (paths as the container sees them).
+    read_itself = {name: portworx.mapped(value) for name, value in px_vault.items()}
 
-    result, key = await _async(stand_in, portworx, tmp_path, VAULT_AUTH_KUBERNETES_TOKEN_PATH=token)
+    result, key = await _async(
+        stand_in, portworx, tmp_path, **read_itself, VAULT_AUTH_KUBERNETES_TOKEN_PATH=token
+    )
 
     assert result.returncode == 0, result.stderr
     assert key.read_bytes() == stored_key(openbao.client(namespace=vault_ns), "portworx")

@@ -282,6 +282,17 @@ def _rook(api: KubeApi, openbao: OpenBao, vault: VaultSide) -> str:
     return seed
 
 
+def portworx_in_kube_system(api: KubeApi) -> None:
+    """The Portworx manual's DaemonSet install beside the healthy one: the DaemonSet in
+    kube-system (injected, its TLS Secret there), px-vault left where Portworx reads it
+    itself, in portworx."""
+    api.apply(_namespace("kube-system", True))
+    api.apply(_secret("kube-system", "vault-tls", {"ca.crt": b"a CA, not read without --vault"}))
+    daemonset = _golden_object("portworx-daemonset-000")
+    daemonset["metadata"].pop("annotations", None)
+    api.apply(_injected(daemonset, "apps", "DaemonSet", "UPDATE"))
+
+
 def _portworx(api: KubeApi, openbao: OpenBao, px_mount: str, token: str) -> None:
     """The Portworx namespace: token auth in px-vault, the DaemonSet (injected)."""
     api.apply(_namespace(PX_NS, True))

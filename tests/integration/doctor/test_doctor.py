@@ -28,6 +28,7 @@ from tests.integration.doctor.conftest import (
     SEED_SECRET,
     WEBHOOK_NS,
     Install,
+    portworx_in_kube_system,
     run_doctor,
 )
 
@@ -169,6 +170,26 @@ async def test_a_missing_secret_key_names_the_key_and_the_secret(healthy: Instal
 
     healthy.edit("secrets", ROOK_NS, "rook-vault", with_addr)
     assert (await healthy.doctor()).failing() == []
+
+
+async def test_the_px_vault_portworx_reads_itself_is_checked_where_it_reads_it(
+    healthy: Install,
+) -> None:
+    portworx_in_kube_system(healthy.api)
+    name = "portworx-secret:kube-system/DaemonSet/portworx"
+
+    found = await healthy.doctor()
+
+    assert found.status(name) == "ok"
+    assert found.detail(name) == (
+        f"Portworx reads {PX_NS}/px-vault itself (VAULT_ADDR, VAULT_BACKEND_PATH, VAULT_TOKEN); "
+        "kube-system/px-account needs get on it (Portworx's px-role)"
+    )
+    assert found.status("object:kube-system/DaemonSet/portworx") == "ok"
+    healthy.api.remove("secrets", PX_NS, "px-vault")
+    gone = await healthy.doctor("-n", "kube-system")
+    assert gone.failing() == [name]
+    assert gone.fix(name).startswith(f"kubectl -n {PX_NS} create secret generic px-vault")
 
 
 def _unlabel(namespace: dict[str, Any]) -> None:

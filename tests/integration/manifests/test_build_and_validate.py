@@ -9,7 +9,6 @@ import pytest
 
 from tests.integration.manifests.conftest import (
     MANIFESTS,
-    OPT_IN_LABEL,
     WEBHOOK_NAMESPACE,
     Obj,
     find,
@@ -84,7 +83,8 @@ def test_an_object_appears_once_per_build(builds: dict[str, list[Obj]]) -> None:
 
 
 def test_changing_the_portworx_namespace_is_one_line(tmp_path: Path) -> None:
-    """The switch to kube-system (DaemonSet installs) moves everything but the subject."""
+    """The switch to kube-system (a DaemonSet install's TLS Secret) moves the Role but not its
+    subject."""
     copy = tmp_path / "manifests"
     shutil.copytree(MANIFESTS, copy)
     kustomization = copy / "examples/portworx/namespace/kustomization.yaml"
@@ -94,15 +94,32 @@ def test_changing_the_portworx_namespace_is_one_line(tmp_path: Path) -> None:
 
     objects = kustomize(copy / "examples/portworx")
 
-    namespace = find(objects, "Namespace", "kube-system")
-    assert namespace["metadata"]["labels"][OPT_IN_LABEL] == "true"
     assert not [o for o in objects if o["metadata"].get("namespace") == "portworx"]
-    assert not [
-        o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "portworx"
-    ]
-    find(objects, "Secret", "px-vault", "kube-system")
     find(objects, "Role", "vault-storage-injector-secrets", "kube-system")
     binding = find(objects, "RoleBinding", "vault-storage-injector-secrets", "kube-system")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "vault-storage-injector", "namespace": WEBHOOK_NAMESPACE}
     ]
+
+
+STORAGE_NAMESPACES = frozenset({"rook-ceph", "portworx", "kube-system", "default"})
+"""Namespaces a storage system (or the cluster) owns: an example must never render one, or
+`kubectl delete -k` would delete it and the storage with it."""
+
+
+@pytest.mark.parametrize(
+    "directory", [d for d in kustomization_dirs() if "/examples/" in str(d)], ids=rel
+)
+def test_no_example_renders_a_storage_namespace_or_a_credentials_secret(directory: Path) -> None:
+    """Safe to apply (no Secret of placeholders overwrites a real one) and to delete (no storage
+    namespace goes with it): the only Namespace is the webhook's own, the only Secret a
+    service-account token Secret that Kubernetes fills."""
+    objects = kustomize(directory)
+    namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    assert namespaces <= {WEBHOOK_NAMESPACE}, rel(directory)
+    assert not namespaces & STORAGE_NAMESPACES
+    for secret in (o for o in objects if o["kind"] == "Secret"):
+        where = f"{rel(directory)}: Secret {secret['metadata']['name']}"
+        assert secret.get("type") == "kubernetes.io/service-account-token", where
+        assert not secret.get("data"), where
+        assert not secret.get("stringData"), where

@@ -16,7 +16,7 @@ from tests.integration.manifests.conftest import (
     pod_templates,
     selector_matches,
 )
-from vsi_common import names
+from vsi_common import vault_values
 
 NAME = "vault-storage-injector"
 IMAGE = "ghcr.io/vault-storage-injector/vault-storage-injector:0.1.0"
@@ -184,49 +184,46 @@ def test_webhook_may_only_list_and_watch_namespaces_cluster_wide(base: list[Obj]
     assert deployment(base)["spec"]["template"]["spec"]["serviceAccountName"] == NAME
 
 
-def vault_settings() -> list[str]:
-    """The VAULT_* names the webhook and the injector share."""
-    return list(names.VAULT_SETTINGS)
+def env_file_names(path: str) -> set[str]:
+    """The VAULT_* names an example's env file lists (set or commented out)."""
+    text = (MANIFESTS / path).read_text()
+    return set(re.findall(r"^\s*#?\s*(VAULT_[A-Z_]+)=", text, re.M))
 
 
-def test_connection_secret_templates_name_every_vault_setting() -> None:
-    settings = vault_settings()
-    assert "VAULT_ADDR" in settings
-    for path in (
-        "examples/portworx/namespace/px-vault-secret.yaml",
-        "examples/rook/namespace/rook-vault-secret.yaml",
-    ):
-        text = (MANIFESTS / path).read_text()
-        keys = set(re.findall(r"^\s*#?\s*(VAULT_[A-Z_]+):", text, re.M))
-        assert keys == set(settings), (
-            f"{path}: missing {set(settings) - keys}, extra {keys - set(settings)}"
-        )
+def test_connection_env_files_name_every_setting_their_clients_read() -> None:
+    """px-vault's file lists what Portworx reads; rook-vault's what Rook's pods and the
+    injector read and may be given (the built-in rook-osd and rook-kms profiles share it)."""
+    wanted = {
+        "examples/portworx/px-vault.env.example": {vault_values.PORTWORX},
+        "examples/rook/rook-vault.env.example": {vault_values.ROOK, vault_values.INJECTOR},
+    }
+    for path, readers in wanted.items():
+        settings = {
+            name
+            for name, rule in vault_values.RULES.items()
+            if rule.readers & readers and vault_values.allowed_for(name, readers)
+        }
+        keys = env_file_names(path)
+        assert keys == settings, f"{path}: missing {settings - keys}, extra {keys - settings}"
+        assert "VAULT_ADDR" in keys
 
 
-def test_portworx_example_opts_in_its_namespace_and_ships_px_vault(
+def test_the_storage_examples_leave_namespace_and_secret_to_the_admin(
     builds: dict[str, list[Obj]],
 ) -> None:
-    objects = builds["manifests/examples/portworx"]
-    namespace = find(objects, "Namespace", "portworx")
-    assert namespace["metadata"]["labels"] == {OPT_IN_LABEL: "true"}
-    secret = find(objects, "Secret", "px-vault", "portworx")
-    assert secret["stringData"]["VAULT_ADDR"].startswith("https://")
-    assert secret["stringData"]["VAULT_AUTH_METHOD"] == "kubernetes"
-    find(objects, "RoleBinding", "vault-storage-injector-secrets", "portworx")
-
-
-def test_rook_example_opts_in_its_namespace_and_ships_the_connection_secret(
-    builds: dict[str, list[Obj]],
-) -> None:
-    objects = builds["manifests/examples/rook"]
-    namespace = find(objects, "Namespace", "rook-ceph")
-    assert namespace["metadata"]["labels"] == {OPT_IN_LABEL: "true"}
-    secret = find(objects, "Secret", "rook-vault", "rook-ceph")
-    data = secret["stringData"]
-    assert data["VAULT_AUTH_METHOD"] == "kubernetes"
-    assert data["VAULT_AUTH_KUBERNETES_ROLE"] == "rook-ceph-osd"
-    assert data["VAULT_BACKEND_PATH"] == "rook"
-    find(objects, "RoleBinding", "vault-storage-injector-secrets", "rook-ceph")
+    for example, namespace in (("portworx", "portworx"), ("rook", "rook-ceph")):
+        objects = builds[f"manifests/examples/{example}"]
+        assert [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"] == [
+            WEBHOOK_NAMESPACE
+        ]
+        assert [o for o in objects if o["kind"] == "Secret"] == []
+        find(objects, "RoleBinding", "vault-storage-injector-secrets", namespace)
+        readme = (MANIFESTS / "examples" / example / "README.md").read_text()
+        assert f"kubectl label namespace {namespace} {OPT_IN_LABEL}=true" in readme
+        assert f"kubectl -n {namespace} create secret generic" in readme
+        assert "--from-env-file=" in readme
+        assert "--from-literal=" in readme
+        assert f"kubectl delete -k manifests/examples/{example}" in readme
 
 
 def test_network_policy_admits_only_webhook_and_metrics_ports(

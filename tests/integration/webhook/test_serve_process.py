@@ -52,8 +52,11 @@ async def test_dev_mode_logs_its_ca_and_mutates_a_portworx_daemonset_with_the_re
         assert response["uid"] == review["request"]["uid"]
         mutated = apply_response(review["request"]["object"], response)
         assert mutated == expected
-        env = mutated["spec"]["template"]["spec"]["containers"][0]["env"]
-        assert any(e["name"] == "VAULT_ADDR" and "secretKeyRef" in e["valueFrom"] for e in env)
+        # The DaemonSet in kube-system: Portworx reads portworx/px-vault itself (seed 000).
+        portworx = mutated["spec"]["template"]["spec"]["containers"][0]
+        assert portworx["args"][-2:] == ["-secret_type", "vault"]
+        assert not [e for e in portworx["env"] if e["name"].startswith("VAULT_")]
+        assert response["warnings"][0].startswith("Portworx reads portworx/px-vault itself")
         server.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(server.proc.wait(), EXIT_DEADLINE) == 0
 

@@ -55,7 +55,16 @@ BAD = [
     ({"VAULT_AUTH_METHOD": "approle"}, "VAULT_APPROLE_ROLE_ID: required"),
     ({"VAULT_BACKEND": "kv3"}, "VAULT_BACKEND: expected kv, kv-v2, v1 or v2"),
     ({"VAULT_BACKEND_PATH": "a/../b"}, "VAULT_BACKEND_PATH: expected a mount path"),
-    ({"VAULT_SECRET_ENGINE": "transit"}, "VAULT_SECRET_ENGINE: transit is not supported yet"),
+    ({"VAULT_SECRET_ENGINE": "transit"}, "VAULT_SECRET_ENGINE: transit keeps keys inside Vault"),
+    ({"VAULT_SECRET_ENGINE": "foo"}, "VAULT_SECRET_ENGINE: expected kv"),
+    ({"VAULT_BACKEND": "1"}, "VAULT_BACKEND: expected kv, kv-v2, v1 or v2"),
+    ({"VAULT_ADDR": "https://vault:0"}, "VAULT_ADDR: the port in 'https://vault:0' is not a"),
+    ({"VAULT_ADDR": "https://vault:65536"}, "VAULT_ADDR: the port"),
+    ({"VAULT_SKIP_VERIFY": "yes"}, "VAULT_SKIP_VERIFY: expected true or false (Go's spellings"),
+    ({"VAULT_CLIENT_TIMEOUT": "soon"}, "VAULT_CLIENT_TIMEOUT: expected whole seconds or a Go"),
+    ({"VAULT_CLIENT_TIMEOUT": "-5"}, "VAULT_CLIENT_TIMEOUT: expected whole seconds or a Go"),
+    ({"VAULT_MAX_RETRIES": "-1"}, "VAULT_MAX_RETRIES: expected a whole number from 0 to"),
+    ({"VAULT_MAX_RETRIES": "4294967296"}, "VAULT_MAX_RETRIES: expected a whole number from 0"),
     ({"VAULT_CACERT": "/no/such/ca.pem"}, "VAULT_CACERT: expected a readable file"),
     ({"VAULT_CAPATH": "/no/such/dir"}, "VAULT_CAPATH: expected a directory"),
     ({"VAULT_CLIENT_CERT": "/etc/hostname"}, "VAULT_CLIENT_KEY: required when the other half"),
@@ -65,6 +74,29 @@ BAD = [
     ({"VAULT_ADDR": "https://va ult:8200"}, "VAULT_ADDR: expected a DNS name or IP address"),
     ({"VAULT_ADDR": "https://vault%20x"}, "VAULT_ADDR: expected a DNS name or IP address"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("override", "timeout", "retries"),
+    [
+        ({}, None, None),
+        ({"VAULT_CLIENT_TIMEOUT": "45", "VAULT_MAX_RETRIES": "0"}, 45.0, 0),
+        ({"VAULT_CLIENT_TIMEOUT": "1m30s", "VAULT_MAX_RETRIES": "3"}, 90.0, 3),
+        ({"VAULT_CLIENT_TIMEOUT": "0"}, None, None),
+        ({"VAULT_CLIENT_TIMEOUT": "250ms"}, 0.25, None),
+    ],
+)
+def test_client_timeout_and_max_retries_as_vaults_go_client_reads_them(
+    tmp_path: Path, override: dict[str, str], timeout: float | None, retries: int | None
+) -> None:
+    settings = parse_vault(base_env(tmp_path, **override), NO_SA)
+
+    assert (settings.client_timeout, settings.max_retries) == (timeout, retries)
+
+
+@pytest.mark.parametrize("word", ["1", "t", "T", "TRUE", "true", "True"])
+def test_vault_skip_verify_takes_gos_true_spellings(tmp_path: Path, word: str) -> None:
+    assert parse_vault(base_env(tmp_path, VAULT_SKIP_VERIFY=word), NO_SA).tls.skip_verify
 
 
 @pytest.mark.parametrize(("override", "message"), BAD)

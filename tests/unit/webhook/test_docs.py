@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import vault_table
 from vsi_common import names
 from webhook.core import config, profiles, vault_connection
 from webhook.core import constants as c
@@ -39,6 +40,12 @@ NAMES = [
     f"{c.SECRET_TYPE_FLAG} {c.SECRET_TYPE_VAULT}",
     c.STORAGE_CLUSTER_GROUP,
     c.DEFAULT_PX_SECRET,
+    c.PX_SECRETS_NAMESPACE_ENV,
+    c.PX_DAEMONSET_SECRETS_NAMESPACE,
+    c.PX_SECRETS_ROLE,
+    c.PX_CLUSTER_KEY_SECRET,
+    f"{c.PX_OPERATOR_LABEL_MANAGED_BY}: {c.PX_OPERATOR_MANAGED_BY}",
+    f"{c.PX_OPERATOR_VOLUME_PREFIX}<name>",
     c.DEFAULT_ROOK_SECRET,
     c.DEFAULT_VOLUME_KEYS_SECRET,
     f"{c.ROOK_APP_LABEL}: {c.ROOK_OSD_APP}",
@@ -110,3 +117,10 @@ def test_builtin_profile_secrets_in_doc_match_the_code() -> None:
     for profile in profiles.BUILTIN_PROFILES:
         row = next(line for line in DOC.splitlines() if line.startswith(f"| `{profile.name}` |"))
         assert f"Secret `{profile.connection.secret}`" in row
+
+
+def test_the_vault_settings_table_is_the_one_the_rules_give() -> None:
+    assert vault_table.expected_text(DOC) == DOC, "run python -m tools.vault_table"
+    assert vault_table.main(["--check"]) == 0
+    for name in names.ALL_SETTINGS:
+        assert f"| `{name}` |" in vault_table.table()

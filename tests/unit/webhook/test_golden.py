@@ -20,7 +20,14 @@ import jsonpatch
 import pytest
 import yaml
 
-from tests.unit.webhook.support import GOLDEN, context_from_review, load_cluster, validate
+from tests.unit.webhook.support import (
+    GOLDEN,
+    context_from_review,
+    load_cluster,
+    required_refs_to_absent,
+    validate,
+    validate_storage_cluster,
+)
 from webhook.core import constants as c
 from webhook.core.config import load_config
 from webhook.core.mutation import build_mutator
@@ -113,25 +120,16 @@ def test_golden_storagecluster_env_and_volumes_validate_as_the_pod_the_operator_
     """A StorageCluster is a CRD without a schema here; its env and volumes become the portworx
     container's env and the pod's volumes, which are checked against the Pod schema."""
     _, _, mutated = _run(GOLDEN / name)
-    spec = mutated["spec"]
-    own = ("mountPath", "readOnly", "mountPropagation")
-    volumes = [{k: v for k, v in vol.items() if k not in own} for vol in spec.get("volumes", [])]
-    mounts = [
-        {k: v for k, v in vol.items() if k in ("name", "mountPath", "readOnly")}
-        for vol in spec.get("volumes", [])
-    ]
-    portworx = {"name": "portworx", "image": spec["image"], "env": spec.get("env", [])}
-    if mounts:
-        portworx["volumeMounts"] = mounts
-    pod: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "portworx", "namespace": mutated["metadata"]["namespace"]},
-        "spec": {"containers": [portworx]},
-    }
-    if volumes:
-        pod["spec"]["volumes"] = volumes
-    validate(pod)
+    validate_storage_cluster(mutated)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_output_requires_no_secret_the_cache_knows_is_absent(name: str) -> None:
+    case = GOLDEN / name
+    review, _, mutated = _run(case)
+    namespace = review["request"].get("namespace", "")
+    original = review["request"]["object"]
+    assert required_refs_to_absent(mutated, namespace, load_cluster(case), original) == []
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -33,6 +33,14 @@ def _ctx(ctx: AdmissionContext, **changes: Any) -> AdmissionContext:
     return AdmissionContext(**data)
 
 
+def _px_case(name: str) -> tuple[dict[str, Any], AdmissionContext]:
+    """A Portworx golden case moved into the portworx namespace, where Portworx reads its
+    px-vault by default: the env entries of the profile reach it there."""
+    obj, ctx = _case(name)
+    obj["metadata"]["namespace"] = c.PX_DAEMONSET_SECRETS_NAMESPACE
+    return obj, _ctx(ctx, namespace=c.PX_DAEMONSET_SECRETS_NAMESPACE)
+
+
 def test_delete_and_connect_are_skipped_as_operation() -> None:
     obj, ctx = _case("portworx-daemonset")
     for op in ("DELETE", "CONNECT"):
@@ -120,7 +128,7 @@ def test_reinvocation_after_another_webhook_added_containers_adds_no_duplicates(
 
 
 def test_env_entry_set_by_hand_is_left_alone() -> None:
-    obj, ctx = _case("portworx-daemonset")
+    obj, ctx = _px_case("portworx-daemonset")
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["env"].append({"name": "VAULT_BACKEND_PATH", "value": "px-keys"})
     out = _apply(obj, MUTATOR(obj, ctx))
@@ -131,7 +139,7 @@ def test_env_entry_set_by_hand_is_left_alone() -> None:
 
 
 def test_existing_secret_type_vault_gets_env_but_no_second_flag() -> None:
-    obj, ctx = _case("portworx-daemonset")
+    obj, ctx = _px_case("portworx-daemonset")
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["args"] += ["-secret_type=vault"]
     out = _apply(obj, MUTATOR(obj, ctx))
@@ -143,10 +151,10 @@ def test_missing_lists_are_added_whole_never_below_a_missing_parent() -> None:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "px", "namespace": "kube-system"},
+        "metadata": {"name": "px", "namespace": "portworx"},
         "spec": {"containers": [{"name": "portworx", "image": "portworx/oci-monitor:3.1.6"}]},
     }
-    ctx = AdmissionContext("CREATE", "kube-system", "", "v1", "Pod")
+    ctx = AdmissionContext("CREATE", "portworx", "", "v1", "Pod")
     result = MUTATOR(pod, ctx)
     paths = [op["path"] for op in result.ops]
     assert paths == ["/spec/containers/0/env", "/spec/containers/0/args", "/metadata/annotations"]
@@ -222,12 +230,10 @@ def test_volume_keys_warns_when_only_root_could_read_the_keys() -> None:
 
 
 def test_secret_without_vault_addr_gives_a_warning_of_at_most_120_chars() -> None:
-    obj, ctx = _case("portworx-daemonset")
-    cluster = StaticCluster(secrets={"kube-system/px-vault": ["VAULT_TOKEN"]})
+    obj, ctx = _px_case("portworx-daemonset")
+    cluster = StaticCluster(secrets={"portworx/px-vault": ["VAULT_TOKEN"]})
     result = MUTATOR(obj, _ctx(ctx, cluster=cluster))
-    assert list(result.warnings) == [
-        "Secret px-vault in namespace kube-system has no key VAULT_ADDR"
-    ]
+    assert list(result.warnings) == ["Secret px-vault in namespace portworx has no key VAULT_ADDR"]
     long_ns = "n" * 63
     result = MUTATOR(obj, _ctx(ctx, namespace=long_ns, cluster=StaticCluster()))
     assert all(
@@ -242,7 +248,12 @@ def test_storagecluster_with_another_provider_is_a_conflict() -> None:
     result = MUTATOR(obj, ctx)
     assert (result.reason, list(result.ops)) == (c.SKIP_CONFLICT, [])
     assert list(result.warnings) == [
-        "StorageCluster sets secretsProvider k8s; Vault settings not added"
+        "StorageCluster sets secretsProvider k8s; Vault settings not added",
+        "its volume keys so far are Kubernetes Secrets in portworx (px-vol-encryption, one per "
+        "volume)",
+        "Portworx documents no move of stored keys to Vault: switch by hand only a cluster "
+        "without encrypted volumes",
+        'or keep k8s and silence this: annotate vault-storage-injector.io/inject: "false"',
     ]
 
 
@@ -614,7 +625,7 @@ def test_a_pod_without_a_service_account_token_gives_the_injector_none() -> None
 
 
 def test_env_ops_built_once_per_profile_are_not_shared_between_answers() -> None:
-    obj, ctx = _case("portworx-daemonset")
+    obj, ctx = _px_case("portworx-daemonset")
     mutator = build_mutator(load_config(None))
     first = mutator(obj, ctx)
     pristine = copy.deepcopy(list(first.ops))
@@ -629,7 +640,7 @@ def test_env_ops_built_once_per_profile_are_not_shared_between_answers() -> None
 
 
 def test_a_container_with_some_of_the_env_gets_only_the_rest() -> None:
-    obj, ctx = _case("portworx-daemonset")
+    obj, ctx = _px_case("portworx-daemonset")
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container.setdefault("env", []).append({"name": "VAULT_ADDR", "value": "https://mine:8200"})
     result = MUTATOR(obj, ctx)

@@ -202,7 +202,8 @@ def test_with_the_golden_snapshot_the_preview_gives_the_servers_object_and_warni
 def test_a_snapshot_of_kubernetes_objects_is_read_for_key_names_only(tmp_path: Path) -> None:
     config = tmp_path / "profiles.yaml"
     config.write_text(
-        "profiles: [{name: px, type: portworx, connection: {secret: px-vault, tlsSecret: tls}}]\n"
+        "profiles: [{name: px, type: portworx, connection: "
+        "{secret: px-vault, secretNamespace: kube-system, tlsSecret: tls}}]\n"
     )
     snapshot = tmp_path / "snapshot.yaml"
     snapshot.write_text(

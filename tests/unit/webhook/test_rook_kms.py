@@ -383,6 +383,11 @@ def test_a_px_vault_secret_gives_rooks_pods_no_address_auth_credential_or_file_p
         names.VAULT_AUTH_KUBERNETES_ROLE,
         names.VAULT_AUTH_KUBERNETES_TOKEN_PATH,
         names.VAULT_AUTH_MOUNT_PATH,
+        names.VAULT_CLIENT_TIMEOUT,
+        names.VAULT_MAX_RETRIES,
+        names.VAULT_COOLDOWN_PERIOD,
+        names.VAULT_RATE_LIMIT,
+        names.VAULT_SRV_LOOKUP,
     ]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from webhook.core.compiled import Fragments
-from webhook.core.model import PatchOp
+from webhook.core.model import ClusterView, PatchOp
 from webhook.core.profiles import Config
 from webhook.core.shapes import as_map, pod_spec
 
@@ -44,15 +44,26 @@ class Subject(NamedTuple):
     """JSON Pointer of the pod spec: ``/spec`` (Pod) or ``/spec/template/spec`` (workloads)."""
     spec: Mapping[str, Any]
     """The pod spec (empty for objects without one, such as a StorageCluster)."""
+    namespace: str = ""
+    """The object's namespace (the request's, else its metadata's)."""
+    cluster: ClusterView | None = None
+    """The watch-fed caches (Secret presence), for the rules that must know where a Secret is."""
 
 
 def subject_of(
-    obj: Mapping[str, Any], kind: str, group: str, operation: str, meta: Mapping[str, Any]
+    obj: Mapping[str, Any],
+    kind: str,
+    group: str,
+    operation: str,
+    meta: Mapping[str, Any],
+    namespace: str = "",
+    cluster: ClusterView | None = None,
 ) -> Subject:
     """The subject of one request; ``meta`` is the object's metadata (as a mapping)."""
     base, spec = pod_spec(obj, kind)
     labels, annotations = as_map(meta.get("labels")), as_map(meta.get("annotations"))
-    return Subject(obj, kind, group, operation == "CREATE", labels, annotations, base, spec)
+    creating = operation == "CREATE"
+    return Subject(obj, kind, group, creating, labels, annotations, base, spec, namespace, cluster)
 
 
 @dataclass
@@ -62,6 +73,9 @@ class Plan:
     ops: list[PatchOp]
     warnings: list[str] = field(default_factory=list)
     skip: str | None = None
+    secret_namespace: str | None = None
+    """Where the connection Secret must exist, when not in the object's namespace (Portworx
+    reads its px-vault itself); empty: nobody can tell (no Secret warning)."""
 
 
 class MalformedError(Exception):

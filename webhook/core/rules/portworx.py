@@ -1,9 +1,12 @@
 """Profile type ``portworx``: the Portworx DaemonSet (CREATE, UPDATE) and its Pods (CREATE).
 
-The ``portworx`` container gets the profile's VAULT_* env (px-vault style ``secretKeyRef``s or
-values), ``-secret_type vault`` unless it already names a provider, and the TLS mount with the
-paths of exactly the TLS files that exist (Portworx fails on a path to a missing file). A
-container that selects another secrets provider is a ``conflict``: its settings are never changed.
+The ``portworx`` container gets ``-secret_type vault`` unless it already names a provider, the
+TLS mount with the paths of exactly the TLS files that exist (Portworx fails on a path to a
+missing file), and the profile's VAULT_* env (px-vault style ``secretKeyRef``s or values) where
+Portworx's own lookup does not read the Secret elsewhere (`webhook.core.rules.px`). A container
+that selects another secrets provider is a ``conflict``: its settings are never changed, and the
+warnings say what to do next. A pod the Portworx operator renders gets its settings from its
+StorageCluster and is left alone (``operator-managed``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from webhook.core import constants as c
 from webhook.core import patch
 from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
-from webhook.core.rules import ops
-from webhook.core.rules.base import POD, Plan, Rule, Subject
+from webhook.core.rules import ops, px
+from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, flag_value
 
 
@@ -24,27 +27,51 @@ def applies(subject: Subject) -> bool | None:
     return subject.creating or subject.kind == "DaemonSet"
 
 
+def _operator_pod(subject: Subject) -> Plan | None:
+    """A pod of the Portworx operator: left alone, silently when it carries what its
+    StorageCluster's Vault settings give (`px.storage_cluster_wired`), with a warning otherwise."""
+    cluster = px.operator_cluster(subject)
+    if cluster is None:
+        return None
+    if px.storage_cluster_wired(subject):
+        return Plan([], [], c.SKIP_OPERATOR_MANAGED)
+    named = f"StorageCluster {cluster}" if cluster else "its StorageCluster"
+    warning = f"pod of the Portworx operator: its Vault settings come from {named}; {UNCHANGED}"
+    return Plan([], [warning], c.SKIP_OPERATOR_MANAGED)
+
+
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
-    """Env, ``-secret_type vault`` and the TLS mount for the ``portworx`` container."""
+    """``-secret_type vault``, the TLS mount and the env for the ``portworx`` container."""
     spec, base = subject.spec, subject.base
+    operator = _operator_pod(subject)
+    if operator is not None:
+        return operator
     index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
     assert index is not None  # matched by `applies`
     container = spec["containers"][index]
     secret_type = flag_value(as_list(container.get("args")), c.SECRET_TYPE_FLAG)
     if secret_type is not None and secret_type != c.SECRET_TYPE_VAULT:
-        shown = secret_type[:40]
-        return ops.conflict(
-            f"container portworx sets -secret_type {shown}; Vault settings not added"
+        where = px.secrets_namespace(
+            container.get("env"), c.PX_DAEMONSET_SECRETS_NAMESPACE, subject.namespace
         )
-    problem = ops.tls_conflict(frags, spec, container)
+        warnings = px.switch_refused("container portworx sets -secret_type", secret_type, where)
+        return Plan([], warnings, c.SKIP_CONFLICT)
+    env = px.env_plan(
+        frags,
+        container.get("env"),
+        c.PX_DAEMONSET_SECRETS_NAMESPACE,
+        subject,
+        px.pod_account(spec, subject.namespace),
+    )
+    problem = env.conflict or ops.tls_conflict(frags, spec, container)
     if problem:
         return ops.conflict(problem)
     cbase = patch.join(base, "containers", index)
-    planned = ops.env_ops(frags, container, cbase)
+    planned = ops.env_ops(frags, container, cbase, env.wanted)
     if secret_type is None:
         planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
     planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
-    return Plan(planned)
+    return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
 
 
 RULE = Rule(c.TYPE_PORTWORX, frozenset({("apps", "DaemonSet"), POD}), applies, plan)

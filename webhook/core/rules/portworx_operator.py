@@ -1,10 +1,11 @@
 """Profile type ``portworx-operator``: the Portworx Operator's StorageCluster (CREATE, UPDATE).
 
-The operator renders the DaemonSet from ``spec``, so the rule sets ``spec.env``,
-``spec.secretsProvider: vault`` and a ``spec.volumes`` entry projecting the TLS files (the
-operator's volume shape carries its own ``mountPath``). ``spec`` is untyped before schema
-validation: a value that is not a mapping is ``malformed``, another secrets provider a
-``conflict``.
+The operator renders its Portworx pods from ``spec``, so the rule sets ``spec.secretsProvider:
+vault``, a ``spec.volumes`` entry projecting the TLS files (the operator's volume shape carries
+its own ``mountPath``) and ``spec.env``: the profile's VAULT_* env where Portworx's own lookup
+does not read px-vault elsewhere (by default it reads it in the StorageCluster's namespace:
+`webhook.core.rules.px`). ``spec`` is untyped before schema validation: a value that is not a
+mapping is ``malformed``, another secrets provider a ``conflict`` whose warnings say what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from webhook.core import constants as c
 from webhook.core import patch
 from webhook.core.compiled import Fragments, Json
 from webhook.core.profiles import Config
-from webhook.core.rules import ops
+from webhook.core.rules import ops, px
 from webhook.core.rules.base import UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, is_map
 
@@ -32,34 +33,41 @@ def applies(subject: Subject) -> bool | None:
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """``spec.env``, ``spec.secretsProvider`` and the TLS volume."""
     spec = subject.obj.get("spec")
-    if spec is None:
-        value: Json = {"env": list(frags.env), "secretsProvider": c.SECRET_TYPE_VAULT}
-        if frags.sc_tls_volume is not None:
-            value["volumes"] = [frags.sc_tls_volume]
-        return Plan([patch.add("/spec", value)])
-    if not is_map(spec):
+    if spec is not None and not is_map(spec):
         return ops.malformed(f"spec is not a mapping; {UNCHANGED}")
+    spec = spec or {}
+    namespace = subject.namespace
     provider = spec.get("secretsProvider")
     if provider is not None and provider != c.SECRET_TYPE_VAULT:
-        shown = str(provider)[:40]
-        return ops.conflict(
-            f"StorageCluster sets secretsProvider {shown}; Vault settings not added"
-        )
+        where = px.secrets_namespace(spec.get("env"), namespace, namespace)
+        warnings = px.switch_refused("StorageCluster sets secretsProvider", str(provider), where)
+        return Plan([], warnings, c.SKIP_CONFLICT)
+    account = f"{namespace}/{c.PX_OPERATOR_SERVICE_ACCOUNT}"
+    env = px.env_plan(frags, spec.get("env"), namespace, subject, account)
     tls = frags.sc_tls_volume
-    if tls is not None:
-        problem = _tls_conflict(frags, spec)
-        if problem:
-            return ops.conflict(problem)
-    planned = ops.env_ops(frags, spec, "/spec")
+    problem = env.conflict or (_tls_conflict(frags, spec) if tls is not None else None)
+    if problem:
+        return ops.conflict(problem)
+    done = Plan([], list(env.warnings), secret_namespace=env.secret_namespace)
+    if subject.obj.get("spec") is None:
+        value: Json = {
+            "env": list(frags.env if env.wanted is None else env.wanted),
+            "secretsProvider": c.SECRET_TYPE_VAULT,
+        }
+        if tls is not None:
+            value["volumes"] = [tls]
+        done.ops.append(patch.add("/spec", value))
+        return done
+    done.ops += ops.env_ops(frags, spec, "/spec", env.wanted)
     if provider is None:
-        planned.append(patch.add("/spec/secretsProvider", c.SECRET_TYPE_VAULT))
+        done.ops.append(patch.add("/spec/secretsProvider", c.SECRET_TYPE_VAULT))
     if tls is not None:
         index = find(spec.get("volumes"), c.TLS_VOLUME_NAME)
         if index is None:
-            planned += ops.append(spec, "volumes", "/spec", [tls])
+            done.ops += ops.append(spec, "volumes", "/spec", [tls])
         elif spec["volumes"][index] != tls:  # ours (checked above), for another TLS shape
-            planned.append(patch.replace(patch.join("/spec", "volumes", index), tls))
-    return Plan(planned)
+            done.ops.append(patch.replace(patch.join("/spec", "volumes", index), tls))
+    return done
 
 
 def _tls_conflict(frags: Fragments, spec: Mapping[str, Any]) -> str | None:
