@@ -16,6 +16,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 MANIFESTS = REPO / "manifests"
 WEBHOOK_NAMESPACE = "vault-storage-injector"
+CERT_SECRETS = frozenset({"vault-storage-injector-tls", "vault-storage-injector-ca"})
+"""The certificate Secrets the base ships empty in the webhook's namespace; `vsi-certs bootstrap`
+fills them (docs/bootstrap.md), so re-applying the base never overwrites what it wrote."""
 OPT_IN_LABEL = "vault-storage-injector.io/enabled"
 # The oldest Kubernetes we support (matchConditions on webhooks are GA in 1.30) and the newest
 # schema kubernetes-validate ships; the chart is held to the same two.

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.manifests.conftest import (
+    CERT_SECRETS,
     MANIFESTS,
     WEBHOOK_NAMESPACE,
     Obj,
@@ -112,14 +113,19 @@ STORAGE_NAMESPACES = frozenset({"rook-ceph", "portworx", "kube-system", "default
 )
 def test_no_example_renders_a_storage_namespace_or_a_credentials_secret(directory: Path) -> None:
     """Safe to apply (no Secret of placeholders overwrites a real one) and to delete (no storage
-    namespace goes with it): the only Namespace is the webhook's own, the only Secret a
-    service-account token Secret that Kubernetes fills."""
+    namespace goes with it): the only Namespace is the webhook's own, the only Secrets the
+    webhook's empty certificate Secrets that the bootstrap fills and service-account token
+    Secrets that Kubernetes fills: none carries a value."""
     objects = kustomize(directory)
     namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
     assert namespaces <= {WEBHOOK_NAMESPACE}, rel(directory)
     assert not namespaces & STORAGE_NAMESPACES
     for secret in (o for o in objects if o["kind"] == "Secret"):
         where = f"{rel(directory)}: Secret {secret['metadata']['name']}"
-        assert secret.get("type") == "kubernetes.io/service-account-token", where
+        own = (
+            secret["metadata"]["name"] in CERT_SECRETS
+            and secret["metadata"].get("namespace") == WEBHOOK_NAMESPACE
+        )
+        assert own or secret.get("type") == "kubernetes.io/service-account-token", where
         assert not secret.get("data"), where
         assert not secret.get("stringData"), where

@@ -7,6 +7,7 @@ import re
 import yaml
 
 from tests.integration.manifests.conftest import (
+    CERT_SECRETS,
     MANIFESTS,
     OPT_IN_LABEL,
     REPO,
@@ -216,7 +217,12 @@ def test_the_storage_examples_leave_namespace_and_secret_to_the_admin(
         assert [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"] == [
             WEBHOOK_NAMESPACE
         ]
-        assert [o for o in objects if o["kind"] == "Secret"] == []
+        secrets = {
+            (o["metadata"].get("namespace"), o["metadata"]["name"])
+            for o in objects
+            if o["kind"] == "Secret"
+        }
+        assert secrets == {(WEBHOOK_NAMESPACE, name) for name in CERT_SECRETS}
         find(objects, "RoleBinding", "vault-storage-injector-secrets", namespace)
         readme = (MANIFESTS / "examples" / example / "README.md").read_text()
         assert f"kubectl label namespace {namespace} {OPT_IN_LABEL}=true" in readme

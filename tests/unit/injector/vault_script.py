@@ -61,10 +61,13 @@ class Script:
         self.redactor = Redactor()
         self.written: dict[str, Any] = {}
         """The fields of the last write the session sent (a KV v2 create's ``data``)."""
+        self.timeouts: list[float] = []
+        """The time each attempt was given, in seconds (what the session passed as timeout)."""
 
     def send(self, endpoint: Endpoint[Any, Any], path: str, **kw: Any) -> Reply[Any]:
         sent = Sent(endpoint, path, kw["token"], kw.get("body"))
         self.sent.append(sent)
+        self.timeouts.append(kw["timeout"])
         if sent.body is not None and endpoint.method == "POST":
             self.written = dict(sent.body.get("data", sent.body))
         assert self.items, f"the script has no answer left for {endpoint.name} {path}"
@@ -103,10 +106,13 @@ def vault_settings(auth: Any = None, kv_version: int | None = 2) -> VaultSetting
 
 
 def scripted_session(
-    script: Script, deadline: Deadline | None = None, auth: Any = None
+    script: Script,
+    deadline: Deadline | None = None,
+    auth: Any = None,
+    settings: VaultSettings | None = None,
 ) -> VaultSession:
     """A session whose transport is ``script`` (the only stand-in)."""
-    session = VaultSession(vault_settings(auth), deadline or Deadline(10))
+    session = VaultSession(settings or vault_settings(auth), deadline or Deadline(10))
     session.transport = script  # type: ignore[assignment]  # a stand-in with the same send()
     script.redactor = session.redactor
     return session
