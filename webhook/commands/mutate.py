@@ -2,7 +2,9 @@
 
 Reads one or more objects (multi-document YAML or JSON, ``-`` for stdin), runs the very mutator the
 HTTPS server runs (operation CREATE, namespace treated as opted in) and prints the mutated objects,
-the JSON Patch or a unified diff. Without ``--cluster`` there are no cluster caches (no Secret
+the JSON Patch or a unified diff. With ``--pods-only`` a DaemonSet or StorageCluster is
+previewed as the Pod its controller creates (`webhook.core.controllers`), which is what that
+mode mutates. Without ``--cluster`` there are no cluster caches (no Secret
 warnings; the TLS files the profile declares); with a snapshot (`webhook.core.snapshot`) the
 preview sees what the caches would. Skips and warnings go to stderr. Bad input is a one-line
 `UsageError` naming the document (exit code 2, mapped by `webhook.cli`).
@@ -23,6 +25,8 @@ import jsonpatch
 import yaml
 
 from webhook.core.config import load_config
+from webhook.core.constants import STORAGE_CLUSTER_KIND
+from webhook.core.controllers import daemonset_pod, operator_pod
 from webhook.core.model import AdmissionContext, MutationResult
 from webhook.core.mutation import build_mutator
 from webhook.core.snapshot import Snapshot, parse_snapshot
@@ -63,6 +67,11 @@ def add_parser(sub: Any) -> None:
         help="Namespaces and Secrets (YAML/JSON; only key names are read) the caches would hold",
     )
     parser.add_argument("-o", "--output", choices=OUTPUTS, default="yaml", help="what to print")
+    parser.add_argument(
+        "--pods-only",
+        action="store_true",
+        help="pods-only mode: preview a DaemonSet or StorageCluster as the Pod it creates",
+    )
     parser.set_defaults(func=run)
 
 
@@ -76,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         stdout=sys.stdout,
         stderr=sys.stderr,
+        pods_only=args.pods_only,
     )
 
 
@@ -89,8 +99,10 @@ def mutate(
     stderr: TextIO,
     stdin: TextIO | None = None,
     cluster_path: str | None = None,
+    pods_only: bool = False,
 ) -> int:
-    """Read, mutate and print; raises `UsageError` for bad input or config."""
+    """Read, mutate and print; raises `UsageError` for bad input or config. ``pods_only``:
+    DaemonSets and StorageClusters are previewed as the Pods their controllers create."""
     if output not in OUTPUTS:
         raise UsageError(f"-o: expected one of {', '.join(OUTPUTS)}")
     if filename == "-" and cluster_path == "-":
@@ -99,6 +111,8 @@ def mutate(
     cluster = _snapshot(cluster_path, stdin or sys.stdin) if cluster_path is not None else None
     text, source = _read(filename, stdin or sys.stdin)
     documents = parse_documents(text, source)
+    if pods_only:
+        documents = [_as_pod(doc, stderr) for doc in documents]
     mutator = build_mutator(config)
     results: list[tuple[Document, MutationResult, dict[str, Any]]] = []
     for doc in documents:
@@ -173,6 +187,21 @@ def _document(item: Any, where: str) -> Document:
     name = meta.get("name") if isinstance(meta, Mapping) else None
     label = f"{kind}/{name}" if isinstance(name, str) and name else where
     return Document(label, json.loads(json.dumps(item, default=str)))
+
+
+def _as_pod(doc: Document, stderr: TextIO) -> Document:
+    """In pods-only mode a DaemonSet or StorageCluster is not mutated: the Pod it creates is."""
+    kind = doc.obj["kind"]
+    if kind not in ("DaemonSet", STORAGE_CLUSTER_KIND):
+        return doc
+    made = daemonset_pod(doc.obj) if kind == "DaemonSet" else operator_pod(doc.obj)
+    what = "the Pod" if kind == "DaemonSet" else "the parts the webhook reads of the Pod"
+    print(
+        f"vsi-webhook: {doc.label}: pods-only mode: the {kind} is not mutated; previewing "
+        f"{what} its controller creates",
+        file=stderr,
+    )
+    return Document(f"{doc.label} (its Pod)", made)
 
 
 def _snapshot(path: str, stdin: TextIO) -> Snapshot:

@@ -1,9 +1,11 @@
 """One doctor run: read the cluster, judge it with the webhook's own code, check Vault if asked.
 
-The order is the report's: the webhook's own objects (can the API server call it and trust it),
-the profiles it runs with, the namespaces (opted in or not), and for each namespace that is
-checked its Secrets and the objects the webhook would mutate; with ``--vault`` then every Vault
-client's connection. `assemble` is the pure part; `doctor` does the reads around it.
+The order is the report's: the webhook's own objects (can the API server call it and trust it)
+and the mode of its configuration (in pods-only mode DaemonSets and StorageClusters are judged
+through the pods their controllers create), the profiles it runs with, the namespaces (opted in
+or not), and for each namespace that is checked its Secrets and the objects the webhook would
+mutate; with ``--vault`` then every Vault client's connection. `assemble` is the pure part;
+`doctor` does the reads around it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from vsi_common.report import OK, Check
 from webhook.core.config import load_config
 from webhook.core.mutation import build_mutator
 from webhook.core.profiles import Config
-from webhook.doctor import install, namespaces, portworx, workloads
+from webhook.doctor import install, modes, namespaces, portworx, workloads
 from webhook.doctor.cluster import Cluster, read_cluster
 from webhook.doctor.consumers import Consumer
 from webhook.doctor.state import ClusterState, Failed, Locations, unread_check
@@ -51,10 +53,15 @@ def assemble(
     """The cluster checks in report order, and the Vault clients found on the way."""
     loc = state.locations
     checks = install.install_checks(state.install, loc, now)
+    mode = modes.mode_of(state.install.webhook_config)
+    checks += [c for c in [modes.mode_check(mode, loc)] if c is not None]
     checks.append(profiles_check)
     view = namespaces.view_of(state)
-    judged = workloads.judge(build_mutator(config), state.workloads, loc, view)
+    mutator = build_mutator(config)
+    own, through_pods = modes.split(state.workloads, mode)
+    judged = workloads.judge(mutator, own, loc, view)
     groups = workloads.by_namespace(judged)
+    made = modes.judge_created(mutator, through_pods, loc, view)
     listed = () if isinstance(state.namespaces, Failed) else state.namespaces
     if isinstance(state.namespaces, Failed) and state.requested:
         # -n names them: each is one warning naming the get it needs, not the list advice.
@@ -68,16 +75,19 @@ def assemble(
     names = [p.name for p in config.profiles]
     found: list[Consumer] = []
     for info in listed:
+        made_here = [m for m in made if m.origin.namespace == info.name]
         here = groups.get(info.name, [])
-        heading = namespaces.namespace_check(info, state, here)
+        with_pods = here + [m.pod for m in made_here]  # pods-only: what their pods would get
+        heading = namespaces.namespace_check(info, state, with_pods)
         if heading is not None:
             checks.append(heading)
         if info.name not in checked:
             continue
-        checks += namespaces.secret_checks(config, info.name, view, here)
+        checks += namespaces.secret_checks(config, info.name, view, with_pods)
         checks += workloads.objects_checks(info.name, here, state.unlisted, names)
         checks += portworx.layout_checks(here, config, view)
-        found += workloads.consumers(here)
+        checks += modes.created_checks(made_here, mutator, loc, view, names)
+        found += workloads.consumers(here) + modes.consumers(made_here)
     return checks, found
 
 

@@ -224,6 +224,7 @@ class ClusterState:
 CHECK_NAMES: Final = frozenset(
     {
         "webhook-config",
+        "webhook-mode",
         "ca-bundle",
         "serving-secret",
         "serving-expiry",
@@ -236,6 +237,7 @@ CHECK_NAMES: Final = frozenset(
         "objects",
         "object",
         "portworx-secret",
+        "leftovers",
         "vault-setup",
         "vault",
     }

@@ -3,7 +3,8 @@
 With default values, release name and namespace vault-storage-injector, `helm template` must
 give exactly the objects of manifests/base (the Namespace aside: Helm users pass
 --create-namespace), with certManager.enabled those of manifests/examples/cert-manager, and with
-networkPolicy.enabled those of manifests/examples/networkpolicy. The only differences allowed are
+networkPolicy.enabled those of manifests/examples/networkpolicy, and with workloads.mutate=false
+those of manifests/examples/pods-only. The only differences allowed are
 Helm's own labels (instance, managed-by, version, chart; instance also in selectors), and the
 profiles ConfigMap is compared as the webhook reads it (the parsed `Config`), since the chart
 writes the injector's image into it where the base leaves the default, and CEL expressions with
@@ -125,6 +126,7 @@ CASES = {
     "default": ({}, "base"),
     "cert-manager": ({"certManager": {"enabled": True}}, "examples/cert-manager"),
     "networkpolicy": ({"networkPolicy": {"enabled": True}}, "examples/networkpolicy"),
+    "pods-only": ({"workloads": {"mutate": False}}, "examples/pods-only"),
 }
 
 

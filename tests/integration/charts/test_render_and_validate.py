@@ -97,6 +97,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "secret-access": {"secretAccess": {"namespaces": ["rook-ceph", "portworx"]}},
     "certs": {"certs": {"schedule": "@weekly", "rotateBefore": 60}},
     "no-test": {"test": {"enabled": False}},
+    "pods-only": {"workloads": {"mutate": False}},
     "test-vault": {"test": {"namespaces": ["rook-ceph"], "vault": True}},
 }
 EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*-values.yaml"))

@@ -5,8 +5,8 @@ TLS mount with the paths of exactly the TLS files that exist (Portworx fails on 
 missing file), and the profile's VAULT_* env (px-vault style ``secretKeyRef``s or values) where
 Portworx's own lookup does not read the Secret elsewhere (`webhook.core.rules.px`). A container
 that selects another secrets provider is a ``conflict``: its settings are never changed, and the
-warnings say what to do next. A pod the Portworx operator renders gets its settings from its
-StorageCluster and is left alone (``operator-managed``).
+warnings say what to do next. A pod the Portworx operator renders is the ``portworx-operator``
+type's (`webhook.core.rules.operator_pods`): the built-in ``portworx`` profile never applies to it.
 """
 
 from __future__ import annotations
@@ -15,37 +15,24 @@ from webhook.core import constants as c
 from webhook.core import patch
 from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
-from webhook.core.rules import ops, px
-from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
+from webhook.core.rules import operator_pods, ops, px
+from webhook.core.rules.base import POD, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, flag_value
 
 
 def applies(subject: Subject) -> bool | None:
-    """A DaemonSet or Pod with a ``portworx`` container; Pods on CREATE only."""
+    """A DaemonSet or Pod with a ``portworx`` container; Pods on CREATE only. A pod of the
+    Portworx operator is the ``portworx-operator`` type's (`webhook.core.rules.operator_pods`)."""
     if find(subject.spec.get("containers"), c.PORTWORX_CONTAINER) is None:
         return None
-    return subject.creating or subject.kind == "DaemonSet"
-
-
-def _operator_pod(subject: Subject) -> Plan | None:
-    """A pod of the Portworx operator: left alone, silently when it carries what its
-    StorageCluster's Vault settings give (`px.storage_cluster_wired`), with a warning otherwise."""
-    cluster = px.operator_cluster(subject)
-    if cluster is None:
+    if subject.kind == "Pod" and operator_pods.storage_cluster_of(subject.obj) is not None:
         return None
-    if px.storage_cluster_wired(subject):
-        return Plan([], [], c.SKIP_OPERATOR_MANAGED)
-    named = f"StorageCluster {cluster}" if cluster else "its StorageCluster"
-    warning = f"pod of the Portworx operator: its Vault settings come from {named}; {UNCHANGED}"
-    return Plan([], [warning], c.SKIP_OPERATOR_MANAGED)
+    return subject.creating or subject.kind == "DaemonSet"
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """``-secret_type vault``, the TLS mount and the env for the ``portworx`` container."""
     spec, base = subject.spec, subject.base
-    operator = _operator_pod(subject)
-    if operator is not None:
-        return operator
     index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
     assert index is not None  # matched by `applies`
     container = spec["containers"][index]

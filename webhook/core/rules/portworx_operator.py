@@ -1,4 +1,7 @@
-"""Profile type ``portworx-operator``: the Portworx Operator's StorageCluster (CREATE, UPDATE).
+"""Profile type ``portworx-operator``: the Portworx Operator's StorageCluster (CREATE, UPDATE),
+and the operator's pods (CREATE), which get what the StorageCluster path would have given them
+where it did not (`webhook.core.rules.operator_pods`: nothing when it did, every setting in
+pods-only mode).
 
 The operator renders its Portworx pods from ``spec``, so the rule sets ``spec.secretsProvider:
 vault``, a ``spec.volumes`` entry projecting the TLS files (the operator's volume shape carries
@@ -17,8 +20,8 @@ from webhook.core import constants as c
 from webhook.core import patch
 from webhook.core.compiled import Fragments, Json
 from webhook.core.profiles import Config
-from webhook.core.rules import ops, px
-from webhook.core.rules.base import UNCHANGED, Plan, Rule, Subject
+from webhook.core.rules import operator_pods, ops, px
+from webhook.core.rules.base import POD, UNCHANGED, Plan, Rule, Subject
 from webhook.core.shapes import as_list, find, is_map
 
 SC_VOLUME_FIELDS: Final = ("mountPath", "readOnly", "mountPropagation")
@@ -26,12 +29,17 @@ SC_VOLUME_FIELDS: Final = ("mountPath", "readOnly", "mountPropagation")
 
 
 def applies(subject: Subject) -> bool | None:
-    """A ``core.libopenstorage.org`` StorageCluster (the only kind this rule is asked about)."""
+    """A ``core.libopenstorage.org`` StorageCluster, or a pod the operator made from one."""
+    if subject.kind == "Pod":
+        return operator_pods.applies(subject)
     return True
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
-    """``spec.env``, ``spec.secretsProvider`` and the TLS volume."""
+    """``spec.env``, ``spec.secretsProvider`` and the TLS volume (for a pod, what the operator
+    renders of them)."""
+    if subject.kind == "Pod":
+        return operator_pods.plan(frags, subject, config)
     spec = subject.obj.get("spec")
     if spec is not None and not is_map(spec):
         return ops.malformed(f"spec is not a mapping; {UNCHANGED}")
@@ -92,7 +100,7 @@ def _tls_conflict(frags: Fragments, spec: Mapping[str, Any]) -> str | None:
 
 RULE = Rule(
     c.TYPE_PORTWORX_OPERATOR,
-    frozenset({(c.STORAGE_CLUSTER_GROUP, c.STORAGE_CLUSTER_KIND)}),
+    frozenset({(c.STORAGE_CLUSTER_GROUP, c.STORAGE_CLUSTER_KIND), POD}),
     applies,
     plan,
 )

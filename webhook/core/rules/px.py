@@ -31,7 +31,7 @@ from webhook.core.compiled import Fragments, Json
 from webhook.core.model import ClusterView, SecretInfo
 from webhook.core.profiles import Connection
 from webhook.core.rules.base import UNCHANGED, Subject
-from webhook.core.shapes import as_list, as_map, find, flag_value, is_map
+from webhook.core.shapes import as_list, as_map, find, is_map
 
 K8S_PROVIDER: Final = "k8s"
 """``-secret_type`` / ``secretsProvider`` of Portworx's Kubernetes Secrets provider (the spec
@@ -236,32 +236,3 @@ def switch_refused(what: str, provider: str, namespace: str) -> list[str]:
         "without encrypted volumes",
         f'or keep {shown} and silence this: annotate {c.ANNOTATION_INJECT}: "{c.INJECT_FALSE}"',
     ]
-
-
-def operator_cluster(subject: Subject) -> str | None:
-    """The StorageCluster that renders this pod when the Portworx operator made it (its
-    controller owner, or the operator's labels; empty when they do not name it), else None."""
-    if subject.kind != "Pod":
-        return None
-    for owner in as_list(as_map(subject.obj.get("metadata")).get("ownerReferences")):
-        owner = as_map(owner)
-        api = str(owner.get("apiVersion", ""))
-        if owner.get("kind") == c.STORAGE_CLUSTER_KIND and api.startswith(
-            c.STORAGE_CLUSTER_GROUP + "/"
-        ):
-            return str(owner.get("name", ""))[:60]
-    if subject.labels.get(c.PX_OPERATOR_LABEL_MANAGED_BY) == c.PX_OPERATOR_MANAGED_BY:
-        return str(subject.labels.get(c.PX_OPERATOR_LABEL_CLUSTER, ""))[:60]
-    return None
-
-
-def storage_cluster_wired(subject: Subject) -> bool:
-    """Whether an operator's pod shows the marks the operator copies from a StorageCluster that
-    carries the Vault settings: its portworx container runs ``-secret_type vault`` (the
-    operator's rendering of ``spec.secretsProvider: vault``, which the webhook sets). The one
-    place that decides it: such a pod is left alone, silently."""
-    index = find(subject.spec.get("containers"), c.PORTWORX_CONTAINER)
-    if index is None:
-        return False
-    args = as_list(as_map(subject.spec["containers"][index]).get("args"))
-    return flag_value(args, c.SECRET_TYPE_FLAG) == c.SECRET_TYPE_VAULT

@@ -1,0 +1,122 @@
+"""The pods of the Portworx operator, for the ``portworx-operator`` rule: what its StorageCluster
+path gives them, added at the pod's creation where the StorageCluster did not carry it.
+
+The operator renders each Portworx pod from its StorageCluster (libopenstorage/operator,
+drivers/storage/portworx/deployment.go): ``spec.env`` into the ``portworx`` container's env
+(over the operator's own entries of the same name), ``spec.secretsProvider`` as
+``-secret_type``, and each ``spec.volumes`` entry as a pod volume named ``user-<name>`` with its
+mount in that container. It labels the pod ``operator.libopenstorage.org/managed-by: portworx``
+and makes the StorageCluster its controller owner.
+
+When the webhook mutated the StorageCluster (the default), the pod arrives with everything
+already there: our env entries by name, ``-secret_type vault``, and our TLS volume as the
+operator renamed it. `plan` then adds nothing. In pods-only mode the StorageCluster is as git
+holds it, so its pods carry none of that, and `plan` adds exactly what the StorageCluster path
+would have made the operator render: the profile's env, ``-secret_type vault`` where the pod
+names no provider, and the TLS volume and mount (under our own volume name). A pod whose
+``-secret_type`` is another provider is a ``conflict``: the operator defaults
+``secretsProvider`` to ``k8s`` (`webhook.core.controllers.OPERATOR_DEFAULT_PROVIDER`), so in
+pods-only mode the StorageCluster in git must say ``secretsProvider: vault`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from webhook.core import constants as c
+from webhook.core import patch
+from webhook.core.compiled import Fragments
+from webhook.core.controllers import USER_VOLUME_PREFIX
+from webhook.core.profiles import Config
+from webhook.core.rules import ops, px
+from webhook.core.rules.base import Plan, Subject
+from webhook.core.shapes import as_list, as_map, find, flag_value
+
+RENDERED_TLS_VOLUME: Final = USER_VOLUME_PREFIX + c.TLS_VOLUME_NAME
+"""Our StorageCluster TLS volume as the operator renders it into its pods."""
+
+
+def storage_cluster_of(obj: Mapping[str, Any]) -> str | None:
+    """The StorageCluster that made this pod: its controller owner's name; ``?`` for a pod
+    with no controller owner but the operator's label; None for any other pod (one a DaemonSet
+    owns is the DaemonSet's, whatever labels its template copied)."""
+    meta = as_map(obj.get("metadata"))
+    for owner in as_list(meta.get("ownerReferences")):
+        owner = as_map(owner)
+        if owner.get("controller") is not True:
+            continue
+        api = owner.get("apiVersion")
+        if (
+            owner.get("kind") == c.STORAGE_CLUSTER_KIND
+            and isinstance(api, str)
+            and api.startswith(c.STORAGE_CLUSTER_GROUP + "/")
+        ):
+            return str(owner.get("name") or "?")[:60]
+        return None
+    if as_map(meta.get("labels")).get(c.PX_OPERATOR_LABEL_MANAGED_BY) == c.PX_OPERATOR_MANAGED_BY:
+        return "?"
+    return None
+
+
+def applies(subject: Subject) -> bool | None:
+    """A Pod of the Portworx operator with a ``portworx`` container; on CREATE only."""
+    if subject.kind != "Pod" or storage_cluster_of(subject.obj) is None:
+        return None
+    if find(subject.spec.get("containers"), c.PORTWORX_CONTAINER) is None:
+        return None
+    return subject.creating
+
+
+def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
+    """What the StorageCluster path would have given the pod, where it does not have it yet;
+    ``operator-managed`` (silently, nothing to add) when its StorageCluster carried it all."""
+    spec, base = subject.spec, subject.base
+    index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
+    assert index is not None  # matched by `applies`
+    container = spec["containers"][index]
+    secret_type = flag_value(as_list(container.get("args")), c.SECRET_TYPE_FLAG)
+    namespace = subject.namespace
+    if secret_type is not None and secret_type != c.SECRET_TYPE_VAULT:
+        cluster = storage_cluster_of(subject.obj)
+        where = px.secrets_namespace(container.get("env"), namespace, namespace)
+        warnings = [
+            f"pod of StorageCluster {cluster}: the operator renders -secret_type {secret_type[:40]}"
+            " from its secretsProvider (in pods-only mode the StorageCluster in git must say "
+            "secretsProvider: vault)",
+            *px.switch_refused("container portworx sets -secret_type", secret_type, where),
+        ]
+        return Plan([], warnings, c.SKIP_CONFLICT)
+    env = px.env_plan(
+        frags, container.get("env"), namespace, subject, px.pod_account(spec, namespace)
+    )
+    rendered = tls_rendered(frags, spec, container)
+    problem = env.conflict or (None if rendered else ops.tls_conflict(frags, spec, container))
+    if problem:
+        return ops.conflict(problem)
+    cbase = patch.join(base, "containers", index)
+    planned = ops.env_ops(frags, container, cbase, env.wanted)
+    if secret_type is None:
+        planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
+    if not rendered:
+        planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
+    if not planned:
+        return Plan([], [], c.SKIP_OPERATOR_MANAGED)
+    return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
+
+
+def tls_rendered(frags: Fragments, spec: Mapping[str, Any], container: Any) -> bool:
+    """Whether the operator already rendered our StorageCluster TLS volume into the pod: a
+    `RENDERED_TLS_VOLUME` projecting the profile's TLS Secrets, mounted at our path by the
+    ``portworx`` container (the StorageCluster carried the mutation)."""
+    source = frags.profile.connection.tls
+    if source is None or frags.tls_volume is None:
+        return False
+    index = find(spec.get("volumes"), RENDERED_TLS_VOLUME)
+    if index is None or not ops.is_tls_projection(spec["volumes"][index], source.secret_names):
+        return False
+    return any(
+        as_map(m).get("name") == RENDERED_TLS_VOLUME
+        and as_map(m).get("mountPath") == c.TLS_MOUNT_PATH
+        for m in as_list(as_map(container).get("volumeMounts"))
+    )
