@@ -171,7 +171,7 @@ def judge_created(
     """Each origin whose pod a profile matches, with the webhook's verdict on that pod."""
     found = []
     for origin in origins:
-        judged = judge(mutator, [Workload(POD, pod_of(origin))], loc, view)
+        judged = judge(mutator, [Workload(POD, pod_of(origin))], loc, view, keep_managed=True)
         if judged:
             found.append(Created(origin, judged[0]))
     return found
@@ -206,7 +206,9 @@ def created_check(made: Created, profiles: Sequence[str]) -> Check:
             f"at creation ({len(result.ops)} patch operations)"
         )
         return Check(made.check_name, OK, detail)
-    if result.reason == c.SKIP_ALREADY_INJECTED:
+    if result.reason == c.SKIP_ALREADY_INJECTED or (
+        result.reason == c.SKIP_OPERATOR_MANAGED and not result.warnings
+    ):
         detail = (
             f"pods-only: its pods carry profile {result.profile}'s settings from the "
             f"{origin.kind.kind} itself (see leftovers:)"

@@ -99,17 +99,25 @@ def _reported(
 
 
 def judge(
-    mutator: Mutator, workloads: Iterable[Workload], loc: Locations, view: ClusterView
+    mutator: Mutator,
+    workloads: Iterable[Workload],
+    loc: Locations,
+    view: ClusterView,
+    *,
+    keep_managed: bool = False,
 ) -> list[Judged]:
     """What the webhook would do with each object a profile matches (the others are dropped).
 
     Every namespace is treated as opted in here: the namespace checks say which are not.
+    ``keep_managed``: keep an operator's pod that its StorageCluster wired (pods-only mode judges
+    the StorageCluster by its pod).
     """
     judged: list[Judged] = []
     for workload in workloads:
         ctx = _context(workload, loc, view)
         result = mutator(workload.obj, ctx)
-        if not _reported(mutator, workload, result, ctx):
+        managed = keep_managed and result.reason == c.SKIP_OPERATOR_MANAGED
+        if not managed and not _reported(mutator, workload, result, ctx):
             continue
         mutated = (
             jsonpatch.apply_patch(workload.obj, list(result.ops)) if result.ops else workload.obj

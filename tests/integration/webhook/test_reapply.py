@@ -68,7 +68,9 @@ def git_objects() -> Iterator[Any]:
     for path in sorted((OBJECTS / "storage").glob("*.yaml")):
         yield pytest.param(load(path), id=f"fixture-{path.stem}")
     if REAL_WORLD is not None:
-        yield pytest.param(load(REAL_WORLD / "p09-helm-ds-vault.yaml"), id="real-p09")
+        # p04 names no provider: it gets -secret_type vault. (p09, Helm's secretType=vault,
+        # has nothing to add since Portworx reads px-vault itself: no mutation to re-apply.)
+        yield pytest.param(load(REAL_WORLD / "p04-fmrtl73-portworx-ds.yaml"), id="real-p04")
 
 
 def _strategic(obj: Obj) -> bool:

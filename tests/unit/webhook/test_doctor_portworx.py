@@ -133,7 +133,14 @@ def test_a_profile_secret_namespace_moves_the_check_there() -> None:
 
 def test_an_operator_pod_without_its_storage_clusters_settings_is_reported() -> None:
     pod = px_shapes.operator_pod(px_shapes.helm_storage_cluster(provider="k8s"))
-    wired = px_shapes.operator_pod(px_shapes.helm_storage_cluster())
+    # Rendered from a StorageCluster the webhook mutated: it carries the profile's env.
+    vault_env = [
+        {
+            "name": "VAULT_ADDR",
+            "valueFrom": {"secretKeyRef": {"name": "px-vault", "key": "VAULT_ADDR"}},
+        }
+    ]
+    wired = px_shapes.operator_pod(px_shapes.helm_storage_cluster(env=vault_env))
     wired["metadata"]["name"] = "px-cluster-wired"
     state = _state([Workload(POD, pod), Workload(POD, wired)], {})
 

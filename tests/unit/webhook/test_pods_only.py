@@ -220,7 +220,7 @@ def test_in_the_default_mode_an_operator_pod_is_not_handled_twice(
     _, mutated_sc = mutate(config, cluster, "UPDATE")
     result, _ = mutate(config, operator_pod(mutated_sc))
     assert (result.reason, list(result.ops), list(result.warnings)) == (
-        c.SKIP_ALREADY_INJECTED,
+        c.SKIP_OPERATOR_MANAGED,
         [],
         [],
     )
@@ -259,10 +259,10 @@ def test_an_operator_pod_with_another_provider_names_its_storage_cluster() -> No
         "spec": {},  # the operator defaults secretsProvider to k8s
     }
     result, _ = mutate(default_config(), operator_pod(cluster))
-    assert result.reason == c.SKIP_CONFLICT
+    assert result.reason == c.SKIP_OPERATOR_MANAGED
     assert result.warnings == (
-        "container portworx sets -secret_type k8s: StorageCluster px-main needs "
-        "secretsProvider: vault; Vault settings not added",
+        "-secret_type k8s from StorageCluster px-main: it needs secretsProvider: vault; "
+        "Vault settings not added",
     )
 
 
@@ -315,7 +315,7 @@ profiles:
     ctx = AdmissionContext("CREATE", namespace, "", "v1", "Pod", cluster=view)
     left = build_mutator(ca_only)(p16, ctx)
     assert (left.reason, list(left.ops), list(left.warnings)) == (
-        c.SKIP_ALREADY_INJECTED,
+        c.SKIP_OPERATOR_MANAGED,
         [],
         [],
     )

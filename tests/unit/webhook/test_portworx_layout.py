@@ -305,8 +305,8 @@ def test_an_operator_pod_without_its_storage_clusters_vault_settings_is_warned_a
 
     assert (result.reason, list(result.ops)) == (c.SKIP_OPERATOR_MANAGED, [])
     assert result.warnings == (
-        "pod of the Portworx operator: its Vault settings come from StorageCluster px-cluster; "
-        "object left unchanged",
+        "-secret_type k8s from StorageCluster px-cluster: it needs secretsProvider: vault; "
+        "Vault settings not added",
     )
 
 

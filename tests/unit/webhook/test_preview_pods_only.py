@@ -24,7 +24,10 @@ def test_a_daemonset_is_previewed_as_its_pod_with_a_note_on_stderr(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines() == [
         "vsi-webhook: DaemonSet/portworx: pods-only mode: the DaemonSet is not mutated; "
-        "previewing the Pod its controller creates"
+        "previewing the Pod its controller creates",
+        # the golden DaemonSet is in kube-system, and Portworx reads portworx/px-vault itself
+        "vsi-webhook: warning: DaemonSet/portworx (its Pod): Portworx reads portworx/px-vault "
+        "itself, no env added: kube-system/px-account needs get on it (Portworx's px-role)",
     ]
     pod = json.loads(proc.stdout)
     assert pod["kind"] == "Pod"

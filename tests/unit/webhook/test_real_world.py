@@ -79,9 +79,17 @@ EXPECTED: dict[str, tuple[str, str, str | None, int]] = {
     "p12-ccrow42-sc01.yaml": ("skipped", c.SKIP_CONFLICT, "portworx-operator", K8S_WARNINGS),
     "p13-op-sc-all.yaml": ("mutated", c.REASON_INJECTED, "portworx-operator", 0),
     # the operator's pods: its StorageCluster's; warned about when they lack its Vault settings
-    "p14-op-px-master-pod.yaml": ("skipped", c.SKIP_OPERATOR_MANAGED, "portworx", 1),
-    "p15-op-envoverride-pod.yaml": ("skipped", c.SKIP_OPERATOR_MANAGED, "portworx", 1),
-    "p16-derived-operator-pod-from-p10.yaml": ("skipped", c.SKIP_OPERATOR_MANAGED, "portworx", 0),
+    # the operator's pods: the StorageCluster's provider decides (p14: k8s, left to it, warned);
+    # one with no provider and no Vault env is wired at creation (pods-only mode); one rendered
+    # from a mutated StorageCluster is the StorageCluster's, silently
+    "p14-op-px-master-pod.yaml": ("skipped", c.SKIP_OPERATOR_MANAGED, "portworx-operator", 1),
+    "p15-op-envoverride-pod.yaml": ("mutated", c.REASON_INJECTED, "portworx-operator", 1),
+    "p16-derived-operator-pod-from-p10.yaml": (
+        "skipped",
+        c.SKIP_OPERATOR_MANAGED,
+        "portworx-operator",
+        0,
+    ),
     # CephClusters: the webhook changes Rook's pods, never the CephCluster
     "r01-rook-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_NO_PROFILE, None, 0),
     "r02-rook-test-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_NO_PROFILE, None, 0),

@@ -10,13 +10,14 @@ and makes the StorageCluster its controller owner.
 
 When the webhook mutated the StorageCluster (the default), the pod arrives with everything
 already there: our env entries by name, ``-secret_type vault``, and our TLS volume as the
-operator renamed it. `plan` then adds nothing. In pods-only mode the StorageCluster is as git
-holds it, so its pods carry none of that, and `plan` adds exactly what the StorageCluster path
-would have made the operator render: the profile's env, ``-secret_type vault`` where the pod
-names no provider, and the TLS volume and mount (under our own volume name). A pod whose
-``-secret_type`` is another provider is a ``conflict``: the operator defaults
-``secretsProvider`` to ``k8s`` (`webhook.core.controllers.OPERATOR_DEFAULT_PROVIDER`), so in
-pods-only mode the StorageCluster in git must say ``secretsProvider: vault`` itself.
+operator renamed it. `plan` then leaves it to its StorageCluster (``operator-managed``, silently).
+In pods-only mode the StorageCluster is as git holds it, so its pods carry none of our env, and
+`plan` adds exactly what the StorageCluster path would have made the operator render: the
+profile's env, ``-secret_type vault`` where the pod names no provider, and the TLS volume and
+mount (under our own volume name). A pod whose ``-secret_type`` is another provider is left
+alone with a warning (``operator-managed``): the operator defaults ``secretsProvider`` to ``k8s``
+(`webhook.core.controllers.OPERATOR_DEFAULT_PROVIDER`), so in pods-only mode the StorageCluster in
+git must say ``secretsProvider: vault`` itself.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from webhook.core.controllers import USER_VOLUME_PREFIX
 from webhook.core.profiles import Config
 from webhook.core.rules import ops, px
 from webhook.core.rules.base import Plan, Subject
-from webhook.core.shapes import as_list, as_map, find, flag_value
+from webhook.core.shapes import as_list, as_map, find, flag_value, is_map
 
 RENDERED_TLS_VOLUME: Final = USER_VOLUME_PREFIX + c.TLS_VOLUME_NAME
 """Our StorageCluster TLS volume as the operator renders it into its pods."""
@@ -69,24 +70,26 @@ def applies(subject: Subject) -> bool | None:
 
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
-    """What the StorageCluster path would have given the pod, where it does not have it yet;
-    ``operator-managed`` (silently, nothing to add) when its StorageCluster carried it all."""
+    """What the StorageCluster path would have given the pod, where it does not have it yet.
+
+    ``operator-managed`` (nothing changed) for a pod its StorageCluster wired (`wired`: silently)
+    or set to another provider (with a warning naming the StorageCluster: the fix is there);
+    ``already-injected`` for a pod this rule wired at its creation (a re-apply)."""
     spec, base = subject.spec, subject.base
     index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
     assert index is not None  # matched by `applies`
     container = spec["containers"][index]
     secret_type = flag_value(as_list(container.get("args")), c.SECRET_TYPE_FLAG)
-    namespace = subject.namespace
     if secret_type is not None and secret_type != c.SECRET_TYPE_VAULT:
         cluster = storage_cluster_of(subject.obj)
-        where = px.secrets_namespace(container.get("env"), namespace, namespace)
-        warnings = [
-            f"pod of StorageCluster {cluster}: the operator renders -secret_type {secret_type[:40]}"
-            " from its secretsProvider (in pods-only mode the StorageCluster in git must say "
-            "secretsProvider: vault)",
-            *px.switch_refused("container portworx sets -secret_type", secret_type, where),
-        ]
-        return Plan([], warnings, c.SKIP_CONFLICT)
+        warning = (
+            f"{c.SECRET_TYPE_FLAG} {secret_type[:40]} from StorageCluster {cluster}: it needs "
+            "secretsProvider: vault; Vault settings not added"
+        )
+        return Plan([], [warning], c.SKIP_OPERATOR_MANAGED)
+    if wired(frags, container) and c.ANNOTATION_STATUS not in subject.annotations:
+        return Plan([], [], c.SKIP_OPERATOR_MANAGED)
+    namespace = subject.namespace
     env = px.env_plan(
         frags, container.get("env"), namespace, subject, px.pod_account(spec, namespace)
     )
@@ -100,9 +103,19 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
         planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
     if not rendered:
         planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
-    if not planned:
-        return Plan([], [], c.SKIP_OPERATOR_MANAGED)
     return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
+
+
+def wired(frags: Fragments, container: Any) -> bool:
+    """Whether the operator rendered the pod from a StorageCluster that carried Vault settings:
+    ``-secret_type vault`` and at least one env entry of the profile's (the webhook mutated the
+    StorageCluster, perhaps in an earlier version with fewer entries; its pods are the
+    StorageCluster's, and the StorageCluster path tops it up at its next update)."""
+    args = as_list(as_map(container).get("args"))
+    if flag_value(args, c.SECRET_TYPE_FLAG) != c.SECRET_TYPE_VAULT:
+        return False
+    names = {e.get("name") for e in as_list(as_map(container).get("env")) if is_map(e)}
+    return any(e["name"] in names for e in frags.env)
 
 
 def tls_rendered(frags: Fragments, spec: Mapping[str, Any], container: Any) -> bool:
