@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from webhook.core import constants as c
-from webhook.core import patch
 from webhook.core.compiled import Fragments
 from webhook.core.controllers import USER_VOLUME_PREFIX
 from webhook.core.profiles import Config
@@ -75,11 +74,7 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     ``operator-managed`` (nothing changed) for a pod its StorageCluster wired (`wired`: silently)
     or set to another provider (with a warning naming the StorageCluster: the fix is there);
     ``already-injected`` for a pod this rule wired at its creation (a re-apply)."""
-    spec, base = subject.spec, subject.base
-    index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
-    assert index is not None  # matched by `applies`
-    container = spec["containers"][index]
-    secret_type = flag_value(as_list(container.get("args")), c.SECRET_TYPE_FLAG)
+    _, container, secret_type = px.portworx_container(subject)
     if secret_type is not None and secret_type != c.SECRET_TYPE_VAULT:
         cluster = storage_cluster_of(subject.obj)
         warning = (
@@ -89,21 +84,8 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
         return Plan([], [warning], c.SKIP_OPERATOR_MANAGED)
     if wired(frags, container) and c.ANNOTATION_STATUS not in subject.annotations:
         return Plan([], [], c.SKIP_OPERATOR_MANAGED)
-    namespace = subject.namespace
-    env = px.env_plan(
-        frags, container.get("env"), namespace, subject, px.pod_account(spec, namespace)
-    )
-    rendered = tls_rendered(frags, spec, container)
-    problem = env.conflict or (None if rendered else ops.tls_conflict(frags, spec, container))
-    if problem:
-        return ops.conflict(problem)
-    cbase = patch.join(base, "containers", index)
-    planned = ops.env_ops(frags, container, cbase, env.wanted)
-    if secret_type is None:
-        planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
-    if not rendered:
-        planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
-    return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
+    rendered = tls_rendered(frags, subject.spec, container)
+    return px.wire_container(frags, subject, subject.namespace, tls=not rendered)
 
 
 def wired(frags: Fragments, container: Any) -> bool:

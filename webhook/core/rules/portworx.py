@@ -12,12 +12,11 @@ type's (`webhook.core.rules.operator_pods`): the built-in ``portworx`` profile n
 from __future__ import annotations
 
 from webhook.core import constants as c
-from webhook.core import patch
 from webhook.core.compiled import Fragments
 from webhook.core.profiles import Config
-from webhook.core.rules import operator_pods, ops, px
+from webhook.core.rules import operator_pods, px
 from webhook.core.rules.base import POD, Plan, Rule, Subject
-from webhook.core.shapes import as_list, find, flag_value
+from webhook.core.shapes import find
 
 
 def applies(subject: Subject) -> bool | None:
@@ -32,33 +31,14 @@ def applies(subject: Subject) -> bool | None:
 
 def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """``-secret_type vault``, the TLS mount and the env for the ``portworx`` container."""
-    spec, base = subject.spec, subject.base
-    index = find(spec.get("containers"), c.PORTWORX_CONTAINER)
-    assert index is not None  # matched by `applies`
-    container = spec["containers"][index]
-    secret_type = flag_value(as_list(container.get("args")), c.SECRET_TYPE_FLAG)
+    _, container, secret_type = px.portworx_container(subject)
     if secret_type is not None and secret_type != c.SECRET_TYPE_VAULT:
         where = px.secrets_namespace(
             container.get("env"), c.PX_DAEMONSET_SECRETS_NAMESPACE, subject.namespace
         )
         warnings = px.switch_refused("container portworx sets -secret_type", secret_type, where)
         return Plan([], warnings, c.SKIP_CONFLICT)
-    env = px.env_plan(
-        frags,
-        container.get("env"),
-        c.PX_DAEMONSET_SECRETS_NAMESPACE,
-        subject,
-        px.pod_account(spec, subject.namespace),
-    )
-    problem = env.conflict or ops.tls_conflict(frags, spec, container)
-    if problem:
-        return ops.conflict(problem)
-    cbase = patch.join(base, "containers", index)
-    planned = ops.env_ops(frags, container, cbase, env.wanted)
-    if secret_type is None:
-        planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
-    planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
-    return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
+    return px.wire_container(frags, subject, c.PX_DAEMONSET_SECRETS_NAMESPACE)
 
 
 RULE = Rule(c.TYPE_PORTWORX, frozenset({("apps", "DaemonSet"), POD}), applies, plan)

@@ -14,7 +14,8 @@
   StorageCluster, with ``spec.env`` copied into the container, ``spec.secretsProvider`` as
   ``-secret_type`` and each ``spec.volumes`` entry as ``user-<name>`` (deployment.go, and
   pkg/controller/storagecluster). Those pods get their Vault settings from the StorageCluster, so
-  the ``portworx`` rule leaves them alone (`operator_cluster`, `storage_cluster_wired`).
+  the ``portworx`` rule leaves them to the ``portworx-operator`` rule
+  (`webhook.core.rules.operator_pods`).
 - **What a refused switch means** (`switch_refused`): another provider already holds the keys of
   the volumes encrypted so far.
 """
@@ -27,11 +28,13 @@ from typing import Any, Final
 
 from webhook.core import builders as b
 from webhook.core import constants as c
+from webhook.core import patch
 from webhook.core.compiled import Fragments, Json
 from webhook.core.model import ClusterView, SecretInfo
 from webhook.core.profiles import Connection
-from webhook.core.rules.base import UNCHANGED, Subject
-from webhook.core.shapes import as_list, as_map, find, is_map
+from webhook.core.rules import ops
+from webhook.core.rules.base import UNCHANGED, Plan, Subject
+from webhook.core.shapes import as_list, as_map, find, flag_value, is_map
 
 K8S_PROVIDER: Final = "k8s"
 """``-secret_type`` / ``secretsProvider`` of Portworx's Kubernetes Secrets provider (the spec
@@ -186,6 +189,36 @@ def reads_itself(namespace: str, account: str) -> str:
         f"Portworx reads {namespace}/{c.DEFAULT_PX_SECRET} itself, {NO_ENV_ADDED}: "
         f"{account} needs get on it ({grant})"
     )
+
+
+def portworx_container(subject: Subject) -> tuple[int, Any, str | None]:
+    """The ``portworx`` container of a subject a Portworx rule matched: its index, the
+    container, and its ``-secret_type`` (None when it names none)."""
+    index = find(subject.spec.get("containers"), c.PORTWORX_CONTAINER)
+    assert index is not None  # matched by the rule's `applies`
+    container = subject.spec["containers"][index]
+    return index, container, flag_value(as_list(as_map(container).get("args")), c.SECRET_TYPE_FLAG)
+
+
+def wire_container(frags: Fragments, subject: Subject, default: str, *, tls: bool = True) -> Plan:
+    """The plan for the ``portworx`` container of a DaemonSet or pod that selects no other
+    provider: the env (Portworx's default px-vault namespace ``default``), ``-secret_type
+    vault`` where it names none, and (``tls``) the TLS volume and mount."""
+    spec, base = subject.spec, subject.base
+    index, container, secret_type = portworx_container(subject)
+    env = env_plan(
+        frags, container.get("env"), default, subject, pod_account(spec, subject.namespace)
+    )
+    problem = env.conflict or (ops.tls_conflict(frags, spec, container) if tls else None)
+    if problem:
+        return ops.conflict(problem)
+    cbase = patch.join(base, "containers", index)
+    planned = ops.env_ops(frags, container, cbase, env.wanted)
+    if secret_type is None:
+        planned += ops.append(container, "args", cbase, [c.SECRET_TYPE_FLAG, c.SECRET_TYPE_VAULT])
+    if tls:
+        planned += ops.tls_ops(frags, spec, base, [(container, cbase)])
+    return Plan(planned, list(env.warnings), secret_namespace=env.secret_namespace)
 
 
 def pod_account(spec: Mapping[str, Any], namespace: str) -> str:
