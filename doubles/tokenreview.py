@@ -111,15 +111,16 @@ class TokenReviewer:
             forbidden = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403}
             return kmock.Response(status=403, payload=forbidden)
         spec = request.data["spec"]
-        token = spec["token"]
-        asked = spec.get("audiences")
+        return kmock.Response(status=200, payload=self.answer(spec["token"], spec.get("audiences")))
+
+    def answer(self, token: str, asked: list[str] | None) -> dict[str, Any]:
+        """The TokenReview answer for ``token`` reviewed for ``asked`` (``spec.audiences``),
+        with the API server's rule: the token's aud must hold one of the audiences asked for
+        (its own when the review names none), otherwise it is not authenticated."""
         self.asked.append(tuple(asked) if asked else None)
-        # The API server's rule: the token's aud must hold one of the audiences asked for (its
-        # own when the review names none); otherwise it does not authenticate the token.
         wanted = tuple(asked) if asked else API_AUDIENCES
         held = tuple(a for a in wanted if a in self.audiences.get(token, ()))
-        found = self.known.get(token) if held else None
-        return kmock.Response(status=200, payload=review_answer(found, held))
+        return review_answer(self.known.get(token) if held else None, held)
 
 
 def reviewers(emulator: kmock.RawHandler) -> list[str]:
