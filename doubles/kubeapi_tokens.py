@@ -21,7 +21,7 @@ from doubles.kubeapi import (
     _forbidden,
     _status,
 )
-from doubles.tokenreview import review_answer
+from doubles.tokenreview import API_AUDIENCES
 
 
 async def authentication(
@@ -70,9 +70,9 @@ async def _token_request(
         return _status(404, "NotFound", f'serviceaccounts "{account}" not found', accounts, account)
     body = await request.json()
     spec = body.get("spec") or {}
-    audiences = tuple(spec.get("audiences") or ("https://kubernetes.default.svc",))
+    audiences = tuple(spec.get("audiences") or API_AUDIENCES)
     api.issued.append((namespace, account, audiences))
-    jwt = api.reviewer.jwt(namespace, account)
+    jwt = api.reviewer.jwt(namespace, account, audiences=audiences)
     answer = {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
@@ -93,5 +93,6 @@ async def _token_review(api: KubeApi, request: web.Request) -> web.Response:
     if caller != TOKEN and caller not in api.reviewer.known:
         return _status(401, "Unauthorized", "Unauthorized")
     body = await request.json()
-    found = api.reviewer.known.get((body.get("spec") or {}).get("token", ""))
-    return web.json_response(review_answer(found), status=201)
+    spec = body.get("spec") or {}
+    answer = api.reviewer.answer(spec.get("token", ""), spec.get("audiences"))
+    return web.json_response(answer, status=201)

@@ -159,6 +159,32 @@ def tls_mount() -> Json:
     return mount(c.TLS_VOLUME_NAME, c.TLS_MOUNT_PATH, read_only=True)
 
 
+def vault_token_volume(audience: str) -> Json:
+    """The injector's own projected service-account token for Vault: ``audience``, one hour,
+    in `constants.VAULT_TOKEN_FILE` (the kubelet writes it mode 0600 for the container's user)."""
+    token = {
+        "audience": audience,
+        "expirationSeconds": c.VAULT_TOKEN_EXPIRATION_SECONDS,
+        "path": c.VAULT_TOKEN_FILE,
+    }
+    return {
+        "name": c.VAULT_TOKEN_VOLUME_NAME,
+        "projected": {"sources": [{"serviceAccountToken": token}]},
+    }
+
+
+def vault_token_mount() -> Json:
+    """Read-only mount of the Vault token volume at `constants.VAULT_TOKEN_MOUNT_PATH`."""
+    return mount(c.VAULT_TOKEN_VOLUME_NAME, c.VAULT_TOKEN_MOUNT_PATH, read_only=True)
+
+
+def vault_token_path_env() -> Json:
+    """VAULT_AUTH_KUBERNETES_TOKEN_PATH pointing at the Vault token."""
+    return value_env(
+        names.VAULT_AUTH_KUBERNETES_TOKEN_PATH, f"{c.VAULT_TOKEN_MOUNT_PATH}/{c.VAULT_TOKEN_FILE}"
+    )
+
+
 def memory_volume(name: str, key_volume: KeyVolume) -> Json:
     """An ``emptyDir {medium: Memory, sizeLimit}`` volume: keys never touch a disk."""
     return {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": key_volume.size_limit}}

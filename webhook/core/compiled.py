@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from vsi_common import vault_values
+from vsi_common import names, vault_values
 from webhook.core import builders as b
 from webhook.core import constants as c
 from webhook.core import patch, tls
@@ -61,6 +61,11 @@ class Fragments:
     """The read-only mount of `tls_volume`."""
     sc_tls_volume: Json | None
     """StorageCluster ``spec.volumes`` entry (the operator's volume shape) for the TLS files."""
+    vault_token_volume: Json | None = None
+    """The injector's projected Vault token (audience ``tokenAudience``); None for a type that
+    injects no injector, or a connection whose auth method is not kubernetes."""
+    vault_token_mount: Json | None = None
+    """The injector's read-only mount of `vault_token_volume`."""
     env_without_secret: tuple[Json, ...] = ()
     """`env` without the entries that refer to the connection Secret: what Portworx gets where
     it reads its px-vault itself, in another namespace (`webhook.core.rules.px`)."""
@@ -98,7 +103,14 @@ class CompiledProfile:
 def compile_profile(profile: Profile) -> CompiledProfile:
     """The fragments ``profile`` injects, for each TLS shape."""
     source = profile.connection.tls
-    injector_env = tuple(b.connection_env(profile.connection, reader=vault_values.INJECTOR))
+    token = profile.type in c.INJECTOR_TYPES and profile.connection.may_use_kubernetes_auth
+    # The token path is the webhook's to set (where it mounts the token), never the profile's.
+    injector_env = tuple(
+        e
+        for e in b.connection_env(profile.connection, reader=vault_values.INJECTOR)
+        if e["name"] != names.VAULT_AUTH_KUBERNETES_TOKEN_PATH
+    ) + ((b.vault_token_path_env(),) if token else ())
+    token_volume = b.vault_token_volume(profile.connection.token_audience) if token else None
     by_shape: dict[Shape, Fragments] = {}
     for shape in source.shapes() if source else (NO_TLS,):
         env = tuple(b.connection_env(profile.connection, shape, vault_values.PORTWORX))
@@ -115,6 +127,8 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             tls_volume=b.tls_volume(source, shape) if source and shape else None,
             tls_mount=b.tls_mount() if files else None,
             sc_tls_volume=b.operator_tls_volume(source, shape) if source and shape else None,
+            vault_token_volume=token_volume,
+            vault_token_mount=b.vault_token_mount() if token else None,
             env_without_secret=tuple(
                 e for e in env if not b.refers_to(e, profile.connection.secret)
             ),

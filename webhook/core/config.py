@@ -57,6 +57,7 @@ RESOURCE_NAMES: Final = ("cpu", "memory", "ephemeral-storage")
 RESERVED_MOUNT_PATHS: Final = (
     (c.TLS_MOUNT_PATH, "TLS Secret"),
     (c.SEED_MOUNT_PATH, "Rook seed"),
+    (c.VAULT_TOKEN_MOUNT_PATH, "Vault token"),
     (c.CRYPTSETUP_LOCK_DIR, "cryptsetup lock"),
 )
 """Paths the injector also mounts: ``keyVolume.mountPath`` may not equal, contain or nest in them

@@ -85,9 +85,25 @@ SEED_VOLUME_NAME: Final = "vsi-rook-seed"
 SEED_MOUNT_PATH: Final = "/var/run/vault-storage-injector/seed"
 """Where the seed Secret is mounted, in the injector only."""
 SERVICE_ACCOUNT_MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
-"""Where the kubelet mounts the pod's service-account token; the injector's kubernetes auth
-reads it there. The ServiceAccount admission plugin adds this mount before webhooks run, so a
-container a webhook adds must get it copied."""
+"""Where the kubelet mounts the pod's API service-account token. The injector never gets it (it
+logs in to Vault with `VAULT_TOKEN_VOLUME_NAME`); the doctor reads it as the default of
+VAULT_AUTH_KUBERNETES_TOKEN_PATH for containers the webhook did not build."""
+VAULT_TOKEN_VOLUME_NAME: Final = "vsi-vault-token"
+"""Projected volume of the injector's own service-account token for Vault (kubernetes auth):
+audience ``connection.tokenAudience``, mounted by ``vsi-injector`` alone. The pod's API token
+(``kube-api-access-*``) is never given to the injector, so Vault, or whatever answers at
+VAULT_ADDR, never receives a token the API server accepts."""
+VAULT_TOKEN_MOUNT_PATH: Final = "/var/run/vault-storage-injector/vault-token"
+"""Where `VAULT_TOKEN_VOLUME_NAME` is mounted read-only in the injector."""
+VAULT_TOKEN_FILE: Final = "token"
+"""The token's file in `VAULT_TOKEN_MOUNT_PATH` (VAULT_AUTH_KUBERNETES_TOKEN_PATH)."""
+VAULT_TOKEN_EXPIRATION_SECONDS: Final = 3600
+"""``expirationSeconds`` of the Vault token: at most an hour (the injector uses it once, at
+start; the kubelet rotates it)."""
+DEFAULT_TOKEN_AUDIENCE: Final = "vault"
+"""Default ``connection.tokenAudience``: the audience the Vault role must require."""
+MAX_TOKEN_AUDIENCE: Final = 253
+"""Longest ``connection.tokenAudience`` accepted (a DNS name or a short URL)."""
 TOKEN_SECRET_KEY: Final = "token"
 """Key of ``connection.tokenSecret`` that holds VAULT_TOKEN (as Rook's ``tokenSecretName``)."""
 
@@ -223,6 +239,8 @@ PROFILE_TYPES: Final = (
     TYPE_VOLUME_KEYS,
 )
 """Every profile type, in documentation order."""
+INJECTOR_TYPES: Final = (TYPE_ROOK_OSD, TYPE_ROOK_KMS, TYPE_VOLUME_KEYS)
+"""The profile types that inject ``vsi-injector`` (and so its Vault token)."""
 
 REASON_INJECTED: Final = "injected"
 """Outcome reason of a mutation that changed the object."""

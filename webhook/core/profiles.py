@@ -81,6 +81,9 @@ class Connection:
     secret_namespace: str | None = None
     """With a ``secret`` called px-vault: the namespace Portworx reads it from through the API;
     None: Portworx's own default (`webhook.core.rules.px`)."""
+    token_audience: str = c.DEFAULT_TOKEN_AUDIENCE
+    """``tokenAudience``: the audience of the injector's projected service-account token, which
+    the Vault role must require (kubernetes auth)."""
 
     @property
     def secret_names(self) -> frozenset[str]:
@@ -95,6 +98,12 @@ class Connection:
         if self.secret is not None:
             return None
         return auth_method(dict(self.values), has_token=self.token_secret is not None)
+
+    @property
+    def may_use_kubernetes_auth(self) -> bool:
+        """Whether the injector may log in with kubernetes auth (and so needs its Vault token):
+        always with a px-vault style Secret, whose values the webhook never sees."""
+        return self.auth_method in (None, "kubernetes")
 
 
 def auth_method(settings: Mapping[str, str], *, has_token: bool) -> str | None:

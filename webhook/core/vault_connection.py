@@ -14,6 +14,7 @@ checked now rather than found missing in a crash-looping pod.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,6 +32,7 @@ from webhook.core.fields import (
     Node,
     SchemaContext,
     Setting,
+    Text,
 )
 from webhook.core.mappings import Data, Either, Field, Record, Rule
 from webhook.core.profiles import Connection, RookKms, auth_method
@@ -291,12 +293,32 @@ def _connection(
     tls: t.TlsSource | None = None,
     kms: Connection | None = None,
     secret_namespace: str | None = None,
+    token_audience: str = c.DEFAULT_TOKEN_AUDIENCE,
 ) -> Connection:
     if kms is not None:
-        return kms
+        return dataclasses.replace(kms, token_audience=token_audience)
     if secret is not None:
-        return Connection(secret=secret, tls=tls, secret_namespace=secret_namespace)
-    return Connection(values=_ordered(values or {}), token_secret=token_secret, tls=tls)
+        return Connection(
+            secret=secret,
+            tls=tls,
+            secret_namespace=secret_namespace,
+            token_audience=token_audience,
+        )
+    return Connection(
+        values=_ordered(values or {}),
+        token_secret=token_secret,
+        tls=tls,
+        token_audience=token_audience,
+    )
+
+
+TOKEN_AUDIENCE: Final = Text(
+    rf"^\S{{1,{c.MAX_TOKEN_AUDIENCE}}}$",
+    f"an audience: 1 to {c.MAX_TOKEN_AUDIENCE} characters without spaces",
+    c.MAX_TOKEN_AUDIENCE,
+    ref="tokenAudience",
+)
+"""``connection.tokenAudience``: the audience the Vault role requires (``vault`` by default)."""
 
 
 CONNECTION: Final = Record(
@@ -321,14 +343,31 @@ CONNECTION: Final = Record(
             attr="secret_namespace",
             types=PORTWORX_TYPES,
         ),
+        Field(
+            "tokenAudience",
+            TOKEN_AUDIENCE,
+            f"Audience of vsi-injector's own projected service-account token (kubernetes auth; "
+            f"default {c.DEFAULT_TOKEN_AUDIENCE}); the Vault role must require it.",
+            attr="token_audience",
+            types=c.INJECTOR_TYPES,
+        ),
     ),
     _connection,
     rules=(
         Kinds(
             (
-                Kind("secret", ("tlsSecret", "secretNamespace"), why="the secret holds the token"),
-                Kind("values", ("tokenSecret", "tlsSecret")),
-                Kind("kms", alone=True, why="Rook's block names its own Secrets"),
+                Kind(
+                    "secret",
+                    ("tlsSecret", "secretNamespace", "tokenAudience"),
+                    why="the secret holds the token",
+                ),
+                Kind("values", ("tokenSecret", "tlsSecret", "tokenAudience")),
+                Kind(
+                    "kms",
+                    ("tokenAudience",),
+                    alone=True,
+                    why="Rook's block names its own Secrets",
+                ),
             )
         ),
         KeysNotWith("values", "tlsSecret", t.OWNED_SETTINGS),

@@ -186,15 +186,16 @@ kubernetes_config_now() {
     "$(read_field "auth/$1/config" disable_iss_validation || echo true)"
 }
 
-# role MOUNT NAME SERVICE_ACCOUNTS NAMESPACES POLICY TTL MAX_TTL: a kubernetes auth role bound to
-# service accounts in namespaces (each one name or a comma-separated list; TTLs in seconds, 0:
-# the mount's default).
+# role MOUNT NAME SERVICE_ACCOUNTS NAMESPACES POLICY TTL MAX_TTL [AUDIENCE]: a kubernetes auth
+# role bound to service accounts in namespaces (each one name or a comma-separated list; TTLs in
+# seconds, 0: the mount's default). AUDIENCE: the audience every login's JWT must carry (Vault
+# asks the TokenReview for it); empty: none required (a vendor's own role, as documented).
 role() {
   local path="auth/$1/role/$2" want now field
-  want="[${3//,/ }]|[${4//,/ }]|[$5]|$6|$7"
+  want="[${3//,/ }]|[${4//,/ }]|[$5]|$6|$7|${8:-}"
   now=""
   for field in bound_service_account_names bound_service_account_namespaces token_policies \
-    token_ttl token_max_ttl; do
+    token_ttl token_max_ttl audience; do
     now="$now|$(read_field "$path" "$field" || true)"
   done
   if [ "${now#|}" = "$want" ]; then
@@ -202,10 +203,23 @@ role() {
     return 0
   fi
   local verb=update
-  [ "$now" = "|||||" ] && verb=create
+  [ "$now" = "||||||" ] && verb=create
   change "$verb: role $2 bound to service account $4/$3" "$VAULT" write "$path" \
     bound_service_account_names="$3" bound_service_account_namespaces="$4" \
-    token_policies="$5" token_ttl="$6" token_max_ttl="$7"
+    token_policies="$5" token_ttl="$6" token_max_ttl="$7" audience="${8:-}"
+}
+
+# auth_accessor MOUNT: the accessor of the auth method at MOUNT (what templated policies name);
+# a placeholder when a dry run has not created it yet.
+auth_accessor() {
+  local found
+  if found=$(read_field "sys/auth/$1" accessor); then
+    printf '%s' "$found"
+  elif "$DRY_RUN"; then
+    printf '%s' "auth_kubernetes_DRYRUN"
+  else
+    die "auth/$1/ has no accessor"
+  fi
 }
 
 # mint_token POLICY NAME: a periodic orphan token on stdout (a new one on every run: that is

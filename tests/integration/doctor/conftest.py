@@ -36,6 +36,7 @@ from doubles.kubeapi import RESOURCES, TOKEN, KubeApi, serve_kubeapi
 from tests.integration.injector.check_support import leak_forms
 from tests.integration.manifests.conftest import MANIFESTS, kustomize
 from tests.reports import ChecksByName
+from webhook.core import constants as c
 from webhook.core.config import parse_config
 from webhook.core.model import AdmissionContext
 from webhook.core.mutation import build_mutator
@@ -348,6 +349,7 @@ def _vault(openbao: OpenBao, client: hvac.Client, kube_url: str) -> VaultSide:
             "bound_service_account_names": [OSD_SA],
             "bound_service_account_namespaces": [ROOK_NS],
             "token_policies": [policy],
+            "audience": c.DEFAULT_TOKEN_AUDIENCE,  # the injector's own token, as setup.sh makes it
         },
     )
     return side

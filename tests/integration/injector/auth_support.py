@@ -21,7 +21,9 @@ TOKEN_REVIEWS = "post /apis/authentication.k8s.io/v1/tokenreviews"
 
 
 # JWT-shaped, with the claims a projected service-account token carries; the double validates it.
-FAKE_JWT = service_account_jwt(*SERVICE_ACCOUNT, SA_UID, issuer="https://kubernetes.default.svc")
+FAKE_JWT = service_account_jwt(
+    *SERVICE_ACCOUNT, SA_UID, issuer="https://kubernetes.default.svc", audiences=()
+)
 
 
 def create_read_policy(root_client: hvac.Client, path: str) -> str:

@@ -23,7 +23,7 @@ import kmock
 import pytest
 
 from demo.openbao import OpenBao, bao_binary
-from doubles.tokenreview import TokenReviewer
+from doubles.tokenreview import API_AUDIENCES, TokenReviewer
 from tests.integration.injector.conftest import (
     Result,
     run_injector,
@@ -125,7 +125,8 @@ async def osd_injector(
 ) -> tuple[Result, Path]:
     """The injector of an OSD pod: kubernetes auth as rook-ceph/rook-ceph-osd, rook layout."""
     jwt = tmp_path / f"jwt-{uuid.uuid4().hex[:6]}"
-    jwt.write_text(cluster.reviewer.jwt(namespace, account))
+    # The webhook's projected token for the injector: audience vault (connection.tokenAudience).
+    jwt.write_text(cluster.reviewer.jwt(namespace, account, audiences=("vault",)))
     out = tmp_path / f"out-{uuid.uuid4().hex[:6]}"
     out.mkdir()
     env = openbao.env(
@@ -229,12 +230,19 @@ def test_rook_kms_true_turns_cas_required_off_for_rooks_writes(openbao: OpenBao)
 
 
 async def _login(
-    openbao: OpenBao, cluster: Cluster, auth_mount: str, role: str, namespace: str, account: str
+    openbao: OpenBao,
+    cluster: Cluster,
+    auth_mount: str,
+    role: str,
+    namespace: str,
+    account: str,
+    audiences: tuple[str, ...] = API_AUDIENCES,
 ) -> hvac.Client:
-    """A client logged in as ``namespace/account`` with kubernetes auth role ``role`` (in a
-    thread: OpenBao reviews the JWT at the double, which answers on this event loop)."""
+    """A client logged in as ``namespace/account`` with kubernetes auth role ``role`` and a JWT
+    for ``audiences`` (in a thread: OpenBao reviews the JWT at the double, which answers on this
+    event loop)."""
     client = hvac.Client(url=openbao.addr)
-    jwt = cluster.reviewer.jwt(namespace, account)
+    jwt = cluster.reviewer.jwt(namespace, account, audiences=audiences)
     await asyncio.to_thread(client.auth.kubernetes.login, role, jwt, mount_point=auth_mount)
     return client
 
@@ -259,8 +267,10 @@ async def test_rook_kms_setup_gives_rook_its_writes_and_the_injector_reads_only(
 
     read, out = await osd_injector(openbao, cluster, tmp_path, names, role="rook-ceph-osd-injector")
     injector = await _login(
-        openbao, cluster, auth, "rook-ceph-osd-injector", "rook-ceph", "rook-ceph-osd"
+        openbao, cluster, auth, "rook-ceph-osd-injector", "rook-ceph", "rook-ceph-osd", ("vault",)
     )
+    with pytest.raises(hvac.exceptions.VaultError):  # the pod's API token is refused
+        await _login(openbao, cluster, auth, "rook-ceph-osd-injector", "rook-ceph", "rook-ceph-osd")
     again = setup(openbao, ROOK_SETUP, "kubernetes", ROOK_KMS="true", **names, **cluster.settings())
 
     assert read.code == 0, read.output
@@ -295,6 +305,8 @@ def test_rook_kms_roles_bind_the_operators_own_namespace_when_it_runs_apart(
     assert role["token_policies"] == [names["OPERATOR_POLICY"]]
     injector = openbao.client().read(f"auth/{names['AUTH_MOUNT']}/role/rook-ceph-osd-injector")
     assert injector["data"]["bound_service_account_namespaces"] == ["rook-ceph"]
+    assert injector["data"]["audience"] == "vault"
+    assert not role.get("audience")  # Rook's own role, as Rook documents it
 
 
 def test_rook_kms_tokens_are_the_injectors_read_only_one_or_rooks(openbao: OpenBao) -> None:

@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 import jsonpatch
-import pytest
 
 from tests.unit.webhook.support import GOLDEN
 from vsi_common import names
+from webhook.core import constants as c
 from webhook.core.config import parse_config
 from webhook.core.model import AdmissionContext
 from webhook.core.mutation import build_mutator
@@ -212,21 +212,19 @@ def test_a_storage_cluster_is_checked_as_the_operators_pods_connect() -> None:
     assert resolved.secrets == ("tok",)
 
 
-@pytest.mark.parametrize("audience", ["vault", None])
-def test_a_projected_token_with_an_audience_asks_for_that_audience(audience: str | None) -> None:
+def test_the_doctor_asks_for_the_audience_of_the_injectors_own_vault_token() -> None:
     obj = _golden("rook-osd-secret-seed")
-    if audience:
-        for volume in obj["spec"]["volumes"]:
-            for source in volume.get("projected", {}).get("sources", []):
-                if "serviceAccountToken" in source:
-                    source["serviceAccountToken"]["audience"] = audience
+    for volume in obj["spec"]["volumes"]:  # the pod's API token: never the injector's login
+        for source in volume.get("projected", {}).get("sources", []):
+            if "serviceAccountToken" in source:
+                source["serviceAccountToken"]["audience"] = "https://kubernetes.default.svc"
     consumer = consumer_of(Workload(POD, obj), _mutated(obj, "", "Pod"), "rook-osd")
     assert consumer is not None
 
     resolved = resolve(consumer, ROOK)
 
     assert isinstance(resolved, Resolved)
-    assert resolved.audiences == ((audience,) if audience else ())
+    assert resolved.audiences == (c.DEFAULT_TOKEN_AUDIENCE,)
 
 
 def test_a_pod_and_its_twin_are_checked_once() -> None:

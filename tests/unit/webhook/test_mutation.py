@@ -598,32 +598,6 @@ def _injector(obj: dict[str, Any]) -> dict[str, Any]:
     return injector
 
 
-def test_the_injector_gets_the_pods_service_account_token_for_kubernetes_auth() -> None:
-    # The ServiceAccount admission plugin runs before webhooks and never sees our container.
-    for case in ("rook-osd-secret-seed", "volume-keys-pod"):
-        obj, ctx = _case(case)
-        injector = _injector(_apply(obj, MUTATOR(obj, ctx)))
-        token = [
-            m for m in injector["volumeMounts"] if m["mountPath"] == c.SERVICE_ACCOUNT_MOUNT_PATH
-        ]
-        assert len(token) == 1, case
-        assert token[0]["readOnly"] is True
-        assert token[0]["name"].startswith("kube-api-access-")
-
-
-def test_a_pod_without_a_service_account_token_gives_the_injector_none() -> None:
-    obj, ctx = _case("volume-keys-pod")
-    obj = copy.deepcopy(obj)
-    obj["spec"]["automountServiceAccountToken"] = False
-    obj["spec"]["volumes"] = [v for v in obj["spec"]["volumes"] if v["name"] == "data"]
-    for container in obj["spec"]["containers"]:
-        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] == "data"]
-    mutated = _apply(obj, MUTATOR(obj, ctx))
-    mounts = _injector(mutated)["volumeMounts"]
-    assert all(m["mountPath"] != c.SERVICE_ACCOUNT_MOUNT_PATH for m in mounts)
-    validate(mutated)
-
-
 def test_env_ops_built_once_per_profile_are_not_shared_between_answers() -> None:
     obj, ctx = _px_case("portworx-daemonset")
     mutator = build_mutator(load_config(None))

@@ -52,7 +52,13 @@ ENV_NAMES = [
     names.VAULT_BACKEND_PATH,
 ]
 ARGS = ["-c", "px-cluster", "-x", "kubernetes", "-b", "-secret_type", "vault", "k8s"]
-OURS = (c.INJECTOR_CONTAINER_NAME, c.KEY_VOLUME_NAME, c.TLS_VOLUME_NAME, c.SEED_VOLUME_NAME)
+OURS = (
+    c.INJECTOR_CONTAINER_NAME,
+    c.KEY_VOLUME_NAME,
+    c.TLS_VOLUME_NAME,
+    c.SEED_VOLUME_NAME,
+    c.VAULT_TOKEN_VOLUME_NAME,
+)
 PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -86,6 +92,10 @@ EXISTING_VOLUMES: dict[str, list[dict[str, Any]]] = {
     c.SEED_VOLUME_NAME: [
         {"secret": {"secretName": ROOK_SECRET}},
         {"secret": {"secretName": "rook-ceph-osd-encryption-key-other"}},
+    ],
+    c.VAULT_TOKEN_VOLUME_NAME: [
+        {"projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},  # foreign
+        {"emptyDir": {}},
     ],
 }
 """Volumes named like ours that a pod may already have: our source, or a foreign one."""
@@ -302,6 +312,7 @@ def _assert_mounts_are_unique_and_never_foreign(
         c.ROOK_KEY_VOLUME: ("emptyDir", {"medium": "Memory"}),
         c.TLS_VOLUME_NAME: ("projected", {}),
         c.SEED_VOLUME_NAME: ("secret", {"secretName": ROOK_SECRET}),
+        c.VAULT_TOKEN_VOLUME_NAME: ("projected", {}),
     }
     for ct in spec.get("initContainers", []) + spec["containers"]:
         mounts = ct.get("volumeMounts", [])
@@ -314,7 +325,11 @@ def _assert_mounts_are_unique_and_never_foreign(
             volume = volumes[mount["name"]]
             assert set(volume) == {"name", source}, volume
             assert fields.items() <= volume[source].items(), volume
-            if source == "projected":
+            if mount["name"] == c.VAULT_TOKEN_VOLUME_NAME:
+                assert ct["name"] == c.INJECTOR_CONTAINER_NAME, ct["name"]
+                token = volume[source]["sources"][0]["serviceAccountToken"]
+                assert token["audience"] == c.DEFAULT_TOKEN_AUDIENCE, volume
+            elif source == "projected":
                 assert {s["secret"]["name"] for s in volume[source]["sources"]} == {TLS_SECRET}
         if ct["name"] == c.INJECTOR_CONTAINER_NAME and ct not in orig_spec.get(
             "initContainers", []

@@ -11,7 +11,6 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from webhook.core import builders as b
 from webhook.core import constants as c
 from webhook.core import patch, tls
 from webhook.core.compiled import Fragments, Json
@@ -218,19 +217,41 @@ def has_injector(spec: Mapping[str, Any]) -> bool:
     )
 
 
-def service_account_mount(spec: Mapping[str, Any]) -> list[Json]:
-    """The pod's service-account token mount, copied read-only for the injector (kubernetes auth).
+def vault_token_conflict(frags: Fragments, volumes: Any) -> str | None:
+    """A warning when the pod has a ``vsi-vault-token`` volume that is not the profile's token."""
+    if frags.vault_token_volume is None:
+        return None
+    index = find(volumes, c.VAULT_TOKEN_VOLUME_NAME)
+    if index is None or _is_vault_token(volumes[index], frags.vault_token_volume):
+        return None
+    audience = frags.profile.connection.token_audience[:40]
+    return foreign_volume(
+        c.VAULT_TOKEN_VOLUME_NAME, f"a service-account token for audience {audience}"
+    )
 
-    The ServiceAccount admission plugin mounts the token into the containers it sees, and it runs
-    before the webhooks: a container added here gets nothing unless we copy the mount.
-    """
-    for field in ("containers", "initContainers"):
-        for container in as_list(spec.get(field)):
-            for mount in as_list(as_map(container).get("volumeMounts")):
-                if (
-                    is_map(mount)
-                    and mount.get("mountPath") == c.SERVICE_ACCOUNT_MOUNT_PATH
-                    and isinstance(mount.get("name"), str)
-                ):
-                    return [b.mount(mount["name"], c.SERVICE_ACCOUNT_MOUNT_PATH, read_only=True)]
-    return []
+
+def _is_vault_token(volume: Any, ours: Mapping[str, Any]) -> bool:
+    """Whether ``volume`` is ``ours`` (the API server may have added ``defaultMode``)."""
+    projected = as_map(as_map(volume).get("projected"))
+    if set(as_map(volume)) != {"name", "projected"} or not set(projected) <= {
+        "sources",
+        "defaultMode",
+    }:
+        return False
+    return bool(projected.get("sources") == ours["projected"]["sources"])
+
+
+def vault_token_volumes(frags: Fragments, spec: Mapping[str, Any]) -> list[Json]:
+    """The injector's Vault token volume to append, when the profile gives one and the pod lacks
+    it (callers have checked `vault_token_conflict`, and append it with their own volumes in one
+    call: two appends to a missing list would each add it whole)."""
+    volume = frags.vault_token_volume
+    if volume is None or find(spec.get("volumes"), c.VAULT_TOKEN_VOLUME_NAME) is not None:
+        return []
+    return [volume]
+
+
+def vault_token_mounts(frags: Fragments) -> list[Json]:
+    """The injector's mount of its Vault token (none without one). The pod's own API token
+    (``kube-api-access-*``) is never mounted into the injector."""
+    return [] if frags.vault_token_mount is None else [frags.vault_token_mount]

@@ -141,7 +141,8 @@ def _location_mismatch(frags: Fragments, container: Any) -> str | None:
 def _osd(frags: Fragments, subject: Subject, config: Config) -> Plan:
     """``vsi-injector`` in place of ``encryption-kms-get-kek``, then the TLS volume."""
     spec, base = subject.spec, subject.base
-    problem = ops.tls_volume_conflict(frags, spec.get("volumes"))
+    volumes = spec.get("volumes")
+    problem = ops.tls_volume_conflict(frags, volumes) or ops.vault_token_conflict(frags, volumes)
     if problem:
         return ops.conflict(problem)
     if ops.has_injector(spec):
@@ -166,6 +167,7 @@ def _osd(frags: Fragments, subject: Subject, config: Config) -> Plan:
         planned += lock
     injector = _injector(frags, spec, config, kek)
     planned.insert(0, patch.replace(patch.join(base, "initContainers", kek.index), injector))
+    planned += ops.append(spec, "volumes", base, ops.vault_token_volumes(frags, spec))
     planned += ops.tls_ops(frags, spec, base, [])
     return Plan(planned, warnings)
 
@@ -188,7 +190,7 @@ def _injector(frags: Fragments, spec: Mapping[str, Any], config: Config, kek: Ke
     user = injector_user(spec, kek.readers, config.injector.run_as_user)
     path = config.key_volume.mount_path
     mounts = [b.mount(c.ROOK_KEY_VOLUME, path, read_only=False)]
-    mounts += ops.service_account_mount(spec)
+    mounts += ops.vault_token_mounts(frags)
     if frags.tls_mount is not None:
         mounts.append(frags.tls_mount)
     verify = None

@@ -56,7 +56,7 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     vindex = find(volumes, c.ROOK_KEY_VOLUME)
     assert vindex is not None  # matched by `applies`
     volume = volumes[vindex]
-    problem = ops.tls_volume_conflict(frags, spec.get("volumes"))
+    problem = ops.tls_volume_conflict(frags, volumes) or ops.vault_token_conflict(frags, volumes)
     if problem:
         return ops.conflict(problem)
     planned: list[PatchOp] = []
@@ -83,7 +83,7 @@ def _injection(
     user = injector_user(spec, [init[i] for i in consumers], config.injector.run_as_user)
     planned: list[PatchOp] = []
     container_mounts = [b.mount(c.ROOK_KEY_VOLUME, config.key_volume.mount_path, read_only=False)]
-    container_mounts += ops.service_account_mount(spec)
+    container_mounts += ops.vault_token_mounts(frags)
     seed_file = None
     seed = volume.get("secret")
     if is_map(seed):
@@ -106,6 +106,7 @@ def _injection(
     container = b.injector_container(
         config.injector, env=[*env, *frags.injector_env], mounts=container_mounts, user=user
     )
+    planned += ops.append(spec, "volumes", base, ops.vault_token_volumes(frags, spec))
     return [ops.insert(spec, "initContainers", base, position, container), *planned]
 
 

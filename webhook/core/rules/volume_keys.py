@@ -45,19 +45,23 @@ def plan(frags: Fragments, subject: Subject, config: Config) -> Plan:
     if kindex is not None and not ops.is_volume(volumes[kindex], "emptyDir", ops.MEMORY):
         # Keys must never reach a disk, and a foreign volume is never mounted into the injector.
         return ops.conflict(ops.foreign_volume(c.KEY_VOLUME_NAME, "an emptyDir with medium Memory"))
-    problem = ops.tls_volume_conflict(frags, volumes) or ops.path_conflict(
-        containers, c.KEY_VOLUME_NAME, path
+    problem = (
+        ops.tls_volume_conflict(frags, volumes)
+        or ops.vault_token_conflict(frags, volumes)
+        or ops.path_conflict(containers, c.KEY_VOLUME_NAME, path)
     )
     if problem:
         return ops.conflict(problem)
     planned: list[PatchOp] = []
     warnings: list[str] = []
     injected = ops.has_injector(spec)
+    added = []
     if not injected:
         planned.append(_injector(frags, subject, config, warnings))
+        added += ops.vault_token_volumes(frags, spec)
     if kindex is None:
-        memory = b.memory_volume(c.KEY_VOLUME_NAME, config.key_volume)
-        planned += ops.append(spec, "volumes", base, [memory])
+        added.append(b.memory_volume(c.KEY_VOLUME_NAME, config.key_volume))
+    planned += ops.append(spec, "volumes", base, added)
     # Only the containers that use a PVC get the keys: a logging or mesh sidecar (also one another
     # webhook adds later, on reinvocation) has no business reading them.
     claims = pvc_volume_names(volumes)
@@ -88,7 +92,7 @@ def _injector(frags: Fragments, subject: Subject, config: Config, warnings: list
             "pod names no non-root user or fsGroup; key files are readable by root only"
         )
     container_mounts = [b.mount(c.KEY_VOLUME_NAME, path, read_only=False)]
-    container_mounts += ops.service_account_mount(spec)
+    container_mounts += ops.vault_token_mounts(frags)
     if frags.tls_mount is not None:
         container_mounts.append(frags.tls_mount)
     env = b.injector_env(

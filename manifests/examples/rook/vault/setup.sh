@@ -22,7 +22,8 @@
 # Settings (environment): VAULT, the CLI: vault or bao (vault); MOUNT (rook); KV_VERSION of a new
 # mount, 1 or 2 (2); ROOK_KMS (false); NAMESPACE, the Rook cluster namespace (rook-ceph);
 # SERVICE_ACCOUNT of the OSD pods (rook-ceph-osd); AUTH_MOUNT (kubernetes); ROLE and POLICY of
-# the injector (rook-ceph-osd; with ROOK_KMS=true rook-ceph-osd-injector and rook-kms-osd).
+# the injector (rook-ceph-osd; with ROOK_KMS=true rook-ceph-osd-injector and rook-kms-osd);
+# AUDIENCE, the token audience the injector's role requires (vault: connection.tokenAudience).
 # With ROOK_KMS=true also: OPERATOR_ROLE (rook-ceph: the CephCluster's
 # VAULT_AUTH_KUBERNETES_ROLE), OPERATOR_POLICY (rook-kms-operator), OPERATOR_SERVICE_ACCOUNTS
 # (rook-ceph-system,rook-ceph-osd: the operator, and the key-rotation pods), OPERATOR_NAMESPACE
@@ -45,6 +46,7 @@ ROOK_KMS="${ROOK_KMS:-false}"
 NAMESPACE="${NAMESPACE:-rook-ceph}"
 SERVICE_ACCOUNT="${SERVICE_ACCOUNT:-rook-ceph-osd}"
 AUTH_MOUNT="${AUTH_MOUNT:-kubernetes}"
+AUDIENCE="${AUDIENCE:-vault}"
 case "$ROOK_KMS" in true | false) ;; *) say "ROOK_KMS must be true or false"; exit 2 ;; esac
 if [ "$ROOK_KMS" = true ]; then
   ROLE="${ROLE:-rook-ceph-osd-injector}"
@@ -90,7 +92,9 @@ if [ "$AUTH" = kubernetes ]; then
       "$OPERATOR_POLICY" 0 0
   fi
   # Only the OSD pods of this namespace; their tokens are short-lived, one per init container run.
-  role "$AUTH_MOUNT" "$ROLE" "$SERVICE_ACCOUNT" "$NAMESPACE" "$POLICY" 900 3600
+  # The injector logs in with its own projected token for AUDIENCE (the profile's
+  # connection.tokenAudience); Rook's own role above stays as Rook documents it.
+  role "$AUTH_MOUNT" "$ROLE" "$SERVICE_ACCOUNT" "$NAMESPACE" "$POLICY" 900 3600 "$AUDIENCE"
 elif [ "$ROOK_KMS" = true ] && [ "$TOKEN_FOR" = rook ]; then
   # Rook's: the Secret the CephCluster's security.kms.tokenSecretName names, as VAULT_TOKEN.
   mint_token "$OPERATOR_POLICY" "$OPERATOR_ROLE"
