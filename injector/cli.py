@@ -23,13 +23,14 @@ from typing import Final, NoReturn
 
 from injector import layouts
 from injector.deadline import Deadline, Watchdog
-from injector.errors import InjectorError, KeyFileConflict, SettingsError
+from injector.errors import InjectorError, KeyFileConflict, SettingsError, SettingsErrors
 from injector.redact import Redactor
 from injector.run import run
 from injector.settings.flags import Flags, build_settings
 from injector.settings.model import SERVICE_ACCOUNT_DIR, Settings
 from vsi_common import logs, names, report
 from vsi_common.logs import LOG_FORMATS, fields
+from vsi_common.report import FAIL, Check
 
 EXIT_OK: Final = 0
 """All key files written."""
@@ -37,6 +38,8 @@ EXIT_FAILURE: Final = 1
 """Vault, Kubernetes, LUKS or file failure; no key file left."""
 EXIT_SETTINGS: Final = 2
 """A missing or invalid setting; nothing was contacted."""
+SETTINGS_CHECK: Final = "settings"  # in injector.check.preflight.CHECK_NAMES
+"""The --check row of each bad setting (exit 2 after all of them)."""
 PROG: Final = "vsi-injector"
 """Program name in error lines."""
 
@@ -51,6 +54,12 @@ _VALUE_FLAGS: Final = (
     ("--deadline", "SECONDS", "whole-run deadline", names.VSI_DEADLINE),
     ("--key-path-template", "TEMPLATE", "volume-keys secret path", names.VSI_KEY_PATH_TEMPLATE),
     ("--file-owner", "UID[:GID]", "key file owner", names.VSI_FILE_OWNER),
+    (
+        "--token-file",
+        "FILE",
+        "kubernetes auth: the JWT file, e.g. from kubectl create token",
+        names.VAULT_AUTH_KUBERNETES_TOKEN_PATH,
+    ),
 )
 """The flags that take one value: flag, metavar, what it is, its ``VSI_*`` variable (in --help
 order)."""
@@ -110,21 +119,38 @@ class Command:
     """``-o``: ``table`` or ``json`` (a check's report)."""
 
 
+def parse_flags(argv: Sequence[str] | None) -> tuple[Flags, bool, str]:
+    """The command line alone: its `Flags`, ``--check`` and ``-o``; raises `SettingsError`."""
+    values = vars(build_parser().parse_args(argv))
+    check, output = bool(values.pop("check")), values.pop("output")
+    if output is not None and not check:
+        raise SettingsError("-o/--output: only a --check prints a report")
+    return Flags(**values), check, output or "table"
+
+
 def parse_command(
     argv: Sequence[str] | None,
     env: Mapping[str, str],
     *,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Command:
-    """Flags and environment into a `Command`; raises `SettingsError` (one line)."""
-    values = vars(build_parser().parse_args(argv))
-    check, output = bool(values.pop("check")), values.pop("output")
-    if output is not None and not check:
-        raise SettingsError("-o/--output: only a --check prints a report")
-    settings = build_settings(
-        Flags(**values), env, check=check, service_account_dir=service_account_dir
-    )
-    return Command(settings, check, output or "table")
+    """Flags and environment into a `Command`; raises `SettingsError` (`SettingsErrors`: all)."""
+    flags, check, output = parse_flags(argv)
+    settings = build_settings(flags, env, check=check, service_account_dir=service_account_dir)
+    return Command(settings, check, output)
+
+
+def _settings_failed(exc: SettingsError, check: bool, output: str) -> int:
+    """Every bad setting as one report row for ``--check``; a run's one stderr line names the
+    first and counts the rest."""
+    problems = exc.problems if isinstance(exc, SettingsErrors) else (str(exc),)
+    if check:
+        rows = [Check(SETTINGS_CHECK, FAIL, problem) for problem in problems]
+        sys.stdout.write(report.render(rows, output))
+        sys.stdout.flush()
+    else:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    return EXIT_SETTINGS
 
 
 def _file_names(settings: Settings) -> list[str]:
@@ -136,14 +162,17 @@ def _file_names(settings: Settings) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the injector or ``--check``; returns the exit code (0 ok, 1 failure, 2 bad settings)."""
     try:
-        command = parse_command(argv, os.environ)
+        flags, check, output = parse_flags(argv)
     except SettingsError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
-    settings = command.settings
+    try:
+        settings = build_settings(flags, os.environ, check=check)
+    except SettingsError as exc:
+        return _settings_failed(exc, check, output)
     logs.configure("text" if settings.log_format == "text" else "json")
-    if command.check:
-        return _check(settings, command.output)
+    if check:
+        return _check(settings, output)
     assert settings.output_dir is not None  # required for a run (injector.settings.flags)
     return _run(settings, settings.output_dir)
 

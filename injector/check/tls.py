@@ -267,17 +267,51 @@ def _issued(cert: CertInfo) -> str:
     return f"{cert.subject}, issued by {cert.issuer}{kid}"
 
 
+_DNS_ERRORS: Final = (
+    "Name or service not known",
+    "nodename nor servname",
+    "Temporary failure in name resolution",
+    "No address associated",
+    "getaddrinfo failed",
+)
+"""How the resolver says a host name does not resolve (glibc, BSD, musl, Windows)."""
+
+
+def connection_fix(error: str) -> str:
+    """What to change when no answer came back from Vault: by refusal, name, TLS or silence.
+
+    A preflight reports these at once (a run retries them until its deadline)."""
+    addr = names.VAULT_ADDR
+    if "refused" in error:
+        return (
+            f"nothing listens there: check the port of {addr} and that Vault is running "
+            "(a run retries this until its deadline)"
+        )
+    if any(text in error for text in _DNS_ERRORS):
+        return (
+            f"the host of {addr} does not resolve from here: check its spelling (in a cluster, "
+            "<service>.<namespace>.svc) and the DNS"
+        )
+    if "TLS" in error or "SSL" in error:
+        return (
+            f"check {names.VAULT_CACERT}, {names.VAULT_TLS_SERVER_NAME} and "
+            f"{names.VAULT_CLIENT_CERT}/{names.VAULT_CLIENT_KEY} (the listener may require a "
+            f"client certificate), and that {addr} is an https listener"
+        )
+    return (
+        f"check {addr} and the network path to it (a firewall or NetworkPolicy may drop the "
+        "connection); a run retries this until its deadline"
+    )
+
+
 def _certificate(facts: TlsFacts) -> Check:
     """``tls-certificate``: who issued Vault's certificate, and whether the run trusts it."""
     name = "tls-certificate"
     peer = facts.peer
     fix_ca = f"set {names.VAULT_CACERT} (or {names.VAULT_CAPATH}) to the CA that issued it"
     if peer is None:
-        status = FAIL if facts.fatal else WARN
-        later = "" if facts.fatal else "; not checked here, the login below retries"
-        detail = f"no TLS handshake with {facts.origin}: {facts.error}{later}"
-        fix = f"check {names.VAULT_ADDR} (an https listener of Vault)" if facts.fatal else ""
-        return Check(name, status, detail, fix)
+        detail = f"no TLS handshake with {facts.origin}: {facts.error}"
+        return Check(name, FAIL, detail, connection_fix(facts.error))
     version = f" over {facts.version}" if facts.version else ""
     if facts.skip_verify:
         return Check(
