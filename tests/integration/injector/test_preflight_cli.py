@@ -233,3 +233,16 @@ def test_token_file_flag_gives_kubernetes_auth_its_jwt_outside_a_pod(tmp_path: P
     assert "c2lnbmF0dXJl" not in done.stdout + done.stderr
     assert missing.returncode == 2
     assert "--token-file: expected a readable file" in missing.stdout
+
+
+@pytest.mark.parametrize("token", ["e", "root"])
+def test_a_dev_token_does_not_mangle_the_report(token: str) -> None:
+    addr = f"http://127.0.0.1:{_refused_port()}"
+    env = _env(VSI_LAYOUT="rook", VSI_VOLUMES="osd-0", VAULT_ADDR=addr, VAULT_TOKEN=token)
+
+    done = _injector(env, "--check")
+
+    assert done.returncode == 1
+    assert "[redacted]" not in done.stdout
+    assert "uses http://: the token, the credentials and every key" in done.stdout
+    assert "looking up the token" in done.stdout
