@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ from injector.errors import InjectorError, KeyFileConflict, SettingsError, Setti
 from injector.redact import Redactor
 from injector.run import run
 from injector.settings.flags import Flags, build_settings
-from injector.settings.model import SERVICE_ACCOUNT_DIR, Settings
+from injector.settings.model import POD_NAMESPACE, SERVICE_ACCOUNT_DIR, Settings
 from vsi_common import logs, names, report
+from vsi_common.cli import add_version
 from vsi_common.logs import LOG_FORMATS, fields
 from vsi_common.report import FAIL, Check
 
@@ -49,7 +51,7 @@ log = logging.getLogger("injector.cli")
 _VALUE_FLAGS: Final = (
     ("--output-dir", "DIR", "key file directory", names.VSI_OUTPUT_DIR),
     ("--namespace", "NS", "PVC namespace", names.VSI_NAMESPACE),
-    ("--seed-file", "F", "rook: key to migrate once", names.VSI_SEED_FILE),
+    ("--seed-file", "FILE", "rook: key to migrate once", names.VSI_SEED_FILE),
     ("--verify-luks", "PATH", "LUKS device the key must unlock", names.VSI_VERIFY_LUKS),
     ("--deadline", "SECONDS", "whole-run deadline", names.VSI_DEADLINE),
     ("--key-path-template", "TEMPLATE", "volume-keys secret path", names.VSI_KEY_PATH_TEMPLATE),
@@ -65,6 +67,26 @@ _VALUE_FLAGS: Final = (
 order)."""
 
 
+EXIT_CODES_HELP: Final = (
+    f"{EXIT_OK} every key file written (--check: a run would succeed); "
+    f"{EXIT_FAILURE} Vault, Kubernetes, LUKS or file failure, no key file left "
+    f"(--check: a run would fail); {EXIT_SETTINGS} bad settings, nothing contacted"
+)
+"""The exit codes as --help and docs/injector.md state them."""
+
+
+ALSO_READ: Final = (names.VSI_TLS_DIR, names.VSI_KV1_ALLOW_OVERWRITE_POLICY, POD_NAMESPACE)
+"""The variables a run reads that no flag names (--help lists them after the VAULT_* ones)."""
+
+
+def help_epilog() -> str:
+    """The end of --help: every VAULT_* setting read (from `names.VAULT_SETTINGS`), exit codes."""
+    wrap = textwrap.TextWrapper(width=78, break_on_hyphens=False)
+    vault = wrap.fill("VAULT_* settings read: " + ", ".join(names.VAULT_SETTINGS) + ".")
+    also = wrap.fill(f"Also read: {', '.join(ALSO_READ)}.")
+    return f"{vault}\n{also}\n\n" + wrap.fill(f"Exit codes: {EXIT_CODES_HELP}.")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises a one-line SettingsError instead of printing usage and exiting."""
 
@@ -77,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Fetch or create per-volume encryption keys in Vault and write them to files.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(p)
     p.add_argument("--layout", choices=layouts.LAYOUTS, help=f"key layout (env {names.VSI_LAYOUT})")
     p.add_argument(
         "--volume",

@@ -54,10 +54,10 @@ def add_parser(sub: Any) -> None:
         "--namespace",
         action="append",
         dest="namespaces",
-        metavar="NAMESPACE",
+        metavar="NS",
         help="check only this namespace (repeatable); default every opted-in namespace",
     )
-    parser.add_argument("--config", metavar="F", help="profiles file (default: the ConfigMap's)")
+    parser.add_argument("--config", metavar="FILE", help="profiles file (default: the ConfigMap's)")
     parser.add_argument("-o", "--output", choices=report.OUTPUT_FORMATS, default="table")
     parser.add_argument(
         "--vault", action="store_true", help="also check every Vault connection (TokenRequests)"

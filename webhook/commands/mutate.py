@@ -59,8 +59,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "-f", "--filename", required=True, metavar="FILE", help="YAML or JSON; - reads stdin"
     )
-    parser.add_argument("-n", "--namespace", help="request namespace (default: the object's)")
-    parser.add_argument("--config", metavar="F", help="profiles file (default: built-in profiles)")
+    parser.add_argument(
+        "-n", "--namespace", metavar="NS", help="request namespace (default: the object's)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="profiles file (default: built-in profiles)"
+    )
     parser.add_argument(
         "--cluster",
         metavar="SNAPSHOT",
