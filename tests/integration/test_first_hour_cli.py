@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -109,3 +110,24 @@ def test_certs_days_capped_at_the_ca_expiry_says_so_on_stderr(tmp_path: Path) ->
     assert capped.stderr.count("\n") == 1
     assert within.returncode == 0
     assert within.stderr == ""
+
+
+def test_doctor_json_with_the_api_unreachable_is_a_json_report(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: not-a-real-token}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+
+    done = _run("vsi-webhook", "doctor", "-o", "json", "--kubeconfig", str(kubeconfig))
+    missing = _run("vsi-webhook", "doctor", "-o", "json", "--kubeconfig", str(tmp_path / "nope"))
+
+    rows = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert [(r["name"], r["status"]) for r in rows] == [("kubernetes-api", "fail")]
+    assert "cannot reach the Kubernetes API at https://127.0.0.1:1" in rows[0]["detail"]
+    assert "not-a-real-token" not in done.stdout + done.stderr
+    assert missing.returncode == 2
+    assert json.loads(missing.stdout)[0]["detail"].endswith("is not a readable file")

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import jsonpatch
 import yaml
 
+from vsi_common import safeyaml
 from webhook.core.config import load_config
 from webhook.core.constants import STORAGE_CLUSTER_KIND
 from webhook.core.controllers import daemonset_pod, operator_pod
@@ -133,14 +134,22 @@ def mutate(
 
 
 def _read(filename: str, stdin: TextIO) -> tuple[str, str]:
-    if filename == "-":
-        return stdin.read(), "<stdin>"
+    """The text of FILE (``-``: stdin), refused past `safeyaml.MAX_BYTES` before it is all read."""
+    source = "<stdin>" if filename == "-" else filename
     try:
-        return Path(filename).read_text(encoding="utf-8"), filename
+        if filename == "-":
+            text = stdin.read(safeyaml.MAX_BYTES + 1)
+        else:
+            with Path(filename).open(encoding="utf-8") as file:
+                text = file.read(safeyaml.MAX_BYTES + 1)
+        safeyaml.check_size(text)
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"{filename}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{filename}: not UTF-8 text") from None
+    return text, source
 
 
 def parse_documents(text: str, source: str) -> list[Document]:
@@ -148,7 +157,7 @@ def parse_documents(text: str, source: str) -> list[Document]:
     out: list[Document] = []
     index = 0
     try:
-        for index, raw in enumerate(yaml.safe_load_all(text), start=1):
+        for index, raw in enumerate(safeyaml.load_all(text), start=1):
             if raw is None:
                 continue
             items: list[Any] = raw if isinstance(raw, list) else [raw]
@@ -156,6 +165,8 @@ def parse_documents(text: str, source: str) -> list[Document]:
                 items = _unwrap(raw)
             for item in items:
                 out.append(_document(item, f"{source}: document {index}"))
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: document {index + 1}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -213,7 +224,9 @@ def _snapshot(path: str, stdin: TextIO) -> Snapshot:
     text, source = _read(path, stdin)
     source = f"--cluster {source}"
     try:
-        documents = list(yaml.safe_load_all(text))
+        documents = list(safeyaml.load_all(text))
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

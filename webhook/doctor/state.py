@@ -224,6 +224,7 @@ class ClusterState:
 
 CHECK_NAMES: Final = frozenset(
     {
+        "kubernetes-api",
         "webhook-config",
         "webhook-mode",
         "ca-bundle",
