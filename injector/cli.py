@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NoReturn
 
-from injector import layouts
+from injector import fixes, layouts
 from injector.deadline import Deadline, Watchdog
 from injector.errors import InjectorError, KeyFileConflict, SettingsError, SettingsErrors
 from injector.redact import Redactor
@@ -223,7 +223,7 @@ def _run(settings: Settings, directory: Path) -> int:
         # A key file found with other bytes is left alone (it may be the only right copy).
         keep = exc.kept if isinstance(exc, KeyFileConflict) else frozenset()
         output.remove_keys(directory, _file_names(settings), keep=keep)
-        _log_failure(exc, redactor)
+        _log_failure(exc, redactor, settings.vault.auth_method)
         return EXIT_FAILURE
     finally:
         watchdog.disarm()
@@ -259,10 +259,12 @@ def _check(settings: Settings, output_format: str) -> int:
     return report.exit_code(checks)
 
 
-def _log_failure(exc: BaseException, redactor: Redactor) -> None:
-    """The one error line for what ended a run or a check (no traceback, no secret)."""
+def _log_failure(exc: BaseException, redactor: Redactor, auth_method: str = "") -> None:
+    """The one error line for what ended a run or a check (no traceback, no secret); a run's
+    line ends with its fix (`injector.fixes`): ``kubectl describe pod`` shows this line."""
     if isinstance(exc, InjectorError):
-        line = redactor.scrub(str(exc))
+        fix = fixes.failure_fix(exc, auth_method) if auth_method else ""
+        line = redactor.scrub(str(exc) + (f"; fix: {fix}" if fix else ""))
         log.error(f"{PROG}: failed: {line}", extra=fields(error=type(exc).__name__))
     elif isinstance(exc, KeyboardInterrupt):
         log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from injector import layouts, run
+from injector import fixes, layouts, run
 from injector.check import tls
 from injector.check.keys import KeyState, Volumes, volume
 from injector.deadline import Deadline
@@ -167,7 +167,7 @@ def _auth_fix(session: VaultSession, error: str) -> str:
     """What to change when the login or the token is refused."""
     auth = session.settings.auth
     if "unreachable" in error or "TLS" in error:
-        return tls.connection_fix(error)
+        return fixes.connection_fix(error)
     if "gave up" in error:
         return f"check that Vault is up and unsealed ({names.VAULT_ADDR}); or raise --deadline"
     if isinstance(auth, TokenAuth):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from injector.errors import InjectorError, VaultError
+from injector.fixes import connection_fix
 from injector.settings.model import VaultSettings
 from injector.vault.tls import FATAL_TLS_ERRORS, MAX_TLS_FILE, build_ssl_context, describe_error
 from vsi_common import names
@@ -265,43 +266,6 @@ def _when(moment: dt.datetime) -> str:
 def _issued(cert: CertInfo) -> str:
     kid = f" (key id {cert.issuer_key_id})" if cert.issuer_key_id else ""
     return f"{cert.subject}, issued by {cert.issuer}{kid}"
-
-
-_DNS_ERRORS: Final = (
-    "Name or service not known",
-    "nodename nor servname",
-    "Temporary failure in name resolution",
-    "No address associated",
-    "getaddrinfo failed",
-)
-"""How the resolver says a host name does not resolve (glibc, BSD, musl, Windows)."""
-
-
-def connection_fix(error: str) -> str:
-    """What to change when no answer came back from Vault: by refusal, name, TLS or silence.
-
-    A preflight reports these at once (a run retries them until its deadline)."""
-    addr = names.VAULT_ADDR
-    if "refused" in error:
-        return (
-            f"nothing listens there: check the port of {addr} and that Vault is running "
-            "(a run retries this until its deadline)"
-        )
-    if any(text in error for text in _DNS_ERRORS):
-        return (
-            f"the host of {addr} does not resolve from here: check its spelling (in a cluster, "
-            "<service>.<namespace>.svc) and the DNS"
-        )
-    if "TLS" in error or "SSL" in error:
-        return (
-            f"check {names.VAULT_CACERT}, {names.VAULT_TLS_SERVER_NAME} and "
-            f"{names.VAULT_CLIENT_CERT}/{names.VAULT_CLIENT_KEY} (the listener may require a "
-            f"client certificate), and that {addr} is an https listener"
-        )
-    return (
-        f"check {addr} and the network path to it (a firewall or NetworkPolicy may drop the "
-        "connection); a run retries this until its deadline"
-    )
 
 
 def _certificate(facts: TlsFacts) -> Check:
