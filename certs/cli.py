@@ -7,6 +7,8 @@ one line on stderr.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +17,8 @@ from certs.bootstrap_cli import whole_number
 from certs.errors import CertsError
 from certs.generate import generate
 from certs.pki import DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS
-from vsi_common.cli import OneLineParser, run_command
+from vsi_common import names
+from vsi_common.cli import OneLineParser, add_version, run_command
 
 PROG = "vsi-certs"
 
@@ -28,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(ECDSA P-256; files ca.crt, ca.key, tls.crt, tls.key), or install them in a cluster."
         ),
     )
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     gen = sub.add_parser(
         "generate",
@@ -37,8 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
             "in DIR is reused (the caBundle stays the same); the leaf is reused unless --rotate."
         ),
     )
-    gen.add_argument("--service", required=True, help="the webhook Service name")
-    gen.add_argument("--namespace", required=True, help="the webhook's namespace")
+    gen.add_argument(
+        "--service",
+        default=names.WEBHOOK_SERVICE,
+        help=f"the webhook's Service (default {names.WEBHOOK_SERVICE})",
+    )
+    gen.add_argument(
+        "--namespace",
+        metavar="NS",
+        help=f"the webhook's namespace (default ${names.POD_NAMESPACE}, else "
+        f"{names.WEBHOOK_NAMESPACE})",
+    )
     gen.add_argument("--out", required=True, metavar="DIR", help="directory for the PEM files")
     gen.add_argument(
         "--days",
@@ -65,16 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _namespace(flag: str | None) -> str:
+    """--namespace, else $POD_NAMESPACE, else the namespace of manifests/base (as doctor)."""
+    return flag or os.environ.get(names.POD_NAMESPACE, "").strip() or names.WEBHOOK_NAMESPACE
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     result = generate(
         args.out,
         args.service,
-        args.namespace,
+        _namespace(args.namespace),
         days=args.days,
         ca_days=args.ca_days,
         extra_sans=args.san,
         rotate=args.rotate,
     )
+    wanted = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
+    if not result.leaf_reused and result.leaf_not_after + dt.timedelta(days=1) < wanted:
+        print(
+            f"{PROG}: note: --days {args.days} capped: the serving certificate expires with its "
+            f"CA on {result.ca_not_after:%Y-%m-%d} (a longer one needs a new CA: --ca-days)",
+            file=sys.stderr,
+        )
     ca = "reused" if result.ca_reused else "created"
     leaf = "reused" if result.leaf_reused else "created"
     print(

@@ -4,7 +4,7 @@
 2. the webhook's serving certificates (``certs``);
 3. the webhook in ``--dev`` mode, sent a Portworx DaemonSet and two Rook OSD pods (Rook's
    default mode, ``rook-osd``, and its Vault-KMS mode, ``rook-kms``) as the kube-apiserver would
-   send them, with the diff of each mutation;
+   send them, with the changed lines of each mutation (at most MAX_DIFF_LINES each);
 4. the injector, run twice for the OSD pod and a generic pod against the OpenBao: the second run
    returns the same keys (only hashes are printed, never a key); in Rook's KMS mode it reads the
    key Rook's operator stored and fails closed on a missing one;
@@ -12,7 +12,9 @@
    Vault is refused before it reaches the storage daemon;
 6. the preflight: ``vsi-injector --check`` reports what a run would do (read one key, create
    another) without creating or writing anything, and names the CA it should trust when the
-   configured one is wrong.
+   configured one is wrong;
+7. a summary (what was injected where, what the LUKS guard refused) and the next steps
+   (docs/install.md, ``make helm``, ``vsi-webhook doctor``).
 
 Every process it starts is stopped at the end, also on Ctrl-C or SIGTERM.
 """
@@ -183,6 +185,12 @@ def admission_review(obj: dict[str, Any], resource: str, group: str) -> dict[str
     }
 
 
+MAX_DIFF_LINES = 72
+"""Changed lines shown per object; the rest is one line saying how to see it all."""
+SUMMARY: list[str] = []
+"""What the demo showed, one line each, for the summary at its end."""
+
+
 def show_mutation(port: int, ca: Path, filename: str, resource: str, group: str) -> None:
     obj = yaml.safe_load((OBJECTS / filename).read_text())
     status, answer = https_json(port, ca, "POST", "/mutate", admission_review(obj, resource, group))
@@ -197,13 +205,24 @@ def show_mutation(port: int, ca: Path, filename: str, resource: str, group: str)
     )
     for warning in response.get("warnings", []):
         note(f"warning: {warning}")
+    meta = obj["metadata"]
+    where = f"{obj['kind']} {meta.get('namespace', '')}/{meta.get('name') or meta['generateName']}"
+    SUMMARY.append(f"{where}: {len(ops)} patch operations")
     before = yaml.safe_dump(obj, sort_keys=False).splitlines()
     after = yaml.safe_dump(mutated, sort_keys=False).splitlines()
-    for line in difflib.unified_diff(
-        before, after, filename, f"{filename} (mutated)", lineterm="", n=1
-    ):
-        colour = "\033[32m" if line.startswith("+") else "\033[31m" if line.startswith("-") else ""
-        print(f"   {colour}{line}\033[0m" if colour else f"   {line}")
+    changed = [
+        line
+        for line in difflib.unified_diff(before, after, lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    for line in changed[:MAX_DIFF_LINES]:
+        colour = "\033[32m" if line.startswith("+") else "\033[31m"
+        print(f"   {colour}{line}\033[0m")
+    if len(changed) > MAX_DIFF_LINES:
+        note(
+            f"... {len(changed) - MAX_DIFF_LINES} more changed lines: "
+            f"vsi-webhook mutate -f demo/objects/{filename} -o diff shows them all"
+        )
 
 
 def run_injector(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -273,6 +292,7 @@ def injector_story(bao: OpenBao, work: Path) -> dict[str, str]:
     if len(set(rook_hashes)) != 1:
         raise SystemExit("demo: the two runs returned different OSD keys")
     note("same key both runs: yes")
+    SUMMARY.append("injector, rook layout: one OSD key in Vault, the same on both runs")
     if fingerprint(seed.read_bytes()) == rook_hashes[0]:
         note("and it is the key Rook had stored, now kept in Vault")
 
@@ -297,6 +317,9 @@ def injector_story(bao: OpenBao, work: Path) -> dict[str, str]:
     if runs[0] != runs[1]:
         raise SystemExit("demo: the two runs returned different volume keys")
     note("same keys both runs: yes")
+    SUMMARY.append(
+        f"injector, volume-keys: {len(volumes)} keys for databases/postgres-0, stable across runs"
+    )
     kms_story(env, work)
     luks_story(env, work, volumes[0])
     return env
@@ -351,6 +374,7 @@ def luks_story(env: dict[str, str], work: Path, volume: str) -> None:
     tool = cryptsetup()
     if tool is None:
         note("cryptsetup is not installed (make demo installs cryptsetup-bin as root); skipping")
+        SUMMARY.append("LUKS guard: not shown (cryptsetup is not installed)")
         return
     disk = work / "disk.img"
     key_file = work / "pg-1" / volume
@@ -398,6 +422,9 @@ def luks_story(env: dict[str, str], work: Path, volume: str) -> None:
     if result.returncode == 0 or (out / volume).exists():
         raise SystemExit("demo: the LUKS guard let a replaced key through")
     note(f"it said: {last_error(result)}")
+    SUMMARY.append(
+        f"LUKS guard: refused the hand-replaced key of databases/{volume} (no key file written)"
+    )
 
 
 def check_story(env: dict[str, str], other_ca: Path) -> None:
@@ -501,6 +528,11 @@ def main() -> int:
                 time.sleep(0.05)
             note(f"ready on https://127.0.0.1:{port} (CA {ca})")
             say("3a. A Portworx DaemonSet in kube-system")
+            note(
+                "Portworx reads px-vault itself, from PX_SECRETS_NAMESPACE (default portworx): "
+                "the webhook adds -secret_type vault, and env entries only for a px-vault in "
+                "the DaemonSet's own namespace (docs/profiles.md)"
+            )
             show_mutation(port, ca, "portworx-daemonset.yaml", "daemonsets", "apps")
             say("3b. A Rook OSD pod on a PVC in rook-ceph, Rook's default mode (rook-osd)")
             show_mutation(port, ca, "rook-osd-pod.yaml", "pods", "")
@@ -508,6 +540,13 @@ def main() -> int:
             show_mutation(port, ca, "rook-kms-osd-pod.yaml", "pods", "")
 
             check_story(injector_story(bao, work), ca)
+            say("Summary")
+            for line in SUMMARY:
+                note(line)
+            say("Next steps")
+            note("docs/install.md: install the webhook in a cluster (kustomize or the Helm chart)")
+            note("make helm: puts Helm into .venv/bin (.venv/bin/helm) for the chart")
+            note("vsi-webhook doctor: checks an install end to end (-o json for scripts)")
             say("Done: every process the demo started is being stopped")
         return 0
     except KeyboardInterrupt:

@@ -16,20 +16,23 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NoReturn
 
-from injector import layouts
+from injector import fixes, layouts
 from injector.deadline import Deadline, Watchdog
-from injector.errors import InjectorError, KeyFileConflict, SettingsError
+from injector.errors import InjectorError, KeyFileConflict, SettingsError, SettingsErrors
 from injector.redact import Redactor
 from injector.run import run
 from injector.settings.flags import Flags, build_settings
-from injector.settings.model import SERVICE_ACCOUNT_DIR, Settings
+from injector.settings.model import POD_NAMESPACE, SERVICE_ACCOUNT_DIR, Settings
 from vsi_common import logs, names, report
+from vsi_common.cli import add_version
 from vsi_common.logs import LOG_FORMATS, fields
+from vsi_common.report import FAIL, Check
 
 EXIT_OK: Final = 0
 """All key files written."""
@@ -37,6 +40,8 @@ EXIT_FAILURE: Final = 1
 """Vault, Kubernetes, LUKS or file failure; no key file left."""
 EXIT_SETTINGS: Final = 2
 """A missing or invalid setting; nothing was contacted."""
+SETTINGS_CHECK: Final = "settings"  # in injector.check.preflight.CHECK_NAMES
+"""The --check row of each bad setting (exit 2 after all of them)."""
 PROG: Final = "vsi-injector"
 """Program name in error lines."""
 
@@ -46,14 +51,40 @@ log = logging.getLogger("injector.cli")
 _VALUE_FLAGS: Final = (
     ("--output-dir", "DIR", "key file directory", names.VSI_OUTPUT_DIR),
     ("--namespace", "NS", "PVC namespace", names.VSI_NAMESPACE),
-    ("--seed-file", "F", "rook: key to migrate once", names.VSI_SEED_FILE),
+    ("--seed-file", "FILE", "rook: key to migrate once", names.VSI_SEED_FILE),
     ("--verify-luks", "PATH", "LUKS device the key must unlock", names.VSI_VERIFY_LUKS),
     ("--deadline", "SECONDS", "whole-run deadline", names.VSI_DEADLINE),
     ("--key-path-template", "TEMPLATE", "volume-keys secret path", names.VSI_KEY_PATH_TEMPLATE),
     ("--file-owner", "UID[:GID]", "key file owner", names.VSI_FILE_OWNER),
+    (
+        "--token-file",
+        "FILE",
+        "kubernetes auth: the JWT file, e.g. from kubectl create token",
+        names.VAULT_AUTH_KUBERNETES_TOKEN_PATH,
+    ),
 )
 """The flags that take one value: flag, metavar, what it is, its ``VSI_*`` variable (in --help
 order)."""
+
+
+EXIT_CODES_HELP: Final = (
+    f"{EXIT_OK} every key file written (--check: a run would succeed); "
+    f"{EXIT_FAILURE} Vault, Kubernetes, LUKS or file failure, no key file left "
+    f"(--check: a run would fail); {EXIT_SETTINGS} bad settings, nothing contacted"
+)
+"""The exit codes as --help and docs/injector.md state them."""
+
+
+ALSO_READ: Final = (names.VSI_TLS_DIR, names.VSI_KV1_ALLOW_OVERWRITE_POLICY, POD_NAMESPACE)
+"""The variables a run reads that no flag names (--help lists them after the VAULT_* ones)."""
+
+
+def help_epilog() -> str:
+    """The end of --help: every VAULT_* setting read (from `names.VAULT_SETTINGS`), exit codes."""
+    wrap = textwrap.TextWrapper(width=78, break_on_hyphens=False)
+    vault = wrap.fill("VAULT_* settings read: " + ", ".join(names.VAULT_SETTINGS) + ".")
+    also = wrap.fill(f"Also read: {', '.join(ALSO_READ)}.")
+    return f"{vault}\n{also}\n\n" + wrap.fill(f"Exit codes: {EXIT_CODES_HELP}.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Fetch or create per-volume encryption keys in Vault and write them to files.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(p)
     p.add_argument("--layout", choices=layouts.LAYOUTS, help=f"key layout (env {names.VSI_LAYOUT})")
     p.add_argument(
         "--volume",
@@ -110,21 +144,38 @@ class Command:
     """``-o``: ``table`` or ``json`` (a check's report)."""
 
 
+def parse_flags(argv: Sequence[str] | None) -> tuple[Flags, bool, str]:
+    """The command line alone: its `Flags`, ``--check`` and ``-o``; raises `SettingsError`."""
+    values = vars(build_parser().parse_args(argv))
+    check, output = bool(values.pop("check")), values.pop("output")
+    if output is not None and not check:
+        raise SettingsError("-o/--output: only a --check prints a report")
+    return Flags(**values), check, output or "table"
+
+
 def parse_command(
     argv: Sequence[str] | None,
     env: Mapping[str, str],
     *,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Command:
-    """Flags and environment into a `Command`; raises `SettingsError` (one line)."""
-    values = vars(build_parser().parse_args(argv))
-    check, output = bool(values.pop("check")), values.pop("output")
-    if output is not None and not check:
-        raise SettingsError("-o/--output: only a --check prints a report")
-    settings = build_settings(
-        Flags(**values), env, check=check, service_account_dir=service_account_dir
-    )
-    return Command(settings, check, output or "table")
+    """Flags and environment into a `Command`; raises `SettingsError` (`SettingsErrors`: all)."""
+    flags, check, output = parse_flags(argv)
+    settings = build_settings(flags, env, check=check, service_account_dir=service_account_dir)
+    return Command(settings, check, output)
+
+
+def _settings_failed(exc: SettingsError, check: bool, output: str) -> int:
+    """Every bad setting as one report row for ``--check``; a run's one stderr line names the
+    first and counts the rest."""
+    problems = exc.problems if isinstance(exc, SettingsErrors) else (str(exc),)
+    if check:
+        rows = [Check(SETTINGS_CHECK, FAIL, problem) for problem in problems]
+        sys.stdout.write(report.render(rows, output))
+        sys.stdout.flush()
+    else:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    return EXIT_SETTINGS
 
 
 def _file_names(settings: Settings) -> list[str]:
@@ -136,14 +187,17 @@ def _file_names(settings: Settings) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the injector or ``--check``; returns the exit code (0 ok, 1 failure, 2 bad settings)."""
     try:
-        command = parse_command(argv, os.environ)
+        flags, check, output = parse_flags(argv)
     except SettingsError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
-    settings = command.settings
+    try:
+        settings = build_settings(flags, os.environ, check=check)
+    except SettingsError as exc:
+        return _settings_failed(exc, check, output)
     logs.configure("text" if settings.log_format == "text" else "json")
-    if command.check:
-        return _check(settings, command.output)
+    if check:
+        return _check(settings, output)
     assert settings.output_dir is not None  # required for a run (injector.settings.flags)
     return _run(settings, settings.output_dir)
 
@@ -169,7 +223,7 @@ def _run(settings: Settings, directory: Path) -> int:
         # A key file found with other bytes is left alone (it may be the only right copy).
         keep = exc.kept if isinstance(exc, KeyFileConflict) else frozenset()
         output.remove_keys(directory, _file_names(settings), keep=keep)
-        _log_failure(exc, redactor)
+        _log_failure(exc, redactor, settings.vault.auth_method)
         return EXIT_FAILURE
     finally:
         watchdog.disarm()
@@ -205,10 +259,12 @@ def _check(settings: Settings, output_format: str) -> int:
     return report.exit_code(checks)
 
 
-def _log_failure(exc: BaseException, redactor: Redactor) -> None:
-    """The one error line for what ended a run or a check (no traceback, no secret)."""
+def _log_failure(exc: BaseException, redactor: Redactor, auth_method: str = "") -> None:
+    """The one error line for what ended a run or a check (no traceback, no secret); a run's
+    line ends with its fix (`injector.fixes`): ``kubectl describe pod`` shows this line."""
     if isinstance(exc, InjectorError):
-        line = redactor.scrub(str(exc))
+        fix = fixes.failure_fix(exc, auth_method) if auth_method else ""
+        line = redactor.scrub(str(exc) + (f"; fix: {fix}" if fix else ""))
         log.error(f"{PROG}: failed: {line}", extra=fields(error=type(exc).__name__))
     elif isinstance(exc, KeyboardInterrupt):
         log.error(f"{PROG}: interrupted", extra=fields(error="KeyboardInterrupt"))

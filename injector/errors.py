@@ -3,6 +3,11 @@
 Messages are one line for a user and never carry a secret (no token, key or seed content).
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class InjectorError(Exception):
     """Any failure the injector reports as one line and exit code 1."""
@@ -10,6 +15,28 @@ class InjectorError(Exception):
 
 class SettingsError(InjectorError):
     """A missing or invalid setting, found before any network call (exit code 2)."""
+
+
+class SettingsErrors(SettingsError):
+    """Every bad setting found in one pass: ``--check`` shows each as a row; a run's one line
+    names the first and counts the others."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        more = f" (and {len(problems) - 1} more; --check lists all)" if len(problems) > 1 else ""
+        super().__init__(problems[0] + more)
+        self.problems = problems
+        """One line per bad setting, each naming the flag or variable, in a fixed order."""
+
+
+def collect(problems: list[str], default: T, build: Callable[[], T]) -> T:
+    """``build()``, or ``default`` after noting its `SettingsError` line(s) in ``problems``."""
+    try:
+        return build()
+    except SettingsErrors as exc:
+        problems.extend(exc.problems)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    return default
 
 
 class VaultError(InjectorError):

@@ -5,7 +5,8 @@ AppRole secret_id, the service-account JWT or a brand-new key, and whatever the 
 up in the pod's log. So every text that came from the other side of the network goes through one
 `Redactor` before it is quoted: each secret the run knows (added as soon as the run has it) is
 removed, and so is every run of 8 or more characters of one (an echo cut short still leaks most of a
-key otherwise); token-, JWT- and key-shaped strings are removed whoever they belong to; control
+key otherwise; a secret shorter than that is removed as a whole token only, never inside a word);
+token-, JWT- and key-shaped strings are removed whoever they belong to; control
 characters become spaces (one line stays one line) and the result has a bounded length. Pure:
 standard library only.
 """
@@ -98,10 +99,19 @@ class Redactor:
         return one_line(self.redact(one_line(text, MAX_SCANNED)), limit)
 
 
+_WORD_CHAR: Final = r"[A-Za-z0-9_-]"
+"""A character that continues a word: a short secret next to one is part of it, not itself."""
+
+
 def _remove(text: str, secret: str) -> str:
-    """``text`` with ``secret`` and every run of at least MIN_FRAGMENT of its characters removed."""
+    """``text`` with ``secret`` and every run of at least MIN_FRAGMENT of its characters removed.
+
+    A secret shorter than MIN_FRAGMENT (a dev token such as ``e`` or ``root``) is removed only as a
+    whole token, never inside a word: ``use`` stays ``use`` when the token is ``e``.
+    """
     if len(secret) < MIN_FRAGMENT:
-        return text.replace(secret, REDACTED)
+        whole = rf"(?<!{_WORD_CHAR}){re.escape(secret)}(?!{_WORD_CHAR})"
+        return re.sub(whole, REDACTED, text)
     if not _shares_a_fragment(text, secret):
         return text
     out: list[str] = []

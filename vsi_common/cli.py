@@ -12,8 +12,25 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+DISTRIBUTION = "vault-storage-injector"
+"""The Python distribution all three commands come from (its version is theirs)."""
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def package_version() -> str:
+    """The installed distribution's version (importlib.metadata), ``unknown`` when not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    """``--version``: prints ``<prog> <version>`` and exits 0, the same on every command."""
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -104,6 +104,14 @@ to their containers, after `VAULT_SETTINGS`."""
 ALL_SETTINGS: Final = (*VAULT_SETTINGS, *PASS_THROUGH_SETTINGS)
 """Every VAULT_* name, in injection order (`vsi_common.vault_values` says who reads which)."""
 
+WEBHOOK_NAMESPACE: Final = "vault-storage-injector"
+"""The webhook's namespace in manifests/base: the default of ``vsi-webhook doctor`` and
+``vsi-certs generate`` (``POD_NAMESPACE`` first)."""
+WEBHOOK_SERVICE: Final = "vault-storage-injector"
+"""The webhook's Service in manifests/base: the default ``--service`` of both commands."""
+POD_NAMESPACE: Final = "POD_NAMESPACE"
+"""The downward-API variable of a pod's own namespace, read before `WEBHOOK_NAMESPACE`."""
+
 LAYOUT_ROOK: Final = "rook"
 """`VSI_LAYOUT` value for Rook-Ceph OSDs on PVCs (Rook's own key naming, file ``luks_key``)."""
 LAYOUT_VOLUME_KEYS: Final = "volume-keys"

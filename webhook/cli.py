@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vsi_common.cli import OneLineParser, run_command
+from vsi_common.cli import OneLineParser, add_version, run_command
 from webhook.errors import WebhookError
 
 PROG = "vsi-webhook"
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
             "vault-storage-injector.io/enabled=true."
         ),
     )
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     from webhook.commands import doctor, mutate, serve
 

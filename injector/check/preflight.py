@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from injector import layouts, run
+from injector import fixes, layouts, run
 from injector.check import tls
 from injector.check.keys import KeyState, Volumes, volume
 from injector.deadline import Deadline
@@ -42,6 +42,7 @@ from vsi_common.report import FAIL, OK, WARN, Check
 
 CHECK_NAMES: Final = frozenset(
     {
+        "settings",
         "key-paths",
         "luks",
         "tls",
@@ -89,7 +90,7 @@ def _preflight(
     guard = _luks_header(settings, deadline, found)
     if specs is None or not _tls(settings, deadline, found):
         return
-    session = VaultSession(settings.vault, deadline, pool_size=2, redactor=redactor)
+    session = VaultSession(settings.vault, deadline, pool_size=2, redactor=redactor, fail_fast=True)
     try:
         if not _auth(session, found):
             return
@@ -165,14 +166,10 @@ def _tls(settings: Settings, deadline: Deadline, found: list[Check]) -> bool:
 def _auth_fix(session: VaultSession, error: str) -> str:
     """What to change when the login or the token is refused."""
     auth = session.settings.auth
-    if "unreachable" in error or "gave up" in error:
-        return f"check {names.VAULT_ADDR} and that Vault is up and unsealed; or raise --deadline"
-    if "TLS" in error:
-        return (
-            f"check {names.VAULT_CACERT}, {names.VAULT_TLS_SERVER_NAME} and "
-            f"{names.VAULT_CLIENT_CERT}/{names.VAULT_CLIENT_KEY} (the listener may require a "
-            "client certificate)"
-        )
+    if "unreachable" in error or "TLS" in error:
+        return fixes.connection_fix(error)
+    if "gave up" in error:
+        return f"check that Vault is up and unsealed ({names.VAULT_ADDR}); or raise --deadline"
     if isinstance(auth, TokenAuth):
         return (
             f"set {names.VAULT_TOKEN} (the connection Secret's key) to a valid token with the "

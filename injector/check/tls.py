@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from injector.errors import InjectorError, VaultError
+from injector.fixes import connection_fix
 from injector.settings.model import VaultSettings
 from injector.vault.tls import FATAL_TLS_ERRORS, MAX_TLS_FILE, build_ssl_context, describe_error
 from vsi_common import names
@@ -273,11 +274,8 @@ def _certificate(facts: TlsFacts) -> Check:
     peer = facts.peer
     fix_ca = f"set {names.VAULT_CACERT} (or {names.VAULT_CAPATH}) to the CA that issued it"
     if peer is None:
-        status = FAIL if facts.fatal else WARN
-        later = "" if facts.fatal else "; not checked here, the login below retries"
-        detail = f"no TLS handshake with {facts.origin}: {facts.error}{later}"
-        fix = f"check {names.VAULT_ADDR} (an https listener of Vault)" if facts.fatal else ""
-        return Check(name, status, detail, fix)
+        detail = f"no TLS handshake with {facts.origin}: {facts.error}"
+        return Check(name, FAIL, detail, connection_fix(facts.error))
     version = f" over {facts.version}" if facts.version else ""
     if facts.skip_verify:
         return Check(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from injector import layouts
+from injector.errors import SettingsErrors, collect
 from injector.settings.model import (
     DEFAULT_DEADLINE,
     MAX_DEADLINE,
@@ -36,6 +37,9 @@ MAX_SEED: Final = 64 * 1024
 """Largest seed file read (Rook's key text is 172 bytes)."""
 MAX_NAMESPACE_FILE: Final = 4096
 """Largest service-account namespace file read."""
+_NONE: Final[tuple[str, ...]] = ()
+_NO_OWNER: Final[tuple[int | None, int | None]] = (None, None)
+_NO_SEED: Final[tuple[bytes | None, Path | None]] = (None, None)
 _OWNER: Final = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 
 
@@ -65,6 +69,8 @@ class Flags:
     """--group-readable (``"true"`` when given)."""
     log_format: str | None = None
     """--log-format."""
+    token_file: str | None = None
+    """--token-file (kubernetes auth: the JWT file, over VAULT_AUTH_KUBERNETES_TOKEN_PATH)."""
 
 
 def _pick(flag: str | None, env: Mapping[str, str], var: str) -> tuple[str, str]:
@@ -251,6 +257,26 @@ def _deadline(flag: str | None, env: Mapping[str, str]) -> float:
     return seconds
 
 
+def _layout_parts(
+    flags: Flags,
+    env: Mapping[str, str],
+    chosen: str,
+    volumes: tuple[str, ...],
+    namespace: str | None,
+    problems: list[str],
+) -> tuple[str, bool, bytes | None, Path | None]:
+    """The key path template and the seed, checked for a valid layout only (else unset)."""
+    if not chosen:
+        return "", False, None, None
+    template, kube_fields = collect(
+        problems,
+        ("", False),
+        lambda: _key_path_template(flags.key_path_template, env, chosen, volumes, namespace),
+    )
+    seed, seed_file = collect(problems, _NO_SEED, lambda: _seed(flags.seed_file, env, chosen))
+    return template, kube_fields, seed, seed_file
+
+
 def build_settings(
     flags: Flags,
     env: Mapping[str, str],
@@ -260,27 +286,39 @@ def build_settings(
 ) -> Settings:
     """Flags and environment into validated `Settings`; raises `SettingsError` (one line).
 
-    The settings are checked in a fixed order (flags and ``VSI_*`` first, then ``VAULT_*``), so with
-    several bad values the same one is always reported. ``check``: the settings of a preflight
+    Every setting is checked, in a fixed order (flags and ``VSI_*`` first, then ``VAULT_*``), and
+    `SettingsErrors` holds every bad one, the first first. ``check``: the settings of a preflight
     check (``--check``), the same as a run's except that no output directory is needed.
     """
-    chosen = _layout(flags.layout, env)
-    volumes = _volumes(flags.volume, env, chosen)
-    output_dir = _output_dir(flags.output_dir, env, required=not check)
-    namespace = _namespace(flags.namespace, env, service_account_dir)
-    template, kube_fields = _key_path_template(
-        flags.key_path_template, env, chosen, volumes, namespace
+    problems: list[str] = []
+    chosen = collect(problems, "", lambda: _layout(flags.layout, env))
+    volumes = collect(problems, _NONE, lambda: _volumes(flags.volume, env, chosen))
+    output_dir = collect(
+        problems, None, lambda: _output_dir(flags.output_dir, env, required=not check)
     )
-    seed, seed_file = _seed(flags.seed_file, env, chosen)
-    verify_luks = _verify_luks(flags.verify_luks, env, volumes)
-    group_readable = _group_readable(flags.group_readable, env)
-    uid, gid = _owner(flags.file_owner, env)
-    log_format = _log_format(flags.log_format, env)
-    deadline = _deadline(flags.deadline, env)
-    vault = parse_vault(env, service_account_dir)
-    kv1_allow_overwrite = parse_bool(
-        env.get(names.VSI_KV1_ALLOW_OVERWRITE_POLICY, ""), names.VSI_KV1_ALLOW_OVERWRITE_POLICY
+    namespace = collect(
+        problems, None, lambda: _namespace(flags.namespace, env, service_account_dir)
     )
+    template, kube_fields, seed, seed_file = _layout_parts(
+        flags, env, chosen, volumes, namespace, problems
+    )
+    verify_luks = None
+    if volumes:
+        verify_luks = collect(problems, None, lambda: _verify_luks(flags.verify_luks, env, volumes))
+    group_readable = collect(problems, False, lambda: _group_readable(flags.group_readable, env))
+    uid, gid = collect(problems, _NO_OWNER, lambda: _owner(flags.file_owner, env))
+    log_format = collect(problems, "json", lambda: _log_format(flags.log_format, env))
+    deadline = collect(problems, DEFAULT_DEADLINE, lambda: _deadline(flags.deadline, env))
+    vault = collect(problems, None, lambda: parse_vault(env, service_account_dir, flags.token_file))
+    kv1_allow_overwrite = collect(
+        problems,
+        False,
+        lambda: parse_bool(
+            env.get(names.VSI_KV1_ALLOW_OVERWRITE_POLICY, ""), names.VSI_KV1_ALLOW_OVERWRITE_POLICY
+        ),
+    )
+    if problems or vault is None:
+        raise SettingsErrors(tuple(problems))
     return Settings(
         layout=chosen,
         volumes=volumes,

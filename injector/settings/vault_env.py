@@ -18,7 +18,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from injector import layouts
-from injector.errors import SettingsError
+from injector.errors import SettingsError, SettingsErrors, collect
 from injector.settings.model import (
     DEFAULT_APPROLE_MOUNT,
     DEFAULT_BACKEND_PATH,
@@ -35,6 +35,13 @@ from injector.settings.parsers import existing_file, fail, path_is
 from vsi_common import names, validation, values, vault_values
 
 _HEADER_SAFE: Final = re.compile(r"^[\x21-\x7e]+$")
+_NO_AUTH: Final[tuple[AuthMethod, Auth]] = ("token", TokenAuth(""))
+_NO_TLS: Final = TlsSettings(None, None, None, None, None, skip_verify=False)
+KUBECTL_HINT: Final = (
+    "outside a pod, make one: kubectl create token <service-account> -n <namespace> "
+    "--audience vault > token, then pass --token-file token"
+)
+"""How to log in with kubernetes auth from a laptop (the pod's token file is not there)."""
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -92,7 +99,7 @@ def _vault_addr(env: Mapping[str, str]) -> str:
     except ValueError:
         port = 0
     if port == 0:
-        fail(names.VAULT_ADDR, f"the port in {addr!r} is not a number from 1 to 65535")
+        fail(names.VAULT_ADDR, f"port must be 1-65535, got {_port_text(addr)!r} in {addr!r}")
     if parts.query or parts.fragment or parts.username is not None:
         fail(
             names.VAULT_ADDR,
@@ -100,6 +107,12 @@ def _vault_addr(env: Mapping[str, str]) -> str:
         )
     _shared(names.VAULT_ADDR, addr)
     return addr
+
+
+def _port_text(addr: str) -> str:
+    """What stands after the host's colon in ``addr`` (for the port error)."""
+    netloc = addr.partition("://")[2].partition("/")[0]
+    return netloc.rpartition("]")[2].rpartition(":")[2] if ":" in netloc else ""
 
 
 def _shared(name: str, value: str) -> str:
@@ -110,14 +123,27 @@ def _shared(name: str, value: str) -> str:
     return value
 
 
-def _kubernetes_auth(env: Mapping[str, str], service_account_dir: Path) -> KubernetesAuth:
+def _jwt_path(env: Mapping[str, str], service_account_dir: Path, token_file: str | None) -> Path:
+    """--token-file, else VAULT_AUTH_KUBERNETES_TOKEN_PATH, else the pod's service-account token."""
+    if token_file is not None and token_file.strip():
+        value, name = token_file.strip(), "--token-file"
+    else:
+        value = _get(env, names.VAULT_AUTH_KUBERNETES_TOKEN_PATH)
+        name = names.VAULT_AUTH_KUBERNETES_TOKEN_PATH
+    if not value:
+        value = str(service_account_dir / "token")
+        if not path_is(Path(value), name, Path.is_file):
+            fail(name, f"unset, and the pod's token {value!r} is not here; {KUBECTL_HINT}")
+    return existing_file(value, name)
+
+
+def _kubernetes_auth(
+    env: Mapping[str, str], service_account_dir: Path, token_file: str | None
+) -> KubernetesAuth:
     role = _get(env, names.VAULT_AUTH_KUBERNETES_ROLE)
     if not role:
         fail(names.VAULT_AUTH_KUBERNETES_ROLE, "required with VAULT_AUTH_METHOD=kubernetes")
-    jwt_path = existing_file(
-        _get(env, names.VAULT_AUTH_KUBERNETES_TOKEN_PATH) or str(service_account_dir / "token"),
-        names.VAULT_AUTH_KUBERNETES_TOKEN_PATH,
-    )
+    jwt_path = _jwt_path(env, service_account_dir, token_file)
     mount = _mount_path(
         _get(env, names.VAULT_AUTH_MOUNT_PATH) or DEFAULT_KUBERNETES_MOUNT,
         names.VAULT_AUTH_MOUNT_PATH,
@@ -139,7 +165,9 @@ def _approle_auth(env: Mapping[str, str]) -> AppRoleAuth:
     return AppRoleAuth(role_id=role_id, secret_id=secret_id, mount=mount)
 
 
-def _auth(env: Mapping[str, str], service_account_dir: Path) -> tuple[AuthMethod, Auth]:
+def _auth(
+    env: Mapping[str, str], service_account_dir: Path, token_file: str | None = None
+) -> tuple[AuthMethod, Auth]:
     """VAULT_AUTH_METHOD (``token`` when only VAULT_TOKEN is set) and its credentials."""
     token = _get(env, names.VAULT_TOKEN)
     method = _get(env, names.VAULT_AUTH_METHOD).lower() or ("token" if token else "")
@@ -148,7 +176,7 @@ def _auth(env: Mapping[str, str], service_account_dir: Path) -> tuple[AuthMethod
             fail(names.VAULT_TOKEN, "required with VAULT_AUTH_METHOD=token, expected a Vault token")
         return "token", TokenAuth(_header_value(token, names.VAULT_TOKEN))
     if method == "kubernetes":
-        return "kubernetes", _kubernetes_auth(env, service_account_dir)
+        return "kubernetes", _kubernetes_auth(env, service_account_dir, token_file)
     if method == "approle":
         return "approle", _approle_auth(env)
     if not method:
@@ -280,19 +308,27 @@ def _tls(env: Mapping[str, str]) -> TlsSettings:
     return TlsSettings(cacert, capath, client_cert, client_key, server_name, skip_verify)
 
 
-def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSettings:
+def parse_vault(
+    env: Mapping[str, str], service_account_dir: Path, token_file: str | None = None
+) -> VaultSettings:
     """The VAULT_* settings; validates everything and reads nothing from the network.
 
-    The checks run in a fixed order (address, auth, mount, version, engine, namespace, TLS,
-    timeouts), so with several bad values the same one is always reported.
+    Every setting is checked, in a fixed order (address, auth, mount, version, engine, namespace,
+    TLS, timeouts); `SettingsErrors` holds every bad one. ``token_file`` (``--token-file``)
+    overrides VAULT_AUTH_KUBERNETES_TOKEN_PATH.
     """
-    addr = _vault_addr(env)
-    method, auth = _auth(env, service_account_dir)
-    backend_path = _backend_path(env)
-    kv_version = _kv_version(env)
-    _check_secret_engine(env)
-    namespace = _vault_namespace(env)
-    tls = _tls(env)
+    problems: list[str] = []
+    addr = collect(problems, "", lambda: _vault_addr(env))
+    method, auth = collect(problems, _NO_AUTH, lambda: _auth(env, service_account_dir, token_file))
+    backend_path = collect(problems, "", lambda: _backend_path(env))
+    kv_version = collect(problems, None, lambda: _kv_version(env))
+    collect(problems, None, lambda: _check_secret_engine(env))
+    namespace = collect(problems, None, lambda: _vault_namespace(env))
+    tls = collect(problems, _NO_TLS, lambda: _tls(env))
+    client_timeout = collect(problems, None, lambda: _client_timeout(env))
+    max_retries = collect(problems, None, lambda: _max_retries(env))
+    if problems:
+        raise SettingsErrors(tuple(problems))
     return VaultSettings(
         addr=addr,
         auth=auth,
@@ -301,6 +337,6 @@ def parse_vault(env: Mapping[str, str], service_account_dir: Path) -> VaultSetti
         kv_version=kv_version,
         namespace=namespace,
         tls=tls,
-        client_timeout=_client_timeout(env),
-        max_retries=_max_retries(env),
+        client_timeout=client_timeout,
+        max_retries=max_retries,
     )

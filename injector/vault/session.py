@@ -69,8 +69,13 @@ class VaultSession:
         deadline: Deadline,
         pool_size: int = 10,
         redactor: Redactor | None = None,
+        *,
+        fail_fast: bool = False,
     ) -> None:
         self.settings = settings
+        self.fail_fast = fail_fast
+        """A preflight's session: a request that got no answer (refused, no such host, TLS cut,
+        timed out) fails at once instead of being retried until the deadline."""
         self.deadline = deadline
         self.redactor = redactor if redactor is not None else Redactor()
         """Every secret of the run; whatever the server sent is quoted through it."""
@@ -175,7 +180,7 @@ class VaultSession:
                     timeout=min(remaining, limit or remaining),
                 )
             except Failure as failure:
-                if not failure.transient:
+                if not failure.transient or self.fail_fast:
                     raise VaultError(f"{what}: {failure.reason}") from None
                 last = failure.reason
             else:

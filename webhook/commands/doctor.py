@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from vsi_common import report, validation
 from vsi_common.logs import configure
+from vsi_common.report import FAIL, Check
 from webhook.doctor.run import DoctorSettings, doctor
 from webhook.doctor.state import (
     DEFAULT_CONFIG_MAP,
@@ -28,7 +29,7 @@ from webhook.doctor.state import (
     ROTATE_CRONJOB,
     Locations,
 )
-from webhook.errors import UsageError
+from webhook.errors import UsageError, WebhookError
 
 NAMESPACE_ENV: Final = "POD_NAMESPACE"
 """In a pod (a Helm test), the webhook's namespace when ``--webhook-namespace`` is not given."""
@@ -54,10 +55,10 @@ def add_parser(sub: Any) -> None:
         "--namespace",
         action="append",
         dest="namespaces",
-        metavar="NAMESPACE",
+        metavar="NS",
         help="check only this namespace (repeatable); default every opted-in namespace",
     )
-    parser.add_argument("--config", metavar="F", help="profiles file (default: the ConfigMap's)")
+    parser.add_argument("--config", metavar="FILE", help="profiles file (default: the ConfigMap's)")
     parser.add_argument("-o", "--output", choices=report.OUTPUT_FORMATS, default="table")
     parser.add_argument(
         "--vault", action="store_true", help="also check every Vault connection (TokenRequests)"
@@ -159,10 +160,26 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Docto
     )
 
 
+API_CHECK: Final = "kubernetes-api"
+"""The one check of a ``-o json`` report when the doctor could not start (no API, no kubeconfig)."""
+API_FIX: Final = (
+    "check --kubeconfig / KUBECONFIG and --context, that the API server is reachable from here "
+    "(kubectl get --raw /readyz), and the credentials"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``doctor``: the report on stdout, its exit code returned."""
     settings = settings_from(args, os.environ)
     configure("text")
-    checks = asyncio.run(doctor(settings))
+    try:
+        checks = asyncio.run(doctor(settings))
+    except WebhookError as exc:
+        if args.output != "json":
+            raise
+        # -o json promises JSON: the failure that stopped the doctor is its one check.
+        failed = Check(API_CHECK, FAIL, str(exc), API_FIX)
+        sys.stdout.write(report.render([failed], "json"))
+        return exc.exit_code
     sys.stdout.write(report.render(checks, args.output))
     return report.exit_code(checks)

@@ -16,18 +16,20 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import jsonpatch
 import yaml
 
+from vsi_common import safeyaml
+from webhook.core import constants as c
 from webhook.core.config import load_config
 from webhook.core.constants import STORAGE_CLUSTER_KIND
-from webhook.core.controllers import daemonset_pod, operator_pod
-from webhook.core.model import AdmissionContext, MutationResult
+from webhook.core.controllers import TEMPLATE_KINDS, daemonset_pod, operator_pod, template_pod
+from webhook.core.model import AdmissionContext, MutationResult, Mutator
 from webhook.core.mutation import build_mutator
 from webhook.core.snapshot import Snapshot, parse_snapshot
 from webhook.errors import UsageError
@@ -59,8 +61,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "-f", "--filename", required=True, metavar="FILE", help="YAML or JSON; - reads stdin"
     )
-    parser.add_argument("-n", "--namespace", help="request namespace (default: the object's)")
-    parser.add_argument("--config", metavar="F", help="profiles file (default: built-in profiles)")
+    parser.add_argument(
+        "-n", "--namespace", metavar="NS", help="request namespace (default: the object's)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="profiles file (default: built-in profiles)"
+    )
     parser.add_argument(
         "--cluster",
         metavar="SNAPSHOT",
@@ -118,10 +124,16 @@ def mutate(
     for doc in documents:
         ctx = _context(doc, namespace, cluster)
         result = mutator(doc.obj, ctx)
+        if result.reason in _NOT_FOR_THE_WORKLOAD and doc.obj["kind"] in TEMPLATE_KINDS:
+            doc, result = _template_preview(
+                doc, result, mutator, lambda d: _context(d, namespace, cluster), stderr
+            )
         for warning in result.warnings:
             print(f"vsi-webhook: warning: {doc.label}: {warning}", file=stderr)
         if result.outcome == "skipped":
-            print(f"vsi-webhook: {doc.label}: unchanged ({result.reason})", file=stderr)
+            fix = REASON_FIXES.get(result.reason, "")
+            said = f"; fix: {fix}" if fix else ""
+            print(f"vsi-webhook: {doc.label}: unchanged ({result.reason}){said}", file=stderr)
         mutated = jsonpatch.apply_patch(doc.obj, list(result.ops)) if result.ops else doc.obj
         results.append((doc, result, mutated))
     stdout.write(_render(results, output))
@@ -129,14 +141,22 @@ def mutate(
 
 
 def _read(filename: str, stdin: TextIO) -> tuple[str, str]:
-    if filename == "-":
-        return stdin.read(), "<stdin>"
+    """The text of FILE (``-``: stdin), refused past `safeyaml.MAX_BYTES` before it is all read."""
+    source = "<stdin>" if filename == "-" else filename
     try:
-        return Path(filename).read_text(encoding="utf-8"), filename
+        if filename == "-":
+            text = stdin.read(safeyaml.MAX_BYTES + 1)
+        else:
+            with Path(filename).open(encoding="utf-8") as file:
+                text = file.read(safeyaml.MAX_BYTES + 1)
+        safeyaml.check_size(text)
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"{filename}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{filename}: not UTF-8 text") from None
+    return text, source
 
 
 def parse_documents(text: str, source: str) -> list[Document]:
@@ -144,7 +164,7 @@ def parse_documents(text: str, source: str) -> list[Document]:
     out: list[Document] = []
     index = 0
     try:
-        for index, raw in enumerate(yaml.safe_load_all(text), start=1):
+        for index, raw in enumerate(safeyaml.load_all(text), start=1):
             if raw is None:
                 continue
             items: list[Any] = raw if isinstance(raw, list) else [raw]
@@ -152,6 +172,8 @@ def parse_documents(text: str, source: str) -> list[Document]:
                 items = _unwrap(raw)
             for item in items:
                 out.append(_document(item, f"{source}: document {index}"))
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: document {index + 1}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -189,6 +211,50 @@ def _document(item: Any, where: str) -> Document:
     return Document(label, json.loads(json.dumps(item, default=str)))
 
 
+REASON_FIXES: Final = {
+    c.SKIP_NO_PROFILE: (
+        f"name a configured profile in {c.ANNOTATION_PROFILE}, or annotate a Pod with PVCs "
+        f'{c.ANNOTATION_INJECT}: "true"'
+    ),
+    c.SKIP_ANNOTATION_VALUE: f'set {c.ANNOTATION_INJECT} to "true" (opt in) or "false" (opt out)',
+    c.SKIP_NO_PVC_VOLUMES: "add a persistentVolumeClaim volume: volume-keys gives one key per PVC",
+    c.SKIP_UNKNOWN_PROFILE: f"name a profile of --config in {c.ANNOTATION_PROFILE}",
+    c.SKIP_NAMESPACE_NOT_ENABLED: (
+        f"kubectl label namespace <namespace> {c.LABEL_ENABLED}={c.ENABLED_VALUE}"
+    ),
+    c.SKIP_OPTED_OUT: f'remove {c.ANNOTATION_INJECT}: "false" to let the webhook in',
+    c.SKIP_CONFLICT: "remove the conflicting setting the warning names",
+    c.SKIP_MALFORMED: "fix the field the warning names",
+    c.SKIP_UNEXPECTED_SHAPE: "compare with the Rook version docs/profiles.md names",
+}
+"""What to change for each reason an object is left unchanged (none: nothing to fix)."""
+
+
+_NOT_FOR_THE_WORKLOAD: Final = (c.SKIP_KIND_NOT_HANDLED, c.SKIP_NO_PROFILE)
+"""Reasons a workload is left alone that say nothing about its Pods: those are previewed."""
+
+
+def _template_preview(
+    doc: Document,
+    result: MutationResult,
+    mutator: Mutator,
+    context: Callable[[Document], AdmissionContext],
+    stderr: TextIO,
+) -> tuple[Document, MutationResult]:
+    """A workload the webhook leaves alone is previewed as the Pods its controller creates."""
+    pod = template_pod(doc.obj)
+    if pod is None:
+        return doc, result
+    kind = doc.obj["kind"]
+    print(
+        f"vsi-webhook: {doc.label}: the cluster mutates the Pods, not the {kind}; previewing "
+        "its pod template as its Pods will be mutated",
+        file=stderr,
+    )
+    as_pod = Document(f"{doc.label} (pod template)", pod)
+    return as_pod, mutator(pod, context(as_pod))
+
+
 def _as_pod(doc: Document, stderr: TextIO) -> Document:
     """In pods-only mode a DaemonSet or StorageCluster is not mutated: the Pod it creates is."""
     kind = doc.obj["kind"]
@@ -209,7 +275,9 @@ def _snapshot(path: str, stdin: TextIO) -> Snapshot:
     text, source = _read(path, stdin)
     source = f"--cluster {source}"
     try:
-        documents = list(yaml.safe_load_all(text))
+        documents = list(safeyaml.load_all(text))
+    except safeyaml.YamlLimit as exc:
+        raise UsageError(f"{source}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

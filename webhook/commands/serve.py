@@ -40,6 +40,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--metrics-port",
+        metavar="PORT",
         help=f"plain-HTTP /metrics port (default {DEFAULT_METRICS_PORT}; 0: HTTPS port only)",
     )
     parser.add_argument("--config", metavar="FILE", help="profiles file, reloaded on change")

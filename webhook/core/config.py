@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import yaml
 
+from vsi_common import safeyaml
 from webhook.core import constants as c
 from webhook.core.fields import (
     DNS_LABEL,
@@ -248,7 +249,9 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
 def parse_config(text: str, *, source: str) -> Config:
     """Parse and validate profiles YAML; ``source`` names the file in error messages."""
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
+    except safeyaml.YamlLimit as exc:
+        raise ConfigError(f"{source}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -222,3 +222,29 @@ def _user_volumes(spec_volumes: Any) -> tuple[list[Json], list[Json]]:
 
 _MOUNT_FIELDS: Final = frozenset({"name", "mountPath", "readOnly", "mountPropagation"})
 """Fields of a StorageCluster ``spec.volumes`` entry that are not its volume source."""
+
+
+TEMPLATE_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+"""Workloads whose Pods come from a pod template: the webhook mutates those Pods."""
+
+
+def template_pod(workload: Mapping[str, Any]) -> Json | None:
+    """A Pod as the controller of ``workload`` creates it from its pod template (None: no
+    template). Only what the webhook reads is set: metadata from the template, the spec."""
+    spec = as_map(workload.get("spec"))
+    if workload.get("kind") == "CronJob":
+        spec = as_map(as_map(spec.get("jobTemplate")).get("spec"))
+    template = spec.get("template")
+    if not isinstance(template, Mapping):
+        return None
+    meta = _meta(workload)
+    template_meta = as_map(template.get("metadata"))
+    pod_meta: Json = {
+        "generateName": f"{meta.get('name') or 'workload'}-",
+        "namespace": str(meta.get("namespace") or ""),
+    }
+    for key in ("labels", "annotations"):
+        if template_meta.get(key):
+            pod_meta[key] = dict(as_map(template_meta.get(key)))
+    pod_spec: Json = copy.deepcopy(dict(as_map(template.get("spec"))))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}

@@ -123,7 +123,28 @@ class _Mutator:
             said = unconfigured(subject) if handled and unconfigured is not None else None
             if said is not None and said.skip is not None:
                 return _skipped(said.skip, said.warnings)
-        return _skipped(c.SKIP_NO_PROFILE)
+        return _why_no_profile(subject)
+
+
+def _why_no_profile(subject: Subject) -> MutationResult:
+    """Why no configured profile applies, one reason code each (metrics, log and preview)."""
+    if not BY_KIND.get((subject.group, subject.kind)):
+        return _skipped(c.SKIP_KIND_NOT_HANDLED)
+    inject = subject.annotations.get(c.ANNOTATION_INJECT)
+    if inject is not None and inject not in (c.INJECT_TRUE, c.INJECT_FALSE):
+        warning = f'{c.ANNOTATION_INJECT}: {inject!r} is neither "true" nor "false"; {UNCHANGED}'
+        return _skipped(c.SKIP_ANNOTATION_VALUE, [warning])
+    if inject == c.INJECT_TRUE and subject.kind == "Pod":
+        volumes = subject.spec.get("volumes")
+        claims = (
+            [v for v in volumes or () if is_map(v) and is_map(v.get("persistentVolumeClaim"))]
+            if isinstance(volumes, list)
+            else []
+        )
+        if not claims:
+            warning = f'{c.ANNOTATION_INJECT}: "true" but the pod has no PVC volume; {UNCHANGED}'
+            return _skipped(c.SKIP_NO_PVC_VOLUMES, [warning])
+    return _skipped(c.SKIP_NO_PROFILE)
 
 
 def _gate(obj: Mapping[str, Any], ctx: AdmissionContext) -> tuple[Subject, str] | MutationResult:

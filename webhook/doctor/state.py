@@ -13,16 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from vsi_common import names
 from vsi_common.report import WARN, Check
 from webhook.core import constants as c
 
 Json = dict[str, Any]
 
-DEFAULT_NAMESPACE: Final = "vault-storage-injector"
+DEFAULT_NAMESPACE: Final = names.WEBHOOK_NAMESPACE
 """The webhook's namespace in manifests/base (``--webhook-namespace``; ``POD_NAMESPACE`` first)."""
 DEFAULT_WEBHOOK_CONFIG: Final = "vault-storage-injector"
 """The MutatingWebhookConfiguration of manifests/base (``--webhook-config``)."""
-DEFAULT_SERVICE: Final = "vault-storage-injector"
+DEFAULT_SERVICE: Final = names.WEBHOOK_SERVICE
 """The webhook's Service of manifests/base (``--service``)."""
 DEFAULT_TLS_SECRET: Final = "vault-storage-injector-tls"  # noqa: S105 (a Secret name)
 """The serving-certificate Secret that ``vsi-certs bootstrap`` keeps (``--secret``)."""
@@ -223,6 +224,7 @@ class ClusterState:
 
 CHECK_NAMES: Final = frozenset(
     {
+        "kubernetes-api",
         "webhook-config",
         "webhook-mode",
         "ca-bundle",

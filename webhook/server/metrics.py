@@ -13,6 +13,8 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from vsi_common.cli import package_version
+
 NAMESPACE = "vsi_webhook"
 """Prefix of every metric name."""
 REVIEW_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10.0, 25.0)
@@ -131,6 +133,14 @@ class WebhookMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        self.build_info = Gauge(
+            "build_info",
+            "1, labelled with the version of vault-storage-injector this replica runs.",
+            ["version"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.build_info.labels(package_version()).set(1)
         self.bodies_in_flight = Gauge(
             "body_bytes_in_flight",
             "Bytes reserved by request bodies that are still arriving.",

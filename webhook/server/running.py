@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vsi_common.cli import package_version
 from vsi_common.logs import fields
 from webhook.errors import UsageError, WebhookError
 from webhook.server.app import create_app, create_metrics_app
@@ -257,6 +258,7 @@ def _log_listening(settings: ServeSettings, running: Running) -> None:
         "host": settings.host,
         "port": running.port,
         "metrics_port": running.metrics_port,
+        "version": package_version(),
     }
     if settings.dev and settings.tls_cert is not None:
         ca = Path(settings.tls_cert).with_name("ca.crt")

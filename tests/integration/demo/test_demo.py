@@ -104,6 +104,29 @@ def test_demo_runs_to_the_end_and_shows_stable_keys_and_the_luks_guard() -> None
     assert "fix: set VAULT_CACERT (or VAULT_CAPATH) to the CA that issued it" in check
 
 
+def test_demo_ends_with_a_summary_and_next_steps_in_few_lines() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert out.count("\n") < 360  # it told its story in ~720 lines before
+    summary = out[out.index("== Summary") : out.index("== Next steps")]
+    assert "DaemonSet kube-system/portworx: 3 patch operations" in summary
+    assert "Pod rook-ceph/rook-ceph-osd-0" in summary
+    assert "LUKS guard: refused the hand-replaced key of databases/data-postgres-0" in summary
+    steps = out[out.index("== Next steps") :]
+    for step in ("docs/install.md", "make helm", "vsi-webhook doctor"):
+        assert step in steps
+    assert "Portworx reads px-vault itself, from PX_SECRETS_NAMESPACE (default portworx)" in out
+
+
 def test_ctrl_c_stops_every_process_the_demo_started() -> None:
     demo = subprocess.Popen(
         [sys.executable, "-u", "-m", "demo"],

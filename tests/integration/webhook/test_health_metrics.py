@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import aiohttp
@@ -111,6 +112,8 @@ async def test_metrics_show_latency_buckets_reviews_bad_requests_and_certificate
     assert current is not None
     expiry = _sample(text, "vsi_webhook_certificate_expiry_timestamp_seconds")
     assert expiry == current.not_after.timestamp()
+    version = metadata.version("vault-storage-injector")
+    assert _sample(text, f'vsi_webhook_build_info{{version="{version}"}}') == 1.0
 
 
 async def test_the_metrics_port_serves_the_same_metrics_over_plain_http(

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 import uuid
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ async def test_dev_mode_logs_its_ca_and_mutates_a_portworx_daemonset_with_the_re
         assert listening["host"] == "127.0.0.1"
         assert server.dev_ca.is_file()
         assert str(server.dev_ca) in listening["try"]
+        assert listening["version"] == metadata.version("vault-storage-injector")
         review = _golden_request("portworx-daemonset")
         expected = json.loads((GOLDEN / "portworx-daemonset" / "expected.json").read_text())
         connector = aiohttp.TCPConnector(ssl=client_context(server.dev_ca))

@@ -31,6 +31,28 @@ def test_short_secrets_are_removed_whole_only() -> None:
     )
 
 
+def test_a_one_letter_dev_token_leaves_words_alone() -> None:
+    redactor = Redactor("e")
+    report = "VAULT_ADDR http://127.0.0.1:1 uses http://: the token e and token=e, VAULT_TOKEN e"
+
+    assert redactor.scrub(report) == (
+        f"VAULT_ADDR http://127.0.0.1:1 uses http://: the token {REDACTED} and "
+        f"token={REDACTED}, VAULT_TOKEN {REDACTED}"
+    )
+    assert redactor.quote("e") == REDACTED
+
+
+def test_a_four_letter_dev_token_is_redacted_as_a_whole_token_only() -> None:
+    redactor = Redactor("root")
+
+    quoted = redactor.quote('root: rootless "root" roots, X-Vault-Token: root. (root)')
+
+    assert quoted == (
+        f'{REDACTED}: rootless "{REDACTED}" roots, X-Vault-Token: {REDACTED}. ({REDACTED})'
+    )
+    assert redactor.scrub("grootroot root-ca") == "grootroot root-ca"
+
+
 def test_secret_shaped_strings_are_removed_whoever_they_belong_to() -> None:
     jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlLXZhbHVl"
     other_key = base64.b64encode(secrets.token_bytes(32)).decode()
