@@ -91,9 +91,9 @@ EXPECTED: dict[str, tuple[str, str, str | None, int]] = {
         0,
     ),
     # CephClusters: the webhook changes Rook's pods, never the CephCluster
-    "r01-rook-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_NO_PROFILE, None, 0),
-    "r02-rook-test-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_NO_PROFILE, None, 0),
-    "r03-rook-test-cluster-on-pvc-kms-k8s.yaml": ("skipped", c.SKIP_NO_PROFILE, None, 0),
+    "r01-rook-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_KIND_NOT_HANDLED, None, 0),
+    "r02-rook-test-cluster-on-pvc-encrypted.yaml": ("skipped", c.SKIP_KIND_NOT_HANDLED, None, 0),
+    "r03-rook-test-cluster-on-pvc-kms-k8s.yaml": ("skipped", c.SKIP_KIND_NOT_HANDLED, None, 0),
 }
 """Each real object, and what the webhook does to it (outcome, reason, profile, warnings)."""
 
