@@ -264,6 +264,11 @@ SKIP_MALFORMED: Final = "malformed"
 """Skipped (with a warning): a field the patch must extend (a list, ``metadata``, a
 StorageCluster ``spec``) holds something else; the schema check after admission rejects it."""
 
+INSECURE_WARNING: Final = (
+    "profile {profile!r} is insecure: {setting} (allowed by connection.allowInsecure)"
+)
+"""The warning of each mutation by a profile whose ``allowInsecure`` lets it turn TLS off."""
+
 MAX_WARNING_LENGTH: Final = 120
 """Admission warnings longer than this are shortened (the apiserver truncates them anyway)."""
 

@@ -85,6 +85,9 @@ class _Mutator:
         )
         if not plan.ops:
             return _skipped(c.SKIP_ALREADY_INJECTED, warnings, name)
+        insecure = compiled.profile.connection.insecure
+        if insecure is not None:
+            warnings = [*warnings, c.INSECURE_WARNING.format(profile=name, setting=insecure)]
         ops = plan.ops
         if raw_meta is None:
             ops.append(patch.add("/metadata", {"annotations": dict(_STATUS)}))
@@ -96,6 +99,7 @@ class _Mutator:
             ops=ops,
             warnings=tuple(_short(w) for w in warnings),
             profile=name,
+            insecure=insecure,
         )
 
     def _choose(

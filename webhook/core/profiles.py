@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from vsi_common import names
+from vsi_common import names, vault_values
 from webhook.core import constants as c
 from webhook.core.tls import TlsSource
 
@@ -81,6 +81,15 @@ class Connection:
     secret_namespace: str | None = None
     """With a ``secret`` called px-vault: the namespace Portworx reads it from through the API;
     None: Portworx's own default (`webhook.core.rules.px`)."""
+    allow_insecure: bool = False
+    """``allowInsecure``: the values may turn TLS or its verification off (every mutation that
+    uses the profile then warns and is counted)."""
+
+    @property
+    def insecure(self) -> str | None:
+        """The plain setting that turns TLS (verification) off (`vault_values.insecure_setting`);
+        None when none does or the values live in a Secret."""
+        return vault_values.insecure_setting(dict(self.values))
 
     @property
     def secret_names(self) -> frozenset[str]:
