@@ -240,6 +240,10 @@ SKIP_OPTED_OUT: Final = "opted-out"
 """Skipped: annotated ``inject: "false"``."""
 SKIP_NO_PROFILE: Final = "no-profile"
 """Skipped: no configured profile matches the object."""
+SKIP_NAMESPACE_NOT_SERVED: Final = "namespace-not-served"
+"""Skipped (with a warning): the profile the annotation names, or every configured one that
+applies, is bound (``namespaces`` / ``namespaceSelector``) to namespaces this one is not among, or
+to labels the webhook cannot see (no namespace cache)."""
 SKIP_UNKNOWN_PROFILE: Final = "unknown-profile"
 """Skipped (with a warning): the profile annotation names no configured profile."""
 SKIP_ALREADY_INJECTED: Final = "already-injected"
