@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +176,39 @@ def test_the_warning_stays_short_and_keeps_its_verdict() -> None:
 
 def test_an_empty_list_serves_no_namespace() -> None:
     assert _mutate(config("keys, namespaces: []"), ENABLED).reason == c.SKIP_NAMESPACE_NOT_SERVED
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: databases, annotations: {vault-storage-injector.io/inject: "true"}}
+spec:
+  containers: [{name: c, image: x, volumeMounts: [{name: d, mountPath: /d}]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
+"""
+
+
+def _preview(tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "p.yaml").write_text(config("keys, namespaceSelector: {matchLabels: {team: db}}"))
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "cluster.json").write_text('{"namespaces": {"databases": {"team": "db"}}}')
+    command = [sys.executable, "-m", "webhook", "mutate", "-f", str(tmp_path / "pod.yaml")]
+    return subprocess.run(
+        [*command, "--config", str(tmp_path / "p.yaml"), "-o", "patch", *more],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_the_preview_needs_the_namespace_labels_for_a_selector(tmp_path: Path) -> None:
+    blind = _preview(tmp_path)
+    assert blind.returncode == 0
+    assert json.loads(blind.stdout) == []
+    assert "labels of 'databases' unknown" in blind.stderr
+    assert "unchanged (namespace-not-served)" in blind.stderr
+    seeing = _preview(tmp_path, "--cluster", str(tmp_path / "cluster.json"))
+    assert seeing.returncode == 0
+    assert json.loads(seeing.stdout), "with the labels the profile serves the namespace"
+    assert "namespace-not-served" not in seeing.stderr
