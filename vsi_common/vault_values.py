@@ -230,3 +230,20 @@ def allowed_for(name: str, readers: Collection[str]) -> bool:
     if rule.routes:
         return bool(readers) and all(r in rule.readers for r in readers)
     return any(r in rule.readers for r in readers)
+
+
+INSECURE_SETTINGS: Final = (names.VAULT_ADDR, names.VAULT_SKIP_VERIFY)
+"""The settings that can make a connection insecure: a plain ``http://`` VAULT_ADDR, or
+VAULT_SKIP_VERIFY true (Go's spellings, which every reader takes)."""
+PLAIN_HTTP: Final = "http://"
+"""The scheme of a VAULT_ADDR that sends the token without TLS."""
+
+
+def insecure_setting(settings: Mapping[str, str]) -> str | None:
+    """The first setting of `INSECURE_SETTINGS` that turns TLS off or its verification off in
+    ``settings``, None when neither does. A VAULT_SKIP_VERIFY no reader takes is not insecure
+    here (its own rule refuses it)."""
+    if settings.get(names.VAULT_ADDR, "").strip().lower().startswith(PLAIN_HTTP):
+        return names.VAULT_ADDR
+    skip = settings.get(names.VAULT_SKIP_VERIFY, "").strip()
+    return names.VAULT_SKIP_VERIFY if skip in values.GO_TRUE_WORDS else None

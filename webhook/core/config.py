@@ -47,6 +47,7 @@ from webhook.core.profiles import (
     default_config,
 )
 from webhook.core.record_rules import TypeLimits
+from webhook.core.selectors import LABEL_SELECTOR, NAMESPACES
 from webhook.core.vault_connection import CONNECTION
 from webhook.core.vault_readers import ReadersTake
 from webhook.errors import ConfigError
@@ -188,6 +189,18 @@ PROFILE: Final = Record(
             required=True,
         ),
         Field("connection", CONNECTION, required=True),
+        Field(
+            "namespaces",
+            NAMESPACES,
+            "The only namespaces the profile serves (each once; empty: none). With "
+            "namespaceSelector a namespace must satisfy both.",
+        ),
+        Field(
+            "namespaceSelector",
+            LABEL_SELECTOR,
+            "The labels of the namespaces the profile serves (a Kubernetes LabelSelector).",
+            attr="namespace_selector",
+        ),
     ),
     Profile,
     rules=(TypeLimits("type"), ReadersTake()),

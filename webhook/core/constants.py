@@ -266,6 +266,10 @@ SKIP_ANNOTATION_VALUE: Final = "annotation-value"
 SKIP_NO_PVC_VOLUMES: Final = "no-pvc-volumes"
 """Skipped (with a warning): a Pod annotated ``inject: "true"`` that has no
 ``persistentVolumeClaim`` volume, so volume-keys has no key to give it."""
+SKIP_NAMESPACE_NOT_SERVED: Final = "namespace-not-served"
+"""Skipped (with a warning): the profile the annotation names, or every configured one that
+applies, is bound (``namespaces`` / ``namespaceSelector``) to namespaces this one is not among, or
+to labels the webhook cannot see (no namespace cache)."""
 SKIP_UNKNOWN_PROFILE: Final = "unknown-profile"
 """Skipped (with a warning): the profile annotation names no configured profile."""
 SKIP_ALREADY_INJECTED: Final = "already-injected"
@@ -289,6 +293,11 @@ when it does not)."""
 SKIP_MALFORMED: Final = "malformed"
 """Skipped (with a warning): a field the patch must extend (a list, ``metadata``, a
 StorageCluster ``spec``) holds something else; the schema check after admission rejects it."""
+
+INSECURE_WARNING: Final = (
+    "profile {profile!r} is insecure: {setting} (allowed by connection.allowInsecure)"
+)
+"""The warning of each mutation by a profile whose ``allowInsecure`` lets it turn TLS off."""
 
 MAX_WARNING_LENGTH: Final = 120
 """Admission warnings longer than this are shortened (the apiserver truncates them anyway)."""

@@ -67,6 +67,8 @@ class MutationResult:
     ops: Sequence[PatchOp] = ()
     warnings: Sequence[str] = ()
     profile: str | None = None
+    insecure: str | None = None
+    """With a mutation whose profile allows insecure values: the setting that is insecure."""
 
 
 class Mutator(Protocol):

@@ -25,7 +25,7 @@ from webhook.core import constants as c
 from webhook.core import patch
 from webhook.core.compiled import CompiledProfile, compile_profile
 from webhook.core.model import AdmissionContext, MutationResult, Mutator
-from webhook.core.profiles import Config
+from webhook.core.profiles import Config, Profile
 from webhook.core.registry import BY_KIND, RULES, rule_for
 from webhook.core.rules.base import UNCHANGED, MalformedError, Rule, Subject, subject_of
 from webhook.core.shapes import as_map, is_map, is_map_or_none
@@ -61,7 +61,8 @@ class _Mutator:
             for rule in BY_KIND.get((subject.group, subject.kind), ())
             if (handled := rule.applies(subject)) is not None
         }
-        chosen = self._choose(subject, candidates)
+        labels = ctx.cluster.namespace_labels(namespace) if ctx.cluster and namespace else None
+        chosen = self._choose(subject, candidates, namespace, labels)
         if isinstance(chosen, MutationResult):
             return chosen
         compiled, rule = chosen
@@ -85,6 +86,9 @@ class _Mutator:
         )
         if not plan.ops:
             return _skipped(c.SKIP_ALREADY_INJECTED, warnings, name)
+        insecure = compiled.profile.connection.insecure
+        if insecure is not None:
+            warnings = [*warnings, c.INSECURE_WARNING.format(profile=name, setting=insecure)]
         ops = plan.ops
         if raw_meta is None:
             ops.append(patch.add("/metadata", {"annotations": dict(_STATUS)}))
@@ -96,12 +100,19 @@ class _Mutator:
             ops=ops,
             warnings=tuple(_short(w) for w in warnings),
             profile=name,
+            insecure=insecure,
         )
 
     def _choose(
-        self, subject: Subject, candidates: Mapping[str, bool]
+        self,
+        subject: Subject,
+        candidates: Mapping[str, bool],
+        namespace: str,
+        labels: Mapping[str, str] | None,
     ) -> tuple[CompiledProfile, Rule] | MutationResult:
-        """The annotation's profile when it applies, else the first configured one that does."""
+        """The annotation's profile when it applies and serves the namespace (else the object is
+        left alone, saying why), else the first configured one that applies and serves it: one
+        that does not serve it is passed over, and said only when no other serves it."""
         requested = subject.annotations.get(c.ANNOTATION_PROFILE)
         if isinstance(requested, str) and requested:
             chosen = self._compiled.get(requested)
@@ -114,10 +125,17 @@ class _Mutator:
                     f"{subject.kind}; {UNCHANGED}"
                 )
                 return _skipped(c.SKIP_NO_PROFILE, [warning], requested)
+            if not chosen[0].profile.serves(namespace, labels):
+                return _not_served(chosen[0].profile, namespace, labels)
             return chosen
+        passed_over: Profile | None = None
         for chosen in self._compiled.values():
             if chosen[1].type in candidates:
-                return chosen
+                if chosen[0].profile.serves(namespace, labels):
+                    return chosen
+                passed_over = passed_over or chosen[0].profile
+        if passed_over is not None:
+            return _not_served(passed_over, namespace, labels)
         for rule_type, handled in candidates.items():
             unconfigured = RULES[rule_type].unconfigured
             said = unconfigured(subject) if handled and unconfigured is not None else None
@@ -168,6 +186,19 @@ def _gate(obj: Mapping[str, Any], ctx: AdmissionContext) -> tuple[Subject, str] 
     if subject.annotations.get(c.ANNOTATION_INJECT) == c.INJECT_FALSE:
         return _skipped(c.SKIP_OPTED_OUT)
     return subject, namespace
+
+
+def _not_served(
+    profile: Profile, namespace: str, labels: Mapping[str, str] | None
+) -> MutationResult:
+    """Skipped: ``profile`` does not serve ``namespace`` (or cannot tell: labels unknown)."""
+    unknown = profile.serves(namespace, labels) is None
+    why = f"labels of {namespace!r} unknown" if unknown else f"not {namespace!r}"
+    warning = f"profile {profile.name!r} serves only {profile.bounds}, {why}; {UNCHANGED}"
+    if len(warning) > c.MAX_WARNING_LENGTH:  # the bounds give way, never the verdict
+        room = c.MAX_WARNING_LENGTH - len(warning) + len(str(profile.bounds)) - 3
+        warning = warning.replace(str(profile.bounds), str(profile.bounds)[: max(room, 0)] + "...")
+    return _skipped(c.SKIP_NAMESPACE_NOT_SERVED, [warning], profile.name)
 
 
 def _short(text: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from vsi_common import names
+from vsi_common import names, vault_values
 from webhook.core import constants as c
 from webhook.core.tls import TlsSource
 
@@ -84,6 +84,15 @@ class Connection:
     token_audience: str = c.DEFAULT_TOKEN_AUDIENCE
     """``tokenAudience``: the audience of the injector's projected service-account token, which
     the Vault role must require (kubernetes auth)."""
+    allow_insecure: bool = False
+    """``allowInsecure``: the values may turn TLS or its verification off (every mutation that
+    uses the profile then warns and is counted)."""
+
+    @property
+    def insecure(self) -> str | None:
+        """The plain setting that turns TLS (verification) off (`vault_values.insecure_setting`);
+        None when none does or the values live in a Secret."""
+        return vault_values.insecure_setting(dict(self.values))
 
     @property
     def secret_names(self) -> frozenset[str]:
@@ -113,6 +122,61 @@ def auth_method(settings: Mapping[str, str], *, has_token: bool) -> str | None:
     return method or ("token" if has_token else None)
 
 
+OP_IN: Final = "In"
+OP_NOT_IN: Final = "NotIn"
+OP_EXISTS: Final = "Exists"
+OP_DOES_NOT_EXIST: Final = "DoesNotExist"
+OPERATORS: Final = (OP_IN, OP_NOT_IN, OP_EXISTS, OP_DOES_NOT_EXIST)
+"""The operators of a LabelSelector requirement."""
+WITH_VALUES: Final = frozenset({OP_IN, OP_NOT_IN})
+"""Operators that need a non-empty ``values``; the others refuse one."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One ``matchExpressions`` entry."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy it, as Kubernetes decides."""
+        if self.operator == OP_EXISTS:
+            return self.key in labels
+        if self.operator == OP_DOES_NOT_EXIST:
+            return self.key not in labels
+        found = self.key in labels and labels[self.key] in self.values
+        return found if self.operator == OP_IN else not found
+
+    def __str__(self) -> str:
+        if self.operator == OP_EXISTS:
+            return self.key
+        if self.operator == OP_DOES_NOT_EXIST:
+            return f"!{self.key}"
+        word = "in" if self.operator == OP_IN else "notin"
+        return f"{self.key} {word} ({','.join(self.values)})"
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A validated LabelSelector: every term must hold (none: every namespace)."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[Requirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy every term."""
+        return all(labels.get(k) == v for k, v in self.match_labels) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+    def __str__(self) -> str:
+        """kubectl's selector syntax: ``a=b,c in (d,e),!f``."""
+        terms = [f"{k}={v}" for k, v in self.match_labels]
+        return ",".join([*terms, *(str(r) for r in self.match_expressions)])
+
+
 @dataclass(frozen=True)
 class Profile:
     """One named rule: a profile type (what to match and inject) and its Vault connection."""
@@ -120,6 +184,29 @@ class Profile:
     name: str
     type: str
     connection: Connection
+    namespaces: tuple[str, ...] | None = None
+    """``namespaces``: the only namespaces it serves (empty: none); None: not bound by name."""
+    namespace_selector: LabelSelector | None = None
+    """``namespaceSelector``: labels a namespace it serves carries; None: not bound by labels."""
+
+    def serves(self, namespace: str, labels: Mapping[str, str] | None) -> bool | None:
+        """Whether it serves ``namespace`` (both bounds must hold); None when only the unknown
+        ``labels`` (no namespace cache) could tell, which callers treat as not served."""
+        if self.namespaces is not None and namespace not in self.namespaces:
+            return False
+        if self.namespace_selector is None:
+            return True
+        return None if labels is None else self.namespace_selector.matches(labels)
+
+    @property
+    def bounds(self) -> str | None:
+        """The namespaces it serves, in words (for warnings); None when it serves every one."""
+        said = []
+        if self.namespaces is not None:
+            said.append(f"namespaces {', '.join(self.namespaces) or '(none)'}")
+        if self.namespace_selector is not None:
+            said.append(f"namespaces labelled {self.namespace_selector or '(anything)'}")
+        return " and ".join(said) or None
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ checked now rather than found missing in a crash-looping pod.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from vsi_common import names, vault_values
+from vsi_common import values as values_
 from webhook.core import constants as c
 from webhook.core import tls as t
 from webhook.core.fields import (
@@ -28,6 +28,7 @@ from webhook.core.fields import (
     Choice,
     Converted,
     FieldReader,
+    Flag,
     JsonSchema,
     Node,
     SchemaContext,
@@ -53,6 +54,8 @@ AUTH_METHODS: Final = ("token", "kubernetes", "approle")
 """VAULT_AUTH_METHOD values."""
 CREDENTIALS_PROBLEM: Final = "credentials may only come from a Secret (use tokenSecret or secret)"
 """Why VAULT_TOKEN and VAULT_APPROLE_SECRET_ID are refused as values."""
+ALLOW_INSECURE: Final = "allowInsecure"
+"""The connection field that lets a profile turn TLS (verification) off."""
 SETTING: Final = Setting(ref="setting")
 """A VAULT_* setting without a rule of its own: any non-empty string (or number)."""
 
@@ -203,6 +206,54 @@ class AuthNeeds(Rule):
         ]
 
 
+@dataclass(frozen=True)
+class InsecureAllowed(Rule):
+    """Settings that turn TLS or its verification off (`vault_values.insecure_setting`) only
+    with ``flag`` true: an insecure profile is said so in the file, never by accident."""
+
+    flag: str
+    """The boolean field that allows it."""
+    places: tuple[tuple[str, ...], ...]
+    """Paths (from this record) of the VAULT_* mappings to look at."""
+
+    def after(
+        self, record: Record, reader: FieldReader, data: Data, values: Data, where: str
+    ) -> None:
+        if values.get(self.flag):
+            return
+        for place in self.places:
+            found: Any = data
+            for key in place:
+                found = found.get(key) if isinstance(found, Mapping) else None
+            if not isinstance(found, Mapping):
+                continue
+            settings = {k: str(v) for k, v in found.items() if isinstance(v, str | int)}
+            bad = vault_values.insecure_setting(settings)
+            if bad is not None:
+                what = (
+                    "is plain http://" if bad == names.VAULT_ADDR else "turns TLS verification off"
+                )
+                raise reader.fail(
+                    ".".join((where, *place, bad)),
+                    f"{what}; allowed only with connection.{self.flag}: true",
+                )
+
+    def schema(self, record: Record, ctx: SchemaContext) -> list[JsonSchema]:
+        out: list[JsonSchema] = []
+        bad: tuple[tuple[str, JsonSchema], ...] = (
+            (names.VAULT_ADDR, {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp]://"}),
+            (names.VAULT_SKIP_VERIFY, {"enum": list(values_.GO_TRUE_WORDS)}),
+        )
+        for place in self.places:
+            for name, matches in bad:
+                cond: JsonSchema = {**required(name), "properties": {name: matches}}
+                for key in reversed(place):
+                    cond = {**required(key), "properties": {key: cond}}
+                allow = {**required(self.flag), "properties": {self.flag: {"const": True}}}
+                out.append({"if": cond, "then": allow})
+        return out
+
+
 VALUES: Final = Record(
     _setting_fields(PLAIN_SETTINGS, {}),
     refused=dict.fromkeys(sorted(CREDENTIAL_SETTINGS), CREDENTIALS_PROBLEM),
@@ -294,21 +345,24 @@ def _connection(
     kms: Connection | None = None,
     secret_namespace: str | None = None,
     token_audience: str = c.DEFAULT_TOKEN_AUDIENCE,
+    allow_insecure: bool = False,
 ) -> Connection:
     if kms is not None:
-        return dataclasses.replace(kms, token_audience=token_audience)
+        return replace(kms, token_audience=token_audience, allow_insecure=allow_insecure)
     if secret is not None:
         return Connection(
             secret=secret,
             tls=tls,
             secret_namespace=secret_namespace,
             token_audience=token_audience,
+            allow_insecure=allow_insecure,
         )
     return Connection(
         values=_ordered(values or {}),
         token_secret=token_secret,
         tls=tls,
         token_audience=token_audience,
+        allow_insecure=allow_insecure,
     )
 
 
@@ -351,6 +405,13 @@ CONNECTION: Final = Record(
             attr="token_audience",
             types=c.INJECTOR_TYPES,
         ),
+        Field(
+            ALLOW_INSECURE,
+            Flag(),
+            "Let the values use an http:// VAULT_ADDR or VAULT_SKIP_VERIFY true (each mutation "
+            "then warns and is counted); default false: such a profile is refused.",
+            attr="allow_insecure",
+        ),
     ),
     _connection,
     rules=(
@@ -358,13 +419,13 @@ CONNECTION: Final = Record(
             (
                 Kind(
                     "secret",
-                    ("tlsSecret", "secretNamespace", "tokenAudience"),
+                    ("tlsSecret", "secretNamespace", "tokenAudience", ALLOW_INSECURE),
                     why="the secret holds the token",
                 ),
-                Kind("values", ("tokenSecret", "tlsSecret", "tokenAudience")),
+                Kind("values", ("tokenSecret", "tlsSecret", "tokenAudience", ALLOW_INSECURE)),
                 Kind(
                     "kms",
-                    ("tokenAudience",),
+                    ("tokenAudience", ALLOW_INSECURE),
                     alone=True,
                     why="Rook's block names its own Secrets",
                 ),
@@ -373,6 +434,7 @@ CONNECTION: Final = Record(
         KeysNotWith("values", "tlsSecret", t.OWNED_SETTINGS),
         AuthNeeds("values", "tokenSecret"),
         PortworxReads(),
+        InsecureAllowed(ALLOW_INSECURE, (("values",), ("kms", "connectionDetails"))),
     ),
     doc="How the profile reaches Vault: secret (px-vault style), or values + tokenSecret, or kms "
     "(Rook's block); tlsSecret optional with the first two.",

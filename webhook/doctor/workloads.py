@@ -33,6 +33,7 @@ REPORTED_SKIPS: Final = frozenset(
         c.SKIP_NO_PROFILE,
         c.SKIP_OPTED_OUT,
         c.SKIP_OPERATOR_MANAGED,
+        c.SKIP_NAMESPACE_NOT_SERVED,
     }
 )
 """Skips worth a line: a profile matched (or was asked for) and the webhook still left the object
@@ -149,6 +150,11 @@ def _skip_fix(result: MutationResult, profiles: Sequence[str]) -> str:
         return (
             f"set {c.ANNOTATION_PROFILE} to a profile that applies to it "
             f"(configured: {', '.join(profiles)}), or add the profile to the profiles file"
+        )
+    if result.reason == c.SKIP_NAMESPACE_NOT_SERVED:
+        return (
+            "add the namespace to the profile's namespaces, give it the labels of its "
+            "namespaceSelector, or use a profile that serves it"
         )
     if result.reason == c.SKIP_MALFORMED:
         return "fix the field named (the API server's schema check rejects it too)"

@@ -64,6 +64,14 @@ class WebhookMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        self.insecure_mutations = Counter(
+            "insecure_mutations",
+            "Mutations by a profile whose connection.allowInsecure lets it use an http:// "
+            "VAULT_ADDR or VAULT_SKIP_VERIFY, by profile.",
+            ["profile"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
         self.bad_requests = Counter(
             "bad_requests",
             "Requests refused without a review (4xx, 503), by reason.",
@@ -104,6 +112,7 @@ class WebhookMetrics:
         self._kind = BoundedLabel()
         self._reason = BoundedLabel()
         self._bad_reason = BoundedLabel()
+        self._profile = BoundedLabel()
         # Label lookups cost more than the increment; the combinations are few and bounded.
         self._review_children: dict[tuple[str, str, str, str], Counter] = {}
 
@@ -160,6 +169,10 @@ class WebhookMetrics:
             if len(self._review_children) < MAX_LABEL_VALUES * 8:
                 self._review_children[key] = child
         child.inc()
+
+    def insecure_mutation(self, profile: str) -> None:
+        """Count one mutation by an insecure profile (profile names come from the config)."""
+        self.insecure_mutations.labels(self._profile(profile)).inc()
 
     def bad_request(self, reason: str) -> None:
         """Count one refused request."""

@@ -232,6 +232,8 @@ async def _answer(request: web.Request, state: WebhookState, started: float) -> 
         reason=reason,
         seconds=elapsed,
     )
+    if result is not None and result.insecure is not None and result.profile is not None:
+        state.metrics.insecure_mutation(result.profile)
     _log_review(review, outcome, reason, elapsed, result)
     return Answer(body=body, content_type=JSON)
 

@@ -156,6 +156,19 @@ PROFILE_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         *["connection.values.VAULT_SKIP_VERIFY"] * 2,
     ),
     ("wrong type", conn({"secret": "s", "tlsSecret": ["t"]}), *["connection.tlsSecret"] * 2),
+    # issue 22, 6: insecure only with allowInsecure (Helm names the connection lacking it)
+    (
+        "insecure",
+        values({"VAULT_SKIP_VERIFY": "T"}),
+        "connection.values.VAULT_SKIP_VERIFY",
+        "connection",
+    ),
+    (
+        "insecure",
+        kms({"VAULT_ADDR": "http://v:8200"}),
+        "connection.kms.connectionDetails.VAULT_ADDR",
+        "connection",
+    ),
     ("wrong type", conn(["secret"]), "connection", "connection"),
     ("wrong type", conn(None), "connection", "connection"),
     ("bad enum", conn({"secret": "s"}, "ceph"), "type", "type"),
@@ -476,7 +489,11 @@ GOOD_PROFILES = [
     {
         "name": "keys",
         "type": "volume-keys",
-        "connection": {"values": {"VAULT_ADDR": "http://bao:8200"}, "tokenSecret": "bao-token"},
+        "connection": {
+            "values": {"VAULT_ADDR": "http://bao:8200"},
+            "tokenSecret": "bao-token",
+            "allowInsecure": True,
+        },
     },
 ]
 GOOD_VALUES = {

@@ -130,6 +130,15 @@ async def _drive_and_scrape(tmp: Path) -> str:
             async def shows(text: str) -> bool:
                 return text in await _metrics(session, f"{base}/metrics")
 
+            insecure = GOLDEN / "volume-keys-pod-insecure"
+            config.write_text((insecure / "config.yaml").read_text())
+            await wait_for(
+                lambda: shows('vsi_webhook_config_reloads_total{result="success"} 1.0'),
+                timeout=RELOAD_DEADLINE,
+                what="the profiles that allow an insecure connection",
+            )
+            body = (insecure / "request.json").read_bytes()
+            assert await _post(session, f"{base}/mutate", body, "application/json") == 200
             config.write_text("profiles: [\n")
             await wait_for(
                 lambda: shows("vsi_webhook_config_last_reload_success 0.0"),
@@ -180,7 +189,8 @@ def test_the_scrape_has_every_series_the_drive_made(scrape: Scrape) -> None:
     seen = scrape.values
     assert seen[("vsi_webhook_reviews_total", "outcome")] == {"mutated", "skipped"}
     assert seen[("vsi_webhook_bad_requests_total", "reason")] == {"not-json", "method-not-allowed"}
-    assert seen[("vsi_webhook_config_reloads_total", "result")] == {"failure"}
+    assert seen[("vsi_webhook_config_reloads_total", "result")] == {"success", "failure"}
+    assert seen[("vsi_webhook_insecure_mutations_total", "profile")] == {"volume-keys"}
     assert seen[("vsi_webhook_certificate_reloads_total", "result")] == {"failure", "success"}
     assert scrape.labels["vsi_webhook_review_duration_seconds_bucket"] == {"le"}
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from injector.errors import SettingsError
 from injector.settings.vault_env import parse_vault
@@ -130,8 +131,13 @@ def test_a_bad_value_is_refused_at_load_naming_the_setting_and_what_it_takes(
     assert refusal(text).startswith(f"p.yaml: profiles[0].connection.{field_and_problem}")
 
 
+def insecure(text: str) -> str:
+    """``text`` (one profile with ``values`` and a token Secret) with ``allowInsecure: true``."""
+    return text.replace("tokenSecret: t", "tokenSecret: t, allowInsecure: true")
+
+
 PASSED = [
-    values("VAULT_BACKEND: v2, VAULT_SECRET_ENGINE: kv, VAULT_SKIP_VERIFY: 'True'"),
+    insecure(values("VAULT_BACKEND: v2, VAULT_SECRET_ENGINE: kv, VAULT_SKIP_VERIFY: 'True'")),
     values("VAULT_CLIENT_TIMEOUT: '1m30s', VAULT_MAX_RETRIES: '0'", "volume-keys"),
     values(
         "VAULT_BASE_PATH: portworx, VAULT_COOLDOWN_PERIOD: 10m, VAULT_RATE_LIMIT: '2.5:5', "
@@ -186,6 +192,7 @@ def test_the_loader_and_the_injector_take_and_refuse_the_same_values(
     loaded = True
     setting = f"{name}: '{value}'" if name != names.VAULT_ADDR else ""
     text = values(setting) if setting else values("").replace(ADDR, f"{name}: '{value}'")
+    text = insecure(text)  # the value rule, not the insecure one (test_profiles.py has that)
     try:
         parse_config(text.replace(", }", "}"), source="p.yaml")
     except ConfigError:
@@ -223,14 +230,37 @@ REFUSED_BLOCKS = {
 }
 """Rook's blocks that do not load, and why: transit is for object stores (OSD keys need kv),
 and an unquoted boolean is refused by Rook's own type (connectionDetails is a map of strings)."""
+INSECURE_BLOCKS = {
+    "kms-r4-rooktest-k8s.yaml": "VAULT_SKIP_VERIFY: turns TLS verification off",
+    "kms-r5-rooktest-token.yaml": "VAULT_SKIP_VERIFY: turns TLS verification off",
+    "r4-rooktest-k8s.yaml": "VAULT_SKIP_VERIFY: turns TLS verification off",
+    "r5-rooktest-token.yaml": "VAULT_SKIP_VERIFY: turns TLS verification off",
+    "r9-objectstore-v2.yaml": "VAULT_ADDR: is plain http://",
+}
+"""Rook's test blocks that turn TLS (verification) off: refused unless ``allowInsecure``."""
+
+
+def _allowing_insecure(text: str) -> str:
+    data = yaml.safe_load(text)
+    data["profiles"][0]["connection"]["allowInsecure"] = True
+    return yaml.safe_dump(data)
 
 
 @realworld.needs_folder
 @pytest.mark.parametrize("path", realworld.kms_blocks(), ids=lambda p: p.name)
 def test_every_rook_kms_block_loads_but_transit_and_the_unquoted_boolean(path: Path) -> None:
     refused = REFUSED_BLOCKS.get(path.name)
+    text = path.read_text()
+    if path.name in INSECURE_BLOCKS:
+        with pytest.raises(ConfigError) as insecure_info:
+            parse_config(text, source=path.name)
+        said = str(insecure_info.value)
+        assert f"connection.kms.connectionDetails.{INSECURE_BLOCKS[path.name]}" in said
+        assert "allowed only with connection.allowInsecure: true" in said
+        assert insecure_info.value.exit_code == 2
+        text = _allowing_insecure(text)
     if refused is None:
-        config = parse_config(path.read_text(), source=path.name)
+        config = parse_config(text, source=path.name)
         profile = config.profiles[0]
         assert profile.connection.kms is not None
         assert profile.type in (c.TYPE_ROOK_OSD, c.TYPE_ROOK_KMS)
