@@ -122,6 +122,9 @@ def _preflight(
 def _specs(settings: Settings, deadline: Deadline, found: list[Check]) -> list[KeySpec] | None:
     """``key-paths``: each volume's key path (a run reads the bound PVs for some templates)."""
     deadline.doing("resolving the key paths")
+    shared = _shared_template(settings)
+    if shared is not None:
+        found.append(shared)
     try:
         return run.key_specs(settings, deadline.remaining())
     except InjectorError as exc:
@@ -133,6 +136,26 @@ def _specs(settings: Settings, deadline: Deadline, found: list[Check]) -> list[K
         )
         found.append(Check("key-paths", FAIL, str(exc), fix))
         return None
+
+
+def _shared_template(settings: Settings) -> Check | None:
+    """``key-paths`` (warn): a volume-keys template without ``{namespace}``. Vault isolates
+    tenants by a policy templated on the namespace of the service account that logged in
+    (manifests/examples/volume-keys/vault/setup.sh), which only a path under the namespace
+    can match."""
+    if settings.layout != layouts.VOLUME_KEYS:
+        return None
+    template = settings.key_path_template
+    if "namespace" in layouts.template_fields(template):
+        return None
+    return Check(
+        "key-paths",
+        WARN,
+        f"the key path template {template!r} has no {{namespace}}: Vault's per-namespace policy "
+        "cannot keep one namespace from another's keys",
+        f"start --key-path-template / {names.VSI_KEY_PATH_TEMPLATE} with "
+        "vault-storage-injector/{namespace}/",
+    )
 
 
 def _luks_header(settings: Settings, deadline: Deadline, found: list[Check]) -> LuksGuard | None:

@@ -275,3 +275,24 @@ def test_verify_luks_checks_the_key_a_run_would_use_against_the_volume(
     assert wrong.status("luks") == "fail"
     assert f"does not unlock the LUKS volume {device}" in wrong.detail("luks")
     assert wrong.result.code == 1
+
+
+@pytest.mark.parametrize(
+    ("template", "status"),
+    [("shared/{pvc}", "warn"), ("vault-storage-injector/{namespace}/{pvc}", None)],
+)
+def test_a_key_path_template_without_the_namespace_is_a_warning(
+    openbao: OpenBao, kv2: str, template: str, status: str | None
+) -> None:
+    """Vault's per-namespace policy (volume-keys setup.sh) can only match a path under the
+    namespace: a template without it is named, and the check still passes."""
+    env = openbao.env(VAULT_BACKEND_PATH=kv2, VSI_NAMESPACE="ns")
+    checked = run_check(env, *VOLUME_KEYS, "--volume", "x", "--key-path-template", template)
+
+    assert checked.result.code == 0, checked.result.output
+    if status is None:
+        assert "key-paths" not in checked.checks
+        return
+    assert checked.status("key-paths") == status
+    assert "has no {namespace}" in checked.detail("key-paths")
+    assert "vault-storage-injector/{namespace}/" in (checked.checks["key-paths"]["fix"] or "")
