@@ -92,6 +92,9 @@ class CompiledProfile:
     """The profile as configured."""
     by_shape: Mapping[Shape, Fragments]
     """The fragments of each shape `webhook.core.tls.TlsSource.shapes` lists."""
+    insecure: str | None = None
+    """The setting that turns TLS (verification) off, which ``allowInsecure`` allowed (worked
+    out once here, not per review)."""
 
     def fragments(self, namespace: str, cluster: ClusterView | None) -> Fragments:
         """The fragments for an object in ``namespace``: its TLS shape from the Secret cache
@@ -133,4 +136,4 @@ def compile_profile(profile: Profile) -> CompiledProfile:
                 e for e in env if not b.refers_to(e, profile.connection.secret)
             ),
         )
-    return CompiledProfile(profile, by_shape)
+    return CompiledProfile(profile, by_shape, profile.connection.insecure)

@@ -86,7 +86,7 @@ class _Mutator:
         )
         if not plan.ops:
             return _skipped(c.SKIP_ALREADY_INJECTED, warnings, name)
-        insecure = compiled.profile.connection.insecure
+        insecure = compiled.insecure
         if insecure is not None:
             warnings = [*warnings, c.INSECURE_WARNING.format(profile=name, setting=insecure)]
         ops = plan.ops
