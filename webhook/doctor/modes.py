@@ -154,8 +154,7 @@ class Created:
     @property
     def check_name(self) -> str:
         """``object:<namespace>/<Kind>/<name>`` of the origin."""
-        o = self.origin
-        return f"object:{o.namespace}/{o.kind.kind}/{o.name}"
+        return self.origin.check_name
 
 
 def pod_of(origin: Workload) -> Json:

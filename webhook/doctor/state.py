@@ -138,6 +138,11 @@ class Workload:
         return str((self.obj.get("metadata") or {}).get("namespace") or "")
 
     @property
+    def check_name(self) -> str:
+        """``object:<namespace>/<Kind>/<name>``: the name of its doctor check."""
+        return f"object:{self.namespace}/{self.kind.kind}/{self.name}"
+
+    @property
     def name(self) -> str:
         """Its name."""
         return str((self.obj.get("metadata") or {}).get("name") or "")

@@ -62,8 +62,7 @@ class Judged:
     @property
     def check_name(self) -> str:
         """``object:<namespace>/<Kind>/<name>``."""
-        w = self.workload
-        return f"object:{w.namespace}/{w.kind.kind}/{w.name}"
+        return self.workload.check_name
 
 
 def _context(workload: Workload, loc: Locations, view: ClusterView) -> AdmissionContext:
